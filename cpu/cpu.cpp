@@ -1,0 +1,318 @@
+// Cpu API glue: run loop, reset state (Intel SDM Vol. 3A 9.1), mode tracking, save/restore,
+// inspect and state hash.
+#include "cpu/cpu.h"
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/inspect.h"
+#include "core/state.h"
+#include "core/trace.h"
+#include "cpu/cpu_impl.h"
+#include "cpu/timing.h"
+
+namespace hvsim::cpu {
+
+const char* to_string(RunState s) {
+  switch (s) {
+    case RunState::kRunning: return "running";
+    case RunState::kHalted: return "halted";
+    case RunState::kWaitForSipi: return "wait-for-sipi";
+    case RunState::kShutdown: return "shutdown";
+  }
+  return "?";
+}
+
+// ---- CpuImpl ----
+
+CpuImpl::CpuImpl(const CpuParams& params, const CpuEnv& env)
+    : params_(params), env_(env), clock_(params.freq_hz) {
+  if (!env_.mem || !env_.io || !env_.mmio || !env_.tracer)
+    throw InternalError("Cpu: CpuEnv needs mem, io, mmio and tracer");
+  track_ = "cpu" + std::to_string(params_.index);
+  listener_slot_ = std::make_shared<CpuImpl*>(this);
+  std::weak_ptr<CpuImpl*> weak = listener_slot_;
+  // Why: PhysicalMemory cannot unregister listeners, so the listener holds a weak
+  // reference that dies with this processor.
+  env_.mem->add_code_write_listener([weak](uint64_t pfn) {
+    if (auto slot = weak.lock()) (*slot)->dcache_.invalidate(pfn);
+  });
+  reset();
+}
+
+CpuImpl::~CpuImpl() = default;
+
+void CpuImpl::reset() {
+  s_ = ArchState{};
+  s_.rip = 0xFFF0;
+  s_.gpr[kRdx] = 0x600;  // family/model/stepping signature
+  for (unsigned k = 0; k < kNumSegs; ++k) s_.seg[k] = SegReg{0, 0, 0xFFFF, 0x93};
+  s_.seg[kCs] = SegReg{0xF000, 0xFFFF0000, 0xFFFF, 0x9B};
+  s_.ldtr = SegReg{0, 0, 0xFFFF, 0x82};
+  s_.tr = SegReg{0, 0, 0xFFFF, 0x8B};
+  s_.gdtr = TableReg{0, 0xFFFF};
+  s_.idtr = TableReg{0, 0xFFFF};
+  s_.apic_base = 0xFEE00000 | (1u << 11) | (params_.index == 0 ? (1u << 8) : 0);
+  run_state_ = params_.index == 0 ? RunState::kRunning : RunState::kWaitForSipi;
+  shutdown_.reset();
+  cycles_ = 0;
+  instructions_ = 0;
+  dcache_.clear();
+  tlb_flush(true);
+  update_mode();
+}
+
+void CpuImpl::update_mode() {
+  protected_ = (s_.cr0 & kCr0PE) != 0;
+  long_mode_ = (s_.efer & kEferLMA) != 0;
+  const SegReg& cs = s_.seg[kCs];
+  long64_ = long_mode_ && (cs.attr & spec::kAttrL);
+  if (!protected_) {
+    mode_ = DecodeMode::kReal16;
+    cpl_ = 0;
+  } else {
+    bool d = (cs.attr & spec::kAttrDB) != 0;
+    if (long64_)
+      mode_ = DecodeMode::kLong64;
+    else if (long_mode_)
+      mode_ = d ? DecodeMode::kCompat32 : DecodeMode::kCompat16;
+    else
+      mode_ = d ? DecodeMode::kProt32 : DecodeMode::kProt16;
+    cpl_ = s_.rflags & kFlagVM ? 3 : spec::attr_dpl(s_.seg[kSs].attr);
+  }
+}
+
+void CpuImpl::step_one() {
+  dcache_.reap();
+  extra_cycles_ = 0;
+  try {
+    const Insn* insn = fetch();
+    next_rip_ = (s_.rip + insn->length) & (long64_ ? ~0ull : 0xFFFFFFFFull);
+    if (mode_ == DecodeMode::kReal16 || mode_ == DecodeMode::kProt16 ||
+        mode_ == DecodeMode::kCompat16)
+      next_rip_ &= 0xFFFF;
+    insn->handler(*this, *insn);
+    s_.rip = next_rip_;
+    ++instructions_;
+    cycles_ += timing::kInstruction + extra_cycles_;
+  } catch (const Fault& f) {
+    if (f.soft) {
+      // INT n retired: the event is delivered with the next instruction's RIP.
+      ++instructions_;
+      cycles_ += timing::kInstruction;
+    }
+    cycles_ += timing::kEventDelivery;
+    handle_fault(f);
+  }
+}
+
+void CpuImpl::run(uint64_t cycle_target) {
+  const bool* stop = env_.stop_flag;
+  while (cycles_ < cycle_target) {
+    if (run_state_ != RunState::kRunning) {
+      cycles_ = cycle_target;
+      return;
+    }
+    if (instructions_ >= instruction_limit_) return;
+    step_one();
+    if (stop && *stop) return;
+  }
+}
+
+void CpuImpl::trace(std::string_view name, std::initializer_list<TraceArg> args) {
+  env_.tracer->instant(now(), track_, "cpu", name, args);
+}
+
+void CpuImpl::trace_mode_change(const char* what) {
+  update_mode();
+  if (env_.tracer->enabled())
+    trace("mode", {{"what", what}, {"mode", to_string(mode_)}, {"rip", s_.rip}});
+}
+
+// ---- Cpu ----
+
+Cpu::Cpu(const CpuParams& params, const CpuEnv& env)
+    : impl_(std::make_unique<CpuImpl>(params, env)) {}
+Cpu::~Cpu() = default;
+
+SimTime Cpu::advance(SimTime limit) {
+  CpuImpl& c = *impl_;
+  // The first cycle count whose time reaches `limit`.
+  uint64_t target = c.clock_.ticks_at(limit);
+  while (c.clock_.time_of(target) < limit) ++target;
+  if (target > c.cycles_) c.run(target);
+  return local_time();
+}
+
+SimTime Cpu::local_time() const { return impl_->now(); }
+
+uint64_t Cpu::step(uint64_t n) {
+  CpuImpl& c = *impl_;
+  uint64_t start = c.instructions_;
+  for (uint64_t k = 0; k < n; ++k) {
+    if (c.run_state_ != RunState::kRunning) break;
+    if (c.instructions_ >= c.instruction_limit_) break;
+    c.step_one();
+    if (c.env_.stop_flag && *c.env_.stop_flag) break;
+  }
+  return c.instructions_ - start;
+}
+
+ArchState& Cpu::state() { return impl_->s_; }
+const ArchState& Cpu::state() const { return impl_->s_; }
+void Cpu::state_changed() {
+  impl_->update_mode();
+  impl_->tlb_flush(true);
+  impl_->dcache_.clear();
+}
+RunState Cpu::run_state() const { return impl_->run_state_; }
+void Cpu::set_run_state(RunState s) { impl_->run_state_ = s; }
+void Cpu::reset() { impl_->reset(); }
+uint64_t Cpu::instructions() const { return impl_->instructions_; }
+uint64_t Cpu::cycles() const { return impl_->cycles_; }
+void Cpu::set_instruction_limit(uint64_t count) { impl_->instruction_limit_ = count; }
+bool Cpu::instruction_limit_reached() const {
+  return impl_->instructions_ >= impl_->instruction_limit_;
+}
+const std::optional<ShutdownInfo>& Cpu::shutdown_info() const { return impl_->shutdown_; }
+
+namespace {
+
+/// Visits every field of ArchState with its name; the one list save, restore and hash share.
+template <typename F>
+void for_each_field(ArchState& s, F&& f) {
+  static const char* const kGprNames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
+                                            "rsi", "rdi", "r8",  "r9",  "r10", "r11",
+                                            "r12", "r13", "r14", "r15"};
+  static const char* const kSegNames[kNumSegs] = {"es", "cs", "ss", "ds", "fs", "gs"};
+  for (int k = 0; k < 16; ++k) f(kGprNames[k], s.gpr[k]);
+  f("rip", s.rip);
+  f("rflags", s.rflags);
+  auto seg = [&](const std::string& n, SegReg& r) {
+    uint64_t sel = r.selector, limit = r.limit, attr = r.attr;
+    f((n + ".sel").c_str(), sel);
+    f((n + ".base").c_str(), r.base);
+    f((n + ".limit").c_str(), limit);
+    f((n + ".attr").c_str(), attr);
+    r.selector = static_cast<uint16_t>(sel);
+    r.limit = static_cast<uint32_t>(limit);
+    r.attr = static_cast<uint32_t>(attr);
+  };
+  for (int k = 0; k < kNumSegs; ++k) seg(kSegNames[k], s.seg[k]);
+  seg("ldtr", s.ldtr);
+  seg("tr", s.tr);
+  uint64_t gl = s.gdtr.limit, il = s.idtr.limit;
+  f("gdtr.base", s.gdtr.base);
+  f("gdtr.limit", gl);
+  f("idtr.base", s.idtr.base);
+  f("idtr.limit", il);
+  s.gdtr.limit = static_cast<uint16_t>(gl);
+  s.idtr.limit = static_cast<uint16_t>(il);
+  f("cr0", s.cr0);
+  f("cr2", s.cr2);
+  f("cr3", s.cr3);
+  f("cr4", s.cr4);
+  f("cr8", s.cr8);
+  f("efer", s.efer);
+  static const char* const kDrNames[8] = {"dr0", "dr1", "dr2", "dr3",
+                                          "dr4", "dr5", "dr6", "dr7"};
+  for (int k = 0; k < 8; ++k) f(kDrNames[k], s.dr[k]);
+  f("star", s.star);
+  f("lstar", s.lstar);
+  f("cstar", s.cstar);
+  f("sfmask", s.sfmask);
+  f("kernel_gs_base", s.kernel_gs_base);
+  f("tsc_aux", s.tsc_aux);
+  f("sysenter_cs", s.sysenter_cs);
+  f("sysenter_esp", s.sysenter_esp);
+  f("sysenter_eip", s.sysenter_eip);
+  f("pat", s.pat);
+  f("apic_base", s.apic_base);
+  f("misc_enable", s.misc_enable);
+  f("tsc_offset", s.tsc_offset);
+}
+
+}  // namespace
+
+void Cpu::save(StateWriter& w) const {
+  const CpuImpl& c = *impl_;
+  w.begin_section("cpu" + std::to_string(c.params_.index), 1);
+  ArchState s = c.s_;
+  for_each_field(s, [&](const char* name, uint64_t& v) { w.u64(name, v); });
+  w.u8("run_state", static_cast<uint8_t>(c.run_state_));
+  w.boolean("shutdown", c.shutdown_.has_value());
+  if (c.shutdown_) {
+    w.u64("shutdown.rip", c.shutdown_->rip);
+    w.u8("shutdown.vector", c.shutdown_->vector);
+    w.str("shutdown.reason", c.shutdown_->reason);
+  }
+  w.u64("cycles", c.cycles_);
+  w.u64("instructions", c.instructions_);
+  w.end_section();
+}
+
+void Cpu::restore(StateReader& r) {
+  CpuImpl& c = *impl_;
+  std::string name = "cpu" + std::to_string(c.params_.index);
+  uint32_t version = r.begin_section(name);
+  if (version != 1)
+    throw InputError("checkpoint section " + name + ": unsupported version " +
+                     std::to_string(version));
+  ArchState s;
+  for_each_field(s, [&](const char* field, uint64_t& v) { v = r.u64(field); });
+  uint8_t rs = r.u8("run_state");
+  if (rs > static_cast<uint8_t>(RunState::kShutdown))
+    throw InputError("checkpoint section " + name + ": bad run_state");
+  std::optional<ShutdownInfo> sd;
+  if (r.boolean("shutdown")) {
+    ShutdownInfo info;
+    info.rip = r.u64("shutdown.rip");
+    info.vector = r.u8("shutdown.vector");
+    info.reason = r.str("shutdown.reason");
+    sd = info;
+  }
+  uint64_t cycles = r.u64("cycles");
+  uint64_t instructions = r.u64("instructions");
+  r.end_section();
+  c.s_ = s;
+  c.run_state_ = static_cast<RunState>(rs);
+  c.shutdown_ = sd;
+  c.cycles_ = cycles;
+  c.instructions_ = instructions;
+  state_changed();
+}
+
+void Cpu::inspect(InspectNode& node) const {
+  const CpuImpl& c = *impl_;
+  node.counter("instructions", c.instructions_);
+  node.counter("cycles", c.cycles_);
+  node.value("run_state", to_string(c.run_state_));
+  node.value("mode", to_string(c.mode_));
+  node.value("paging", spec::to_string(c.paging_mode()));
+  node.counter("cpl", c.cpl_);
+  InspectNode& ex = node.child("exceptions");
+  for (unsigned v = 0; v < kNumVectorsCounted; ++v) {
+    if (!c.exceptions_[v]) continue;
+    const char* n = spec::to_string(static_cast<spec::Vector>(v));
+    std::string name = std::string(n) == "int" ? "vector" + std::to_string(v) : n;
+    ex.counter(name, c.exceptions_[v]);
+  }
+  node.counter("software_interrupts", c.interrupts_);
+  InspectNode& dc = node.child("decode_cache");
+  dc.counter("hits", c.dcache_.hits);
+  dc.counter("misses", c.dcache_.misses);
+  dc.counter("invalidations", c.dcache_.invalidations);
+  dc.counter("uncached", c.dcache_.uncached);
+  InspectNode& tlb = node.child("tlb");
+  tlb.counter("hits", c.tlb_hits_);
+  tlb.counter("misses", c.tlb_misses_);
+  tlb.counter("flushes", c.tlb_flushes_);
+}
+
+void Cpu::hash_into(Hasher& h) const {
+  const CpuImpl& c = *impl_;
+  ArchState s = c.s_;
+  for_each_field(s, [&](const char*, uint64_t& v) { h.u64(v); });
+  h.u64(static_cast<uint64_t>(c.run_state_));
+}
+
+}  // namespace hvsim::cpu

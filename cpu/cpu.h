@@ -1,0 +1,111 @@
+// The x86-64 processor: public interface used by machine/ (and later hv/).
+// Intel SDM Vol. 3A ch. 2-6 (modes, registers, paging, interrupts and exceptions).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/scheduler.h"
+#include "core/time.h"
+#include "cpu/state.h"
+
+namespace hvsim {
+class PhysicalMemory;
+class PortIoBus;
+class MmioBus;
+class Tracer;
+class StateWriter;
+class StateReader;
+class InspectNode;
+class Hasher;
+}  // namespace hvsim
+
+namespace hvsim::cpu {
+
+/// Parameters of one processor.
+struct CpuParams {
+  /// Processor number; also its initial APIC id. Processor 0 is the bootstrap processor.
+  uint32_t index = 0;
+  /// Core clock in Hz. Simulated time advances by cycles at this rate; RDTSC counts them.
+  uint64_t freq_hz = 2'000'000'000;
+};
+
+/// What the processor is doing.
+enum class RunState : uint8_t {
+  kRunning,
+  kHalted,       ///< after HLT; wakes on an interrupt (none in the skeleton)
+  kWaitForSipi,  ///< application processor before INIT/SIPI
+  kShutdown,     ///< triple fault: stopped until reset
+};
+const char* to_string(RunState s);
+
+/// The machine-side resources a processor uses. Pointers are not owned.
+struct CpuEnv {
+  PhysicalMemory* mem = nullptr;
+  PortIoBus* io = nullptr;
+  MmioBus* mmio = nullptr;
+  Tracer* tracer = nullptr;       ///< may be disabled, never null
+  const bool* stop_flag = nullptr;  ///< polled after every instruction; set = return early
+};
+
+/// Why the processor stopped being able to run (reported to the user).
+struct ShutdownInfo {
+  uint64_t rip;        ///< RIP of the instruction whose exception became the triple fault
+  uint8_t vector;      ///< the exception that could not be delivered
+  std::string reason;  ///< e.g. "triple fault: #GP while delivering #DF"
+};
+
+class CpuImpl;
+
+/// One logical processor. Deterministic: the same state, memory and device responses give
+/// the same instruction stream and cycle counts. Exceptions are precise (RIP of the faulting
+/// instruction, architectural state as before it).
+class Cpu : public Clocked {
+ public:
+  Cpu(const CpuParams& params, const CpuEnv& env);
+  ~Cpu() override;
+
+  // Clocked
+  SimTime advance(SimTime limit) override;
+  SimTime local_time() const override;
+
+  /// Executes up to `n` instructions regardless of time (unit tests); returns the number
+  /// executed. Stops early on HLT, shutdown or stop request.
+  uint64_t step(uint64_t n);
+
+  /// Architectural state. After changing it from outside, call state_changed() so cached
+  /// translations and the decode mode are recomputed.
+  ArchState& state();
+  const ArchState& state() const;
+  void state_changed();
+
+  RunState run_state() const;
+  void set_run_state(RunState s);
+  /// Power-on reset state (SDM 9.1.1): real mode at F000:FFF0.
+  void reset();
+
+  /// Retired instructions since reset.
+  uint64_t instructions() const;
+  /// Elapsed core cycles since reset (the TSC).
+  uint64_t cycles() const;
+  /// Stop (return from advance/step) once instructions() reaches `count`; kNoLimit to clear.
+  static constexpr uint64_t kNoLimit = ~uint64_t{0};
+  void set_instruction_limit(uint64_t count);
+  bool instruction_limit_reached() const;
+
+  /// Set once the processor shuts down (triple fault).
+  const std::optional<ShutdownInfo>& shutdown_info() const;
+
+  void save(StateWriter& w) const;
+  void restore(StateReader& r);
+  void inspect(InspectNode& node) const;
+  /// Mixes the architectural state (not statistics) into h.
+  void hash_into(Hasher& h) const;
+
+ private:
+  std::unique_ptr<CpuImpl> impl_;
+};
+
+}  // namespace hvsim::cpu

@@ -1,0 +1,370 @@
+// The processor's internal state and shared helpers for the executor: operand access,
+// segmented and paged memory access, stack, flags (Intel SDM Vol. 1 ch. 3, Vol. 3A ch. 3-6).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "core/io_bus.h"
+#include "core/phys_mem.h"
+#include "core/time.h"
+#include "core/trace.h"
+#include "cpu/cpu.h"
+#include "cpu/decoder.h"
+#include "cpu/flags.h"
+#include "cpu/spec/descriptors.h"
+#include "cpu/spec/exceptions.h"
+#include "cpu/spec/paging.h"
+#include "cpu/state.h"
+
+namespace hvsim::cpu {
+
+/// An exception raised while executing an instruction; thrown, caught by the step loop,
+/// which delivers it. Nothing of the faulting instruction has been committed.
+struct Fault {
+  uint8_t vector;
+  bool has_error;
+  uint32_t error;
+  bool soft = false;  ///< INT n / INT3 / INTO: delivered after the instruction retires
+};
+
+[[noreturn]] inline void raise_fault(spec::Vector v, uint32_t error = 0) {
+  uint8_t n = static_cast<uint8_t>(v);
+  throw Fault{n, spec::has_error_code(n), error};
+}
+[[noreturn]] inline void raise_ud() { raise_fault(spec::Vector::kUD); }
+[[noreturn]] inline void raise_gp(uint32_t error = 0) { raise_fault(spec::Vector::kGP, error); }
+
+enum class Access : uint8_t { kRead, kWrite, kFetch };
+
+/// One software-TLB entry: a 4 KiB translation with the permissions of the whole walk.
+struct TlbEntry {
+  uint64_t tag = ~0ull;  ///< linear page number; ~0 = invalid
+  uint64_t pa = 0;       ///< physical page address
+  uint8_t perm = 0;
+};
+constexpr uint8_t kTlbUser = 1, kTlbWrite = 2, kTlbExec = 4, kTlbDirty = 8, kTlbGlobal = 16;
+constexpr unsigned kTlbEntries = 512;
+
+constexpr unsigned kNumVectorsCounted = 32;
+
+class CpuImpl {
+ public:
+  CpuImpl(const CpuParams& params, const CpuEnv& env);
+  ~CpuImpl();
+
+  // ---- run loop (cpu.cpp) ----
+  /// Runs until cycles_ >= cycle_target, the instruction limit, a stop, HLT or shutdown.
+  void run(uint64_t cycle_target);
+  /// Executes one instruction (or delivers the exception it raised).
+  void step_one();
+  void reset();
+  /// Recomputes the decode mode, CPL and paging mode from the registers.
+  void update_mode();
+
+  // ---- fetch/decode (decoder.cpp) ----
+  const Insn* fetch();
+
+  // ---- paging (paging.cpp) ----
+  /// Translates a linear address; throws #PF (and sets CR2) on failure.
+  uint64_t translate(uint64_t la, Access acc, bool user) {
+    const TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
+    if (e.tag == (la >> 12)) {
+      uint8_t need = need_perm(acc, user);
+      if ((e.perm & need) == need) {
+        ++tlb_hits_;
+        return e.pa | (la & 0xFFF);
+      }
+    }
+    return translate_slow(la, acc, user);
+  }
+  uint64_t translate_slow(uint64_t la, Access acc, bool user);
+  uint8_t need_perm(Access acc, bool user) const {
+    uint8_t need = user ? kTlbUser : 0;
+    if (acc == Access::kWrite) need |= kTlbDirty | ((user || (s_.cr0 & kCr0WP)) ? kTlbWrite : 0);
+    if (acc == Access::kFetch) need |= kTlbExec;
+    return need;
+  }
+  void tlb_flush(bool include_global);
+  void tlb_flush_page(uint64_t la);
+  spec::PagingMode paging_mode() const;
+
+  // ---- physical access ----
+  uint64_t phys_read(uint64_t pa, unsigned size) {
+    if (env_.mem->contains(pa, size)) {
+      uint64_t v = 0;
+      std::memcpy(&v, env_.mem->read_ptr(pa), size);
+      return v;
+    }
+    return phys_read_slow(pa, size);
+  }
+  void phys_write(uint64_t pa, unsigned size, uint64_t v) {
+    if (env_.mem->contains(pa, size)) {
+      std::memcpy(env_.mem->write_ptr(pa, size), &v, size);
+      return;
+    }
+    phys_write_slow(pa, size, v);
+  }
+  uint64_t phys_read_slow(uint64_t pa, unsigned size);
+  void phys_write_slow(uint64_t pa, unsigned size, uint64_t v);
+
+  // ---- linear access (after segmentation). `sys`: implicit supervisor access. ----
+  bool user_access(bool sys) const { return !sys && cpl_ == 3; }
+  uint64_t read_lin(uint64_t la, unsigned size, Access acc = Access::kRead, bool sys = false) {
+    if (!long_mode_) la &= 0xFFFFFFFF;
+    if ((la & 0xFFF) + size <= 4096) return phys_read(translate(la, acc, user_access(sys)), size);
+    return read_lin_split(la, size, acc, sys);
+  }
+  void write_lin(uint64_t la, unsigned size, uint64_t v, bool sys = false) {
+    if (!long_mode_) la &= 0xFFFFFFFF;
+    if ((la & 0xFFF) + size <= 4096) {
+      phys_write(translate(la, Access::kWrite, user_access(sys)), size, v);
+      return;
+    }
+    write_lin_split(la, size, v, sys);
+  }
+  /// Checks that [la, la+size) is writable (faults as a write would), writes nothing.
+  void probe_write_lin(uint64_t la, unsigned size, bool sys = false);
+  uint64_t read_lin_split(uint64_t la, unsigned size, Access acc, bool sys);
+  void write_lin_split(uint64_t la, unsigned size, uint64_t v, bool sys);
+
+  // ---- segmentation ----
+  /// Linear address of seg:off for an access of `size` bytes; raises #GP/#SS on a
+  /// segment violation (limit, type, unusable, non-canonical).
+  uint64_t linear(unsigned seg, uint64_t off, unsigned size, Access acc) {
+    if (long64_) {
+      uint64_t la = off + (seg >= kFs ? s_.seg[seg].base : 0);
+      if (!canonical(la) || !canonical(la + size - 1)) seg_fault(seg, 0);
+      return la;
+    }
+    return linear_legacy(seg, off, size, acc);
+  }
+  uint64_t linear_legacy(unsigned seg, uint64_t off, unsigned size, Access acc);
+  [[noreturn]] void seg_fault(unsigned seg, uint32_t err) {
+    raise_fault(seg == kSs ? spec::Vector::kSS : spec::Vector::kGP, err);
+  }
+  static bool canonical(uint64_t la) {
+    return static_cast<uint64_t>(static_cast<int64_t>(la << 16) >> 16) == la;
+  }
+  uint64_t read_mem(unsigned seg, uint64_t off, unsigned size) {
+    return read_lin(linear(seg, off, size, Access::kRead), size);
+  }
+  void write_mem(unsigned seg, uint64_t off, unsigned size, uint64_t v) {
+    write_lin(linear(seg, off, size, Access::kWrite), size, v);
+  }
+
+  // ---- operands ----
+  uint64_t addr_mask(unsigned addrsize) const {
+    return addrsize == 8 ? ~0ull : addrsize == 4 ? 0xFFFFFFFFull : 0xFFFFull;
+  }
+  /// Effective address (offset within the segment) of the memory operand.
+  uint64_t ea(const Insn& i) const {
+    const MemRef& m = i.mem;
+    uint64_t a = static_cast<uint64_t>(m.disp);
+    if (m.base >= 0) a += s_.gpr[m.base];
+    if (m.index >= 0) a += s_.gpr[m.index] << m.scale;
+    if (m.rip_rel) a += next_rip_;
+    return a & addr_mask(i.addrsize);
+  }
+  uint64_t get_gpr(unsigned reg, unsigned size) const {
+    uint64_t v = s_.gpr[reg];
+    switch (size) {
+      case 1: return v & 0xFF;
+      case 2: return v & 0xFFFF;
+      case 4: return v & 0xFFFFFFFF;
+      default: return v;
+    }
+  }
+  /// Writes a GPR with x86 rules: 32-bit writes zero-extend, 8/16-bit writes merge.
+  void set_gpr(unsigned reg, unsigned size, uint64_t v) {
+    uint64_t& r = s_.gpr[reg];
+    switch (size) {
+      case 1: r = (r & ~0xFFull) | (v & 0xFF); break;
+      case 2: r = (r & ~0xFFFFull) | (v & 0xFFFF); break;
+      case 4: r = v & 0xFFFFFFFF; break;
+      default: r = v; break;
+    }
+  }
+  uint64_t get_reg(const Operand& o) const {
+    if (o.rc == RegClass::kGpr) return get_gpr(o.reg, o.size);
+    if (o.rc == RegClass::kGpr8High) return (s_.gpr[o.reg] >> 8) & 0xFF;
+    if (o.rc == RegClass::kSeg) return s_.seg[o.reg].selector;
+    raise_ud();
+  }
+  void set_reg(const Operand& o, uint64_t v) {
+    if (o.rc == RegClass::kGpr) return set_gpr(o.reg, o.size, v);
+    if (o.rc == RegClass::kGpr8High) {
+      s_.gpr[o.reg] = (s_.gpr[o.reg] & ~0xFF00ull) | ((v & 0xFF) << 8);
+      return;
+    }
+    raise_ud();
+  }
+  /// Reads operand n (register, memory or immediate), zero-extended.
+  uint64_t read_op(const Insn& i, unsigned n) {
+    const Operand& o = i.op[n];
+    switch (o.kind) {
+      case OpKind::kReg: return get_reg(o);
+      case OpKind::kMem: return read_mem(i.mem.seg, ea(i), o.size);
+      case OpKind::kImm: return i.imm;  // callers truncate to the destination size
+      default: raise_ud();
+    }
+  }
+  void write_op(const Insn& i, unsigned n, uint64_t v) {
+    const Operand& o = i.op[n];
+    if (o.kind == OpKind::kReg) return set_reg(o, v);
+    if (o.kind == OpKind::kMem) return write_mem(i.mem.seg, ea(i), o.size, v);
+    raise_ud();
+  }
+  /// Read-modify-write access to operand n: the location is checked for writing before
+  /// anything is committed, so the final write cannot fault.
+  struct Loc {
+    bool mem;
+    uint64_t la;
+  };
+  uint64_t read_rmw(const Insn& i, unsigned n, Loc* loc) {
+    const Operand& o = i.op[n];
+    if (o.kind != OpKind::kMem) {
+      loc->mem = false;
+      return get_reg(o);
+    }
+    loc->mem = true;
+    loc->la = linear(i.mem.seg, ea(i), o.size, Access::kWrite);
+    probe_write_lin(loc->la, o.size);
+    return read_lin(loc->la, o.size);
+  }
+  void write_rmw(const Insn& i, unsigned n, const Loc& loc, uint64_t v) {
+    if (loc.mem)
+      write_lin(loc.la, i.op[n].size, v);
+    else
+      set_reg(i.op[n], v);
+  }
+
+  // ---- stack ----
+  unsigned stack_addr_size() const {
+    return long64_ ? 8 : (s_.seg[kSs].attr & spec::kAttrDB) ? 4 : 2;
+  }
+  uint64_t rsp_offset(int64_t delta) const {
+    return (s_.gpr[kRsp] + delta) & addr_mask(stack_addr_size());
+  }
+  void set_rsp_sized(uint64_t v) { set_gpr(kRsp, stack_addr_size(), v); }
+  void push(uint64_t v, unsigned size) {
+    uint64_t sp = rsp_offset(-static_cast<int64_t>(size));
+    write_mem(kSs, sp, size, v);
+    set_rsp_sized(sp);
+  }
+  /// Reads the stack at RSP+offset without changing RSP.
+  uint64_t peek(int64_t offset, unsigned size) { return read_mem(kSs, rsp_offset(offset), size); }
+  uint64_t pop(unsigned size) {
+    uint64_t v = peek(0, size);
+    set_rsp_sized(rsp_offset(size));
+    return v;
+  }
+
+  // ---- flags ----
+  void set_arith_flags(uint64_t f) { s_.rflags = (s_.rflags & ~kArithFlags) | f; }
+  bool flag(uint64_t f) const { return (s_.rflags & f) != 0; }
+  /// Writes RFLAGS as POPF/IRET would, honouring CPL/IOPL and the reserved bits.
+  void write_rflags(uint64_t v, unsigned opsize, bool iret);
+
+  // ---- control transfer ----
+  uint64_t ip_mask(unsigned opsize) const {
+    return opsize == 8 ? ~0ull : opsize == 4 ? 0xFFFFFFFFull : 0xFFFFull;
+  }
+  /// Near branch: checks the CS limit / canonicality, then sets next_rip_.
+  void branch(uint64_t target, unsigned opsize) {
+    target &= ip_mask(opsize);
+    if (long64_) {
+      if (!canonical(target)) raise_gp(0);
+    } else if (target > s_.seg[kCs].limit) {
+      raise_gp(0);
+    }
+    next_rip_ = target;
+  }
+
+  // ---- segments (segments.cpp) ----
+  /// Reads the descriptor for `sel` from the GDT/LDT; raises `vec`(sel) if outside the table.
+  spec::Descriptor read_descriptor(uint16_t sel, spec::Vector vec);
+  /// The second 8 bytes of a 16-byte system descriptor.
+  uint64_t read_descriptor_high(uint16_t sel, spec::Vector vec);
+  /// Sets the accessed bit of a descriptor in memory.
+  void set_descriptor_accessed(uint16_t sel, spec::Descriptor& d);
+  /// MOV/POP to a data or stack segment register with protected-mode checks.
+  void load_segment(unsigned seg, uint16_t sel);
+  /// Loads the hidden part from a descriptor (no checks).
+  void set_segment(unsigned seg, uint16_t sel, const spec::Descriptor& d);
+  void set_null_segment(unsigned seg, uint16_t sel);
+  /// Checks a code-segment descriptor for a far JMP/CALL/RET/IRET target (SDM 5.8).
+  spec::Descriptor check_code_segment(uint16_t sel, unsigned new_cpl, bool ret);
+  void far_jump(uint16_t sel, uint64_t offset, unsigned opsize);
+  void far_call(uint16_t sel, uint64_t offset, unsigned opsize);
+  void far_return(unsigned opsize, uint16_t pop_bytes);
+  void iret(unsigned opsize);
+
+  // ---- exceptions (exceptions.cpp) ----
+  /// Delivers a caught fault, escalating to #DF and triple fault.
+  void handle_fault(const Fault& f);
+  void deliver(uint8_t vector, bool has_error, uint32_t error, bool soft, uint64_t return_rip);
+  void deliver_real(uint8_t vector, uint64_t return_rip);
+  void deliver_protected(uint8_t vector, bool has_error, uint32_t error, bool soft,
+                         uint64_t return_rip);
+  void deliver_long(uint8_t vector, bool has_error, uint32_t error, bool soft,
+                    uint64_t return_rip);
+  void shutdown(uint8_t vector, std::string reason);
+
+  // ---- system (exec_system.cpp, msr.cpp, cpuid.cpp) ----
+  void write_cr(unsigned n, uint64_t v);
+  uint64_t read_cr(unsigned n);
+  /// RDMSR; false = not implemented (#GP).
+  bool read_msr(uint32_t msr, uint64_t* v);
+  bool write_msr(uint32_t msr, uint64_t v);
+  void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) const;
+  uint64_t tsc() const { return cycles_ + s_.tsc_offset; }
+  /// Checks I/O permission (CPL <= IOPL in protected mode, else #GP(0)).
+  void check_io(uint16_t port, unsigned size);
+  void trace_mode_change(const char* what);
+  void trace(std::string_view name, std::initializer_list<TraceArg> args);
+
+  SimTime now() const { return clock_.time_of(cycles_); }
+
+  // ---- data ----
+  CpuParams params_;
+  CpuEnv env_;
+  Clock clock_;
+  ArchState s_;
+  RunState run_state_ = RunState::kRunning;
+  std::optional<ShutdownInfo> shutdown_;
+  uint64_t cycles_ = 0, instructions_ = 0, instruction_limit_ = Cpu::kNoLimit;
+  uint64_t extra_cycles_ = 0;  ///< added by the current instruction (REP iterations)
+
+  // derived from the registers by update_mode()
+  DecodeMode mode_ = DecodeMode::kReal16;
+  unsigned cpl_ = 0;
+  bool long_mode_ = false;  ///< EFER.LMA
+  bool long64_ = false;     ///< 64-bit submode
+  bool protected_ = false;  ///< CR0.PE
+  uint64_t next_rip_ = 0;
+  std::string track_;  ///< trace track name "cpu<index>"
+
+  TlbEntry tlb_[kTlbEntries];
+  DecodeCache dcache_;
+  Insn scratch_;  ///< an instruction decoded without caching
+  std::shared_ptr<CpuImpl*> listener_slot_;
+
+  // statistics
+  uint64_t tlb_hits_ = 0, tlb_misses_ = 0, tlb_flushes_ = 0;
+  uint64_t exceptions_[kNumVectorsCounted] = {};
+  uint64_t interrupts_ = 0;
+};
+
+/// Registers the handlers of each executor file into the mnemonic table.
+using HandlerTable = Handler*;
+void register_alu(HandlerTable t);
+void register_control(HandlerTable t);
+void register_string(HandlerTable t);
+void register_system(HandlerTable t);
+/// MOV to/from control and debug registers (exec_system.cpp).
+void exec_mov_special(CpuImpl& c, const Insn& i);
+
+}  // namespace hvsim::cpu

@@ -1,0 +1,403 @@
+// Machine assembly, the run loop and its stop reasons, checkpoints, inspect.
+#include "machine/machine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/inspect.h"
+#include "core/state.h"
+#include "cpu/cpu.h"
+#include "devices/debug_exit/debug_exit.h"
+#include "devices/fw_cfg/fw_cfg.h"
+#include "devices/pic8259/pic8259.h"
+#include "devices/uart16550/uart16550.h"
+
+namespace hvsim {
+
+namespace {
+/// The run loop checks its stop conditions at least this often (simulated time). Chunk
+/// ends lie on a fixed grid, so where a run is split never changes what it computes.
+constexpr SimTime kChunk = kPicosPerMilli;
+constexpr uint32_t kCheckpointVersion = 1;
+}  // namespace
+
+/// Adapts a processor to the scheduler: enforces the run's instruction budget exactly
+/// (summed over processors) and turns shutdown into a stop request.
+class Machine::CpuSlot : public Clocked {
+ public:
+  CpuSlot(Machine& m, int index) : m_(m), index_(index) {}
+  SimTime advance(SimTime limit) override {
+    cpu::Cpu& c = *m_.cpus_[index_];
+    if (m_.insn_budget_end_ != kNoLimit) {
+      uint64_t total = m_.instructions();
+      if (total >= m_.insn_budget_end_) {
+        m_.scheduler_.request_stop();
+        return c.local_time();
+      }
+      c.set_instruction_limit(c.instructions() + (m_.insn_budget_end_ - total));
+    } else {
+      c.set_instruction_limit(cpu::Cpu::kNoLimit);
+    }
+    bool was_down = c.run_state() == cpu::RunState::kShutdown;
+    m_.running_cpu_ = index_;
+    SimTime t = c.advance(limit);
+    m_.running_cpu_ = -1;
+    if (c.instruction_limit_reached()) m_.scheduler_.request_stop();
+    if (!was_down && c.run_state() == cpu::RunState::kShutdown) m_.scheduler_.request_stop();
+    return t;
+  }
+  SimTime local_time() const override { return m_.cpus_[index_]->local_time(); }
+
+ private:
+  Machine& m_;
+  int index_;
+};
+
+int StopReason::exit_status() const {
+  switch (kind) {
+    case Kind::kDebugExit: return static_cast<int>(((exit_value << 1) | 1) & 0xFF);
+    case Kind::kTripleFault: return 4;
+    case Kind::kHalted: return 6;
+    case Kind::kInstructionLimit:
+    case Kind::kTimeLimit: return 0;
+    case Kind::kInterrupted: return 130;
+  }
+  return 0;
+}
+
+const char* StopReason::kind_name() const {
+  switch (kind) {
+    case Kind::kDebugExit: return "debug_exit";
+    case Kind::kTripleFault: return "triple_fault";
+    case Kind::kHalted: return "halted";
+    case Kind::kInstructionLimit: return "instruction_limit";
+    case Kind::kTimeLimit: return "time_limit";
+    case Kind::kInterrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+Machine::Machine(const MachineParams& params)
+    : params_((validate(params), params)),
+      mem_(params.memory),
+      scheduler_(events_, params.quantum),
+      rng_(params.seed) {
+  for (uint32_t i = 0; i < params_.cpus; ++i) {
+    cpu::CpuParams cp;
+    cp.index = i;
+    cp.freq_hz = params_.cpu_freq_hz;
+    cpu::CpuEnv env{&mem_, &io_, &mmio_, &tracer_, scheduler_.stop_flag()};
+    cpus_.push_back(std::make_unique<cpu::Cpu>(cp, env));
+    cpus_.back()->reset();
+    if (i != 0) cpus_.back()->set_run_state(cpu::RunState::kWaitForSipi);
+    slots_.push_back(std::make_unique<CpuSlot>(*this, static_cast<int>(i)));
+    scheduler_.add(slots_.back().get());
+  }
+
+  auto uart = std::make_unique<Uart16550>();
+  uart->set_sink([this](uint8_t b) { on_serial_byte(b); });
+  uart_ = uart.get();
+  add_device(std::move(uart), 0x3F8, 8);
+  auto dbg = std::make_unique<DebugExit>(DebugExitParams{}, [this](uint32_t v) {
+    exit_value_ = v;
+    scheduler_.request_stop();
+    if (tracer_.enabled()) tracer_.instant(now(), "machine", "machine", "debug_exit", {{"value", v}});
+  });
+  debug_exit_ = dbg.get();
+  add_device(std::move(dbg), 0xF4, 4);
+  FwCfgParams fp;
+  fp.ram_size = params_.memory;
+  fp.cpus = static_cast<uint16_t>(params_.cpus);
+  fp.max_cpus = static_cast<uint16_t>(params_.cpus);
+  add_device(std::make_unique<FwCfg>(fp), 0x510, 2);
+  auto pic = std::make_unique<Pic8259>();
+  Pic8259* pic_ptr = pic.get();
+  add_device(std::move(pic), 0x20, 2);
+  io_.map(0xA0, 2, pic_ptr, "pic_slave");
+}
+
+Machine::~Machine() = default;
+
+void Machine::add_device(std::unique_ptr<Device> dev, uint16_t first_port, uint32_t ports) {
+  if (PortIoHandler* h = dev->port_io()) io_.map(first_port, ports, h, std::string(dev->name()));
+  devices_.push_back(std::move(dev));
+}
+
+void Machine::on_serial_byte(uint8_t b) {
+  serial_output_.push_back(static_cast<char>(b));
+  if (tracer_.enabled()) {
+    if (b == '\n') {
+      tracer_.instant(now(), "serial", "serial", "line", {{"text", std::string_view(serial_line_)}});
+      serial_line_.clear();
+    } else if (b != '\r') {
+      serial_line_.push_back(static_cast<char>(b));
+    }
+  }
+  if (serial_sink_) serial_sink_(b);
+}
+
+void Machine::serial_input(const std::string& bytes) { uart_->receive(bytes); }
+
+SimTime Machine::now() const {
+  if (running_cpu_ >= 0) return cpus_[running_cpu_]->local_time();
+  return scheduler_.now();
+}
+
+uint64_t Machine::instructions() const {
+  uint64_t n = 0;
+  for (const auto& c : cpus_) n += c->instructions();
+  return n;
+}
+
+uint64_t Machine::cycles() const {
+  uint64_t n = 0;
+  for (const auto& c : cpus_) n += c->cycles();
+  return n;
+}
+
+const BootPlan& Machine::load_kernel(const KernelSpec& spec) {
+  BootPlan plan = load_kernel_image(spec);
+  set_boot_entry(plan);
+  boot_ = plan;
+  if (tracer_.enabled())
+    tracer_.instant(now(), "machine", "machine", "load_kernel",
+                    {{"entry", plan.entry_point}, {"info", plan.info_addr}});
+  return *boot_;
+}
+
+BootPlan Machine::load_kernel_image(const KernelSpec& spec) { return hvsim::load_kernel(mem_, spec); }
+
+void Machine::set_boot_entry(const BootPlan& plan) {
+  cpu::Cpu& c = *cpus_[0];
+  c.reset();
+  cpu::ArchState& s = c.state();
+  const cpu::SegReg code32{kBootCode32Selector, 0, 0xFFFFFFFF, 0xC09B};
+  const cpu::SegReg code64{kBootCode64Selector, 0, 0xFFFFFFFF, 0xA09B};
+  const cpu::SegReg data{kBootDataSelector, 0, 0xFFFFFFFF, 0xC093};
+  for (int i = 0; i < cpu::kNumSegs; ++i) s.seg[i] = data;
+  s.gdtr = {plan.gdt_addr, 4 * 8 - 1};
+  s.idtr = {0, 0};
+  s.ldtr = {0, 0, 0, 0x10000};  // unusable
+  s.tr = {0, 0, 0xFFFF, 0x8B};  // busy 32-bit TSS, as after reset
+  s.rflags = 2;
+  s.gpr[cpu::kRax] = 0x2BADB002;
+  s.gpr[cpu::kRbx] = plan.info_addr;
+  s.rip = plan.entry_point;
+  if (plan.entry == BootPlan::Entry::kMultiboot32) {
+    s.seg[cpu::kCs] = code32;
+    s.cr0 = cpu::kCr0PE | cpu::kCr0ET;
+    s.cr4 = 0;
+    s.efer = 0;
+  } else {
+    s.seg[cpu::kCs] = code64;
+    s.cr0 = cpu::kCr0PE | cpu::kCr0ET | cpu::kCr0WP | cpu::kCr0PG;
+    s.cr3 = plan.pml4_addr;
+    s.cr4 = cpu::kCr4PAE;
+    s.efer = cpu::kEferLME | cpu::kEferLMA;
+    s.gpr[cpu::kRsp] = plan.stack_top;
+    s.gpr[cpu::kRdi] = plan.info_addr;
+  }
+  c.state_changed();
+  c.set_run_state(cpu::RunState::kRunning);
+}
+
+void Machine::set_progress(SimTime every, std::function<void()> fn) {
+  progress_every_ = every;
+  progress_ = std::move(fn);
+}
+
+std::optional<StopReason> Machine::check_idle() const {
+  bool any_halted_with_if = false;
+  for (const auto& c : cpus_) {
+    switch (c->run_state()) {
+      case cpu::RunState::kRunning: return std::nullopt;
+      case cpu::RunState::kHalted:
+        if (c->state().rflags & cpu::kFlagIF) any_halted_with_if = true;
+        break;
+      case cpu::RunState::kWaitForSipi:
+      case cpu::RunState::kShutdown: break;
+    }
+  }
+  // Nothing in this machine raises interrupts yet, so a halted processor with IF=1 can
+  // only be woken by a pending event; with no event pending the machine is idle for good.
+  if (any_halted_with_if && events_.pending() > 0) return std::nullopt;
+  StopReason r;
+  r.kind = StopReason::Kind::kHalted;
+  r.rip = cpus_[0]->state().rip;
+  r.message = any_halted_with_if ? "all processors halted and no event can wake them"
+                                 : "all processors halted with interrupts disabled";
+  return r;
+}
+
+StopReason Machine::run(uint64_t max_instructions, SimTime until) {
+  auto host_start = std::chrono::steady_clock::now();
+  struct HostTimer {
+    HostStats& stats;
+    std::chrono::steady_clock::time_point start;
+    ~HostTimer() {
+      stats.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+  } timer{host_, host_start};
+
+  exit_value_.reset();
+  uint64_t total = instructions();
+  insn_budget_end_ = max_instructions == kNoLimit || max_instructions > kNoLimit - total
+                         ? kNoLimit
+                         : total + max_instructions;
+  auto shutdown_stop = [&]() -> std::optional<StopReason> {
+    for (size_t i = 0; i < cpus_.size(); ++i) {
+      const auto& info = cpus_[i]->shutdown_info();
+      if (cpus_[i]->run_state() == cpu::RunState::kShutdown && info) {
+        StopReason r;
+        r.kind = StopReason::Kind::kTripleFault;
+        r.cpu = static_cast<uint32_t>(i);
+        r.rip = info->rip;
+        r.message = info->reason;
+        return r;
+      }
+    }
+    return std::nullopt;
+  };
+  SimTime next_progress = progress_every_ ? (scheduler_.now() / progress_every_ + 1) * progress_every_ : kNever;
+
+  for (;;) {
+    if (auto r = shutdown_stop()) return *r;
+    if (insn_budget_end_ != kNoLimit && instructions() >= insn_budget_end_)
+      return {StopReason::Kind::kInstructionLimit};
+    if (scheduler_.now() >= until) return {StopReason::Kind::kTimeLimit};
+    if (auto r = check_idle()) return *r;
+
+    SimTime chunk_end = (scheduler_.now() / kChunk + 1) * kChunk;
+    chunk_end = std::min({chunk_end, until, next_progress});
+    scheduler_.run(chunk_end);
+
+    if (exit_value_) {
+      StopReason r;
+      r.kind = StopReason::Kind::kDebugExit;
+      r.exit_value = *exit_value_;
+      r.rip = cpus_[0]->state().rip;
+      return r;
+    }
+    if (poll_ && poll_()) return {StopReason::Kind::kInterrupted};
+    if (progress_ && scheduler_.now() >= next_progress) {
+      progress_();
+      next_progress = (scheduler_.now() / progress_every_ + 1) * progress_every_;
+    }
+  }
+}
+
+uint64_t Machine::state_hash() const {
+  Hasher h;
+  for (const auto& c : cpus_) c->hash_into(h);
+  mem_.hash_into(h);
+  return h.digest();
+}
+
+std::string Machine::inspect_json() const {
+  InspectNode root;
+  InspectNode& m = root.child("machine");
+  m.counter("cpus", params_.cpus);
+  m.counter("memory", params_.memory);
+  m.counter("seed", params_.seed);
+  m.counter("sim_time_ps", scheduler_.now());
+  m.counter("instructions", instructions());
+  m.counter("cycles", cycles());
+  for (size_t i = 0; i < cpus_.size(); ++i) cpus_[i]->inspect(root.child("cpu" + std::to_string(i)));
+  InspectNode& mem = root.child("memory");
+  mem.counter("size", mem_.size());
+  mem.counter("touched_pages", mem_.touched_pages());
+  io_.inspect(root.child("port_io"));
+  mmio_.inspect(root.child("mmio"));
+  InspectNode& devs = root.child("devices");
+  for (const auto& d : devices_) d->inspect(devs.child(d->name()));
+  InspectNode& ev = root.child("events");
+  ev.counter("pending", events_.pending());
+  ev.counter("fired", events_.fired());
+  root.child("trace").counter("records", tracer_.records());
+  return root.to_json();
+}
+
+void Machine::save(const std::string& path) const {
+  StateWriter w;
+  w.begin_section("machine", kCheckpointVersion);
+  w.u32("cpus", params_.cpus);
+  w.u64("memory", params_.memory);
+  w.u64("seed", params_.seed);
+  w.u64("cpu_freq_hz", params_.cpu_freq_hz);
+  w.u64("quantum", params_.quantum);
+  w.u64("now", events_.now());
+  w.u64("event_seq", events_.next_seq());
+  w.u64("round_end", scheduler_.round_end());
+  w.bytes("rng", rng_.state(), 4 * sizeof(uint64_t));
+  w.end_section();
+
+  w.begin_section("memory", 1);
+  std::vector<uint64_t> pages = mem_.touched_list();
+  std::vector<uint8_t> blob(pages.size() * (8 + PhysicalMemory::kPageSize));
+  uint8_t* p = blob.data();
+  for (uint64_t pfn : pages) {
+    std::memcpy(p, &pfn, 8);
+    std::memcpy(p + 8, mem_.read_ptr(pfn << PhysicalMemory::kPageShift), PhysicalMemory::kPageSize);
+    p += 8 + PhysicalMemory::kPageSize;
+  }
+  w.u64("page_count", pages.size());
+  w.bytes("pages", blob.data(), blob.size());
+  w.end_section();
+
+  for (const auto& c : cpus_) c->save(w);
+  for (const auto& d : devices_) d->save(w);
+  w.write_file(path);
+}
+
+std::unique_ptr<Machine> Machine::restore(const std::string& path) {
+  StateReader r = StateReader::read_file(path);
+  uint32_t version = r.begin_section("machine");
+  if (version != kCheckpointVersion)
+    throw InputError("checkpoint '" + path + "': machine section version " + std::to_string(version) +
+                     " is not supported (expected " + std::to_string(kCheckpointVersion) + ")");
+  MachineParams p;
+  p.cpus = r.u32("cpus");
+  p.memory = r.u64("memory");
+  p.seed = r.u64("seed");
+  p.cpu_freq_hz = r.u64("cpu_freq_hz");
+  p.quantum = r.u64("quantum");
+  SimTime now = r.u64("now");
+  uint64_t seq = r.u64("event_seq");
+  SimTime round_end = r.u64("round_end");
+  uint64_t rng_state[4];
+  r.bytes_into("rng", rng_state, sizeof rng_state);
+  r.end_section();
+  try {
+    validate(p);
+  } catch (const InputError& e) {
+    throw InputError("checkpoint '" + path + "': " + e.what());
+  }
+
+  auto m = std::make_unique<Machine>(p);
+  m->events_.restore_clock(now, seq);
+  m->scheduler_.restore_round(round_end);
+  m->rng_.set_state(rng_state);
+
+  r.begin_section("memory");
+  uint64_t count = r.u64("page_count");
+  std::vector<uint8_t> blob = r.bytes("pages");
+  if (blob.size() != count * (8 + PhysicalMemory::kPageSize))
+    throw InputError("checkpoint '" + path + "': memory section size does not match its page count");
+  for (uint64_t i = 0; i < count; ++i) {
+    const uint8_t* e = blob.data() + i * (8 + PhysicalMemory::kPageSize);
+    uint64_t pfn;
+    std::memcpy(&pfn, e, 8);
+    if (pfn >= m->mem_.page_count())
+      throw InputError("checkpoint '" + path + "': memory page " + std::to_string(pfn) + " lies outside RAM");
+    m->mem_.write(pfn << PhysicalMemory::kPageShift, e + 8, PhysicalMemory::kPageSize);
+  }
+  r.end_section();
+  for (auto& c : m->cpus_) c->restore(r);
+  for (auto& d : m->devices_) d->restore(r);
+  return m;
+}
+
+}  // namespace hvsim

@@ -1,0 +1,152 @@
+// A whole simulated computer in bare-metal mode: processors, RAM, buses, platform devices.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/event_queue.h"
+#include "core/io_bus.h"
+#include "core/phys_mem.h"
+#include "core/rng.h"
+#include "core/scheduler.h"
+#include "core/trace.h"
+#include "machine/loader/boot.h"
+#include "machine/params.h"
+
+namespace hvsim {
+
+namespace cpu {
+class Cpu;
+}
+class Device;
+class Uart16550;
+class DebugExit;
+class FwCfg;
+class Pic8259;
+
+/// Why Machine::run returned.
+struct StopReason {
+  enum class Kind {
+    kDebugExit,         ///< the guest wrote `exit_value` to the debug-exit port
+    kTripleFault,       ///< processor `cpu` shut down; `rip`, `message` say where and why
+    kHalted,            ///< every processor halted and nothing can wake them
+    kInstructionLimit,  ///< max_instructions retired (summed over processors)
+    kTimeLimit,         ///< simulated time reached `until`
+    kInterrupted,       ///< the host asked to stop (poll function, e.g. Ctrl-C)
+  };
+  Kind kind = Kind::kTimeLimit;
+  uint32_t exit_value = 0;
+  uint32_t cpu = 0;
+  uint64_t rip = 0;
+  std::string message;
+  /// The CLI's process exit status: odd for the guest's debug exit ((v << 1) | 1), even
+  /// for the simulator's own reasons: 0 limit reached, 4 triple fault, 6 halted,
+  /// 130 interrupted.
+  int exit_status() const;
+  /// "debug_exit", "triple_fault", "halted", "instruction_limit", "time_limit", "interrupted".
+  const char* kind_name() const;
+};
+
+/// Host-side figures of a run (never part of simulated state).
+struct HostStats {
+  double seconds = 0;  ///< host time spent inside run()
+};
+
+/// The machine. Owns everything; single-threaded; deterministic for given parameters,
+/// kernel, and host inputs fed at the same points.
+class Machine {
+ public:
+  explicit Machine(const MachineParams& params);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  const MachineParams& params() const { return params_; }
+
+  /// Loads a kernel and modules (see load_kernel in loader/boot.h) and sets the bootstrap
+  /// processor's entry state. Throws InputError on bad files.
+  const BootPlan& load_kernel(const KernelSpec& spec);
+
+  static constexpr uint64_t kNoLimit = ~uint64_t{0};
+  /// Runs until the guest stops it, a processor shuts down, all processors halt for good,
+  /// `max_instructions` more instructions retire, or simulated time reaches `until`.
+  StopReason run(uint64_t max_instructions = kNoLimit, SimTime until = kNever);
+
+  /// Called every `every` of simulated time during run() (host-side progress display).
+  void set_progress(SimTime every, std::function<void()> fn);
+  /// Called at least every millisecond of simulated time during run(); returning true ends
+  /// the run with kInterrupted (host-side interruption such as Ctrl-C).
+  void set_poll(std::function<bool()> fn) { poll_ = std::move(fn); }
+
+  // Serial console (COM1): everything the guest printed, and where else it goes.
+  const std::string& serial_output() const { return serial_output_; }
+  void set_serial_sink(std::function<void(uint8_t)> sink) { serial_sink_ = std::move(sink); }
+  /// Queues bytes for the guest to read from COM1.
+  void serial_input(const std::string& bytes);
+
+  Tracer& tracer() { return tracer_; }
+  /// Simulated time: the running processor's local time inside a quantum, else global.
+  SimTime now() const;
+  /// Instructions retired, summed over processors.
+  uint64_t instructions() const;
+  uint64_t cycles() const;
+  const HostStats& host_stats() const { return host_; }
+  /// Hash of every processor's architectural state and of RAM contents.
+  uint64_t state_hash() const;
+  /// The inspect tree as JSON.
+  std::string inspect_json() const;
+
+  /// Writes a checkpoint atomically; `restore` rebuilds a machine from one.
+  void save(const std::string& path) const;
+  static std::unique_ptr<Machine> restore(const std::string& path);
+
+  cpu::Cpu& cpu(size_t i) { return *cpus_[i]; }
+  size_t cpu_count() const { return cpus_.size(); }
+  PhysicalMemory& memory() { return mem_; }
+  PortIoBus& io_bus() { return io_; }
+  MmioBus& mmio_bus() { return mmio_; }
+  EventQueue& events() { return events_; }
+  Rng& rng() { return rng_; }
+
+ private:
+  class CpuSlot;
+  void add_device(std::unique_ptr<Device> dev, uint16_t first_port, uint32_t ports);
+  void on_serial_byte(uint8_t b);
+  BootPlan load_kernel_image(const KernelSpec& spec);
+  void set_boot_entry(const BootPlan& plan);
+  std::optional<StopReason> check_idle() const;
+
+  MachineParams params_;
+  PhysicalMemory mem_;
+  PortIoBus io_;
+  MmioBus mmio_;
+  EventQueue events_;
+  Scheduler scheduler_;
+  Tracer tracer_;
+  Rng rng_;
+  std::vector<std::unique_ptr<cpu::Cpu>> cpus_;
+  std::vector<std::unique_ptr<CpuSlot>> slots_;
+  std::vector<std::unique_ptr<Device>> devices_;
+  Uart16550* uart_ = nullptr;
+  DebugExit* debug_exit_ = nullptr;
+  std::optional<BootPlan> boot_;
+
+  // Per-run stop bookkeeping.
+  std::optional<uint32_t> exit_value_;
+  uint64_t insn_budget_end_ = kNoLimit;  // absolute instruction total at which to stop
+  int running_cpu_ = -1;
+
+  std::string serial_output_;
+  std::string serial_line_;  // for the trace: one record per line
+  std::function<void(uint8_t)> serial_sink_;
+  SimTime progress_every_ = 0;
+  std::function<void()> progress_;
+  std::function<bool()> poll_;
+  HostStats host_;
+};
+
+}  // namespace hvsim

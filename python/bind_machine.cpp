@@ -1,0 +1,101 @@
+// Bindings of machine/: MachineParams, Machine, StopReason, size and duration parsing.
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "cpu/cpu.h"
+#include "machine/machine.h"
+
+namespace py = pybind11;
+
+namespace hvsim::python {
+
+void bind_machine(py::module_& m) {
+  py::class_<MachineParams>(m, "MachineParams", "Parameters of a machine (see machine/params.h).")
+      .def(py::init<>())
+      .def_readwrite("cpus", &MachineParams::cpus, "number of processors")
+      .def_readwrite("memory", &MachineParams::memory, "bytes of RAM")
+      .def_readwrite("seed", &MachineParams::seed, "seed of the machine's RNG")
+      .def_readwrite("cpu_freq_hz", &MachineParams::cpu_freq_hz, "core clock in Hz")
+      .def_readwrite("quantum_ps", &MachineParams::quantum, "scheduler quantum in picoseconds");
+
+  py::class_<StopReason>(m, "StopReason", "Why a run stopped.")
+      .def_property_readonly("kind", &StopReason::kind_name)
+      .def_readonly("exit_value", &StopReason::exit_value)
+      .def_readonly("cpu", &StopReason::cpu)
+      .def_readonly("rip", &StopReason::rip)
+      .def_readonly("message", &StopReason::message)
+      .def_property_readonly("exit_status", &StopReason::exit_status);
+
+  m.def("parse_size", &parse_size, py::arg("text"), py::arg("what") = "size",
+        "Parses '256M', '1G', '4096K' or a byte count; raises InputError if malformed.");
+  m.def("parse_duration", &parse_duration, py::arg("text"), py::arg("what") = "duration",
+        "Parses '10ms', '5us', '2s', '100ns' (bare numbers are ns) into picoseconds.");
+
+  py::class_<Machine>(m, "Machine", "A simulated computer (native part).")
+      .def(py::init<const MachineParams&>(), py::arg("params"))
+      .def(
+          "load_kernel",
+          [](Machine& self, const std::string& path, const std::string& cmdline,
+             const std::vector<std::string>& modules) {
+            const BootPlan& p = self.load_kernel({path, cmdline, modules});
+            py::dict d;
+            d["entry"] = p.entry == BootPlan::Entry::kMultiboot32 ? "multiboot32" : "long64";
+            d["entry_point"] = p.entry_point;
+            d["info_addr"] = p.info_addr;
+            d["image_end"] = p.image_end;
+            return d;
+          },
+          py::arg("path"), py::arg("cmdline"), py::arg("modules"))
+      .def(
+          "run",
+          [](Machine& self, uint64_t max_instructions, uint64_t until_ps) {
+            // Ctrl-C: checked every simulated millisecond; the run stops at an instruction
+            // boundary and the KeyboardInterrupt propagates.
+            self.set_poll([] { return PyErr_CheckSignals() != 0; });
+            StopReason r = self.run(max_instructions, until_ps);
+            self.set_poll(nullptr);
+            if (PyErr_Occurred()) throw py::error_already_set();
+            return r;
+          },
+          py::arg("max_instructions"), py::arg("until_ps"))
+      .def_property_readonly("serial_output",
+                             [](const Machine& self) { return py::bytes(self.serial_output()); })
+      .def("serial_input", &Machine::serial_input, py::arg("data"))
+      .def("set_serial_sink", &Machine::set_serial_sink, py::arg("sink"))
+      .def("set_progress", &Machine::set_progress, py::arg("every_ps"), py::arg("fn"))
+      .def("trace_open", [](Machine& self, const std::string& path) { self.tracer().open(path); })
+      .def("trace_close", [](Machine& self) { self.tracer().close(); })
+      .def_property_readonly("now_ps", &Machine::now)
+      .def_property_readonly("instructions", &Machine::instructions)
+      .def_property_readonly("cycles", &Machine::cycles)
+      .def_property_readonly("host_seconds", [](const Machine& self) { return self.host_stats().seconds; })
+      .def_property_readonly("cpu_count", &Machine::cpu_count)
+      .def("state_hash", &Machine::state_hash)
+      .def("inspect_json", &Machine::inspect_json)
+      .def("save", &Machine::save, py::arg("path"))
+      .def_static("restore", &Machine::restore, py::arg("path"))
+      .def(
+          "cpu_state",
+          [](Machine& self, size_t i) {
+            if (i >= self.cpu_count()) throw py::index_error("no processor " + std::to_string(i));
+            const cpu::ArchState& s = self.cpu(i).state();
+            static const char* kNames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                              "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+            py::dict d;
+            for (int r = 0; r < 16; ++r) d[kNames[r]] = s.gpr[r];
+            d["rip"] = s.rip;
+            d["rflags"] = s.rflags;
+            d["cr0"] = s.cr0;
+            d["cr2"] = s.cr2;
+            d["cr3"] = s.cr3;
+            d["cr4"] = s.cr4;
+            d["efer"] = s.efer;
+            d["cs"] = s.seg[cpu::kCs].selector;
+            d["run_state"] = cpu::to_string(self.cpu(i).run_state());
+            return d;
+          },
+          py::arg("index") = 0);
+}
+
+}  // namespace hvsim::python

@@ -1,0 +1,188 @@
+"""The command line: `hvsim run`, `hvsim demo`, `hvsim bench` (the ./hvsim launcher builds
+first and handles `build` and `test` itself)."""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from .machine import InputError, Machine
+
+# Exit statuses of the simulator itself are even; a guest's debug exit gives odd ones.
+EXIT_BAD_INPUT = 2
+
+
+def _count(text):
+    """An instruction count: 1000000, 1_000_000, 1e6, 5M, 2G."""
+    t = text.strip().lower().replace("_", "")
+    scale = {"k": 10**3, "m": 10**6, "g": 10**9}.get(t[-1:], 1)
+    if scale != 1:
+        t = t[:-1]
+    try:
+        v = float(t) if "e" in t or "." in t else int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError("bad instruction count %r (e.g. 1000000, 1e9, 50M)" % text)
+    v = int(v * scale)
+    if v <= 0:
+        raise argparse.ArgumentTypeError("instruction count must be positive: %r" % text)
+    return v
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
+    return v
+
+
+def _write_atomic(path, text):
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise InputError("cannot write %s: %s" % (path, e.strerror))
+
+
+class _Progress:
+    """Prints a status line to stderr about once a second on long runs (terminal only)."""
+
+    def __init__(self, machine, enabled):
+        self.m = machine
+        self.enabled = enabled
+        self.last = time.monotonic()
+
+    def __call__(self):
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 1.0:
+            return
+        self.last = now
+        s = self.m.stats()
+        sys.stderr.write("\rhvsim: %.3g instructions, %.3f ms simulated, %.1f MIPS   "
+                         % (s["instructions"], s["sim_time_ns"] / 1e6, s["mips"]))
+        sys.stderr.flush()
+
+    def done(self):
+        if self.enabled and self.last is not None:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def cmd_run(args):
+    if args.restore:
+        m = Machine.restore(args.restore)
+    else:
+        if not args.kernel:
+            raise InputError("run needs --kernel FILE (or --restore CHECKPOINT)")
+        m = Machine(cpus=args.smp, memory=args.memory, seed=args.seed)
+    serial_file = None
+    if args.serial == "stdio":
+        out = sys.stdout.buffer
+
+        def sink(b):
+            out.write(bytes((b,)))
+            if b == 10:
+                out.flush()
+        m.on_serial(sink)
+    elif args.serial != "none":
+        try:
+            serial_file = open(args.serial, "wb")
+        except OSError as e:
+            raise InputError("cannot open serial output file %s: %s" % (args.serial, e.strerror))
+        m.on_serial(lambda b: serial_file.write(bytes((b,))))
+    if args.trace:
+        m.trace(args.trace)
+    if not args.restore:
+        m.load_kernel(args.kernel, cmdline=args.append or "", modules=args.module or [])
+    progress = _Progress(m, sys.stderr.isatty() and not args.quiet)
+    m.set_progress("10ms", progress)
+    try:
+        stop = m.run(max_instructions=args.max_insns, until=args.until)
+    except KeyboardInterrupt:
+        progress.done()
+        sys.stderr.write("hvsim: interrupted\n")
+        return 130
+    finally:
+        sys.stdout.flush()
+        if serial_file:
+            serial_file.close()
+    progress.done()
+    if args.trace:
+        m.trace_stop()
+    if args.save:
+        m.save(args.save)
+    stats = m.stats()
+    stats["stop"] = {"kind": stop.kind, "exit_value": stop.exit_value, "rip": stop.rip,
+                     "cpu": stop.cpu, "message": stop.message, "exit_status": stop.exit_status}
+    if args.stats:
+        _write_atomic(args.stats, json.dumps(stats, indent=2) + "\n")
+    if stop.kind == "triple_fault":
+        sys.stderr.write("hvsim: triple fault on cpu %d at rip %#x: %s\n"
+                         % (stop.cpu, stop.rip, stop.message))
+    elif stop.kind == "halted" and not args.quiet:
+        sys.stderr.write("hvsim: %s (rip %#x)\n" % (stop.message, stop.rip))
+    elif stop.kind in ("instruction_limit", "time_limit") and not args.quiet:
+        sys.stderr.write("hvsim: stopped: %s reached after %d instructions\n"
+                         % (stop.kind.replace("_", " "), stats["instructions"]))
+    return stop.exit_status
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="hvsim", description="hvsim: a deterministic x86-64 full-system simulator of the "
+        "Hyper-V architecture.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    r = sub.add_parser("run", help="boot a kernel and run it",
+                       description="Boot a Multiboot (or ELF64) kernel. Exit status: "
+                       "(v<<1)|1 when the guest writes v to port 0xF4; 0 when a limit is "
+                       "reached; 2 bad input; 4 triple fault; 6 all processors halted.")
+    r.add_argument("--kernel", metavar="FILE", help="kernel: Multiboot v1 ELF32/ELF64, or ELF64")
+    r.add_argument("--append", metavar="STR", help="kernel command line after the file name")
+    r.add_argument("--module", metavar="FILE", action="append",
+                   help="a Multiboot module (repeatable)")
+    r.add_argument("--smp", metavar="N", type=_positive_int, default=1, help="processors (1)")
+    r.add_argument("--memory", metavar="SIZE", default="256M", help="RAM, e.g. 256M, 1G (256M)")
+    r.add_argument("--seed", metavar="N", type=int, default=0, help="RNG seed (0)")
+    r.add_argument("--serial", metavar="stdio|FILE|none", default="stdio",
+                   help="where COM1 output goes (stdio)")
+    r.add_argument("--max-insns", metavar="N", type=_count, help="stop after N instructions")
+    r.add_argument("--until", metavar="TIME", help="stop at simulated time, e.g. 10ms")
+    r.add_argument("--stats", metavar="FILE", help="write run statistics as JSON")
+    r.add_argument("--trace", metavar="FILE",
+                   help="structured trace: .json = Chrome/Perfetto, else JSON lines")
+    r.add_argument("--save", metavar="FILE", help="write a checkpoint when the run stops")
+    r.add_argument("--restore", metavar="FILE", help="continue from a checkpoint")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress or stop messages")
+    r.set_defaults(func=cmd_run)
+
+    d = sub.add_parser("demo", help="boot the guest programs and show what they print")
+    d.set_defaults(func=lambda a: __import__("hvsim.demo", fromlist=["main"]).main(a))
+    b = sub.add_parser("bench", help="run the benchmarks and report guest MIPS")
+    b.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    b.add_argument("--quick", action="store_true", help="smaller workloads (for smoke tests)")
+    b.set_defaults(func=lambda a: __import__("hvsim.bench", fromlist=["main"]).main(a))
+    return p
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return args.func(args)
+    except (InputError, FileNotFoundError) as e:
+        sys.stderr.write("hvsim: error: %s\n" % e)
+        return EXIT_BAD_INPUT

@@ -1,0 +1,188 @@
+"""The Python face of a simulated machine: build it, load a kernel, run, inspect, save."""
+
+import json
+import os
+
+from ._native import native
+
+InputError = native.InputError
+
+
+class Stop:
+    """Why `Machine.run` returned.
+
+    kind: "debug_exit" (the guest wrote `exit_value` to port 0xF4), "triple_fault"
+    (processor `cpu` shut down at `rip`; `message` says why), "halted" (every processor
+    halted for good), "instruction_limit", "time_limit" or "interrupted" (Ctrl-C).
+    exit_status: what `hvsim run` exits with: (exit_value << 1) | 1 for a debug exit; 0 for a
+    limit; 4 triple fault; 6 halted; 130 interrupted.
+    """
+
+    def __init__(self, native_reason):
+        self.kind = native_reason.kind
+        self.exit_value = native_reason.exit_value
+        self.cpu = native_reason.cpu
+        self.rip = native_reason.rip
+        self.message = native_reason.message
+        self.exit_status = native_reason.exit_status
+
+    def __eq__(self, other):
+        return isinstance(other, Stop) and vars(self) == vars(other)
+
+    def __repr__(self):
+        if self.kind == "debug_exit":
+            return "Stop(debug_exit, value=%d)" % self.exit_value
+        if self.kind == "triple_fault":
+            return "Stop(triple_fault, cpu=%d, rip=%#x: %s)" % (self.cpu, self.rip, self.message)
+        if self.kind == "halted":
+            return "Stop(halted: %s)" % self.message
+        return "Stop(%s)" % self.kind
+
+
+def _size(value, what):
+    if isinstance(value, int):
+        return value
+    return native.parse_size(str(value), what)
+
+
+def _duration_ps(value):
+    """None -> no limit; int -> nanoseconds; str -> '10ms', '5us', ..."""
+    if value is None:
+        return (1 << 64) - 1
+    if isinstance(value, int):
+        return native.parse_duration(str(value), "until")
+    return native.parse_duration(str(value), "until")
+
+
+class Machine:
+    """A simulated x86-64 computer in bare-metal mode.
+
+    Machine(cpus=1, memory="256M", seed=0): `cpus` processors (processor 0 boots, the
+    others wait for INIT/SIPI), `memory` bytes of RAM from address 0 (an int or a size such
+    as "256M"), `seed` for the machine's random number generator. Devices: a 16550 UART on
+    COM1 (0x3F8), the debug-exit port 0xF4, firmware configuration (0x510/0x511) and the
+    8259 PIC pair. Runs are deterministic: the same kernel and inputs give the same state.
+    """
+
+    def __init__(self, cpus=1, memory="256M", seed=0, cpu_freq_hz=2_000_000_000, _native=None):
+        if _native is not None:
+            self._m = _native
+        else:
+            p = native.MachineParams()
+            p.cpus = int(cpus)
+            p.memory = _size(memory, "memory size")
+            p.seed = int(seed)
+            p.cpu_freq_hz = int(cpu_freq_hz)
+            self._m = native.Machine(p)
+        self._serial_callbacks = []
+
+    # -- loading ---------------------------------------------------------------------------
+    def load_kernel(self, path, cmdline="", modules=()):
+        """Loads a Multiboot v1 kernel (ELF32 or ELF64) or a plain ELF64 kernel.
+
+        The Multiboot command line is the kernel's file name, a space and `cmdline` (as other
+        simulators pass it); each path in `modules` becomes one Multiboot module. Returns a
+        dict describing the entry (entry mode, entry point, info structure address).
+        Raises InputError naming the file and the problem for bad input.
+        """
+        name = os.path.basename(str(path))
+        full = name + (" " + cmdline if cmdline else "")
+        return self._m.load_kernel(str(path), full, [str(m) for m in modules])
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, max_instructions=None, until=None):
+        """Runs until the guest or a limit stops it; returns a `Stop`.
+
+        max_instructions: stop after this many more instructions (summed over processors).
+        until: stop when simulated time reaches this point ("10ms", "5us", or ns as an int).
+        """
+        limit = (1 << 64) - 1 if max_instructions is None else int(max_instructions)
+        if limit < 0:
+            raise ValueError("max_instructions must be >= 0")
+        return Stop(self._m.run(limit, _duration_ps(until)))
+
+    # -- serial console --------------------------------------------------------------------
+    @property
+    def serial_output(self):
+        """Everything the guest has written to COM1, as text (UTF-8, undecodable bytes
+        replaced)."""
+        return self._m.serial_output.decode("utf-8", "replace")
+
+    @property
+    def serial_bytes(self):
+        """Everything the guest has written to COM1, as bytes."""
+        return self._m.serial_output
+
+    def serial_input(self, data):
+        """Queues bytes (or text) for the guest to read from COM1."""
+        if isinstance(data, str):
+            data = data.encode()
+        self._m.serial_input(data)
+
+    def on_serial(self, callback):
+        """Calls `callback(byte: int)` for each byte the guest writes to COM1."""
+        self._serial_callbacks.append(callback)
+        callbacks = self._serial_callbacks
+        self._m.set_serial_sink(lambda b: [cb(b) for cb in callbacks])
+
+    def set_progress(self, every, fn):
+        """Calls `fn()` every `every` of simulated time during run (host-side display only)."""
+        self._m.set_progress(_duration_ps(every), fn)
+
+    # -- observation -----------------------------------------------------------------------
+    def trace(self, path):
+        """Starts a structured trace into `path`: Chrome trace-event JSON (open it in
+        Perfetto) if the name ends in .json, else JSON lines. Timestamps are simulated."""
+        self._m.trace_open(str(path))
+
+    def trace_stop(self):
+        """Ends the trace and closes its file."""
+        self._m.trace_close()
+
+    @property
+    def instructions(self):
+        """Instructions retired, summed over processors."""
+        return self._m.instructions
+
+    @property
+    def sim_time_ns(self):
+        """Simulated time in nanoseconds."""
+        return self._m.now_ps // 1000
+
+    def state_hash(self):
+        """Hex digest of every processor's architectural state and all RAM contents."""
+        return "%016x" % self._m.state_hash()
+
+    def cpu_state(self, index=0):
+        """Registers of processor `index` as a dict (rax..r15, rip, rflags, cr0..., run_state)."""
+        return self._m.cpu_state(index)
+
+    def stats(self):
+        """Counters of the run so far: instructions, cycles, sim_time_ns, host_seconds, mips,
+        state_hash (host_seconds and mips are host measurements, not simulated state)."""
+        host = self._m.host_seconds
+        insns = self._m.instructions
+        return {
+            "instructions": insns,
+            "cycles": self._m.cycles,
+            "sim_time_ns": self._m.now_ps // 1000,
+            "host_seconds": host,
+            "mips": (insns / host / 1e6) if host > 0 else 0.0,
+            "state_hash": self.state_hash(),
+            "cpus": self._m.cpu_count,
+        }
+
+    def inspect(self):
+        """The inspect tree (every component's counters and values) as nested dicts."""
+        return json.loads(self._m.inspect_json())
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def save(self, path):
+        """Writes a checkpoint atomically (an existing file is replaced whole or kept)."""
+        self._m.save(str(path))
+
+    @classmethod
+    def restore(cls, path):
+        """Rebuilds a machine from a checkpoint; it continues exactly as the saved one would.
+        Raises InputError naming the file and what is wrong for a bad checkpoint."""
+        return cls(_native=native.Machine.restore(str(path)))
