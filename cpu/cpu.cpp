@@ -16,7 +16,7 @@ const char* to_string(RunState s) {
   switch (s) {
     case RunState::kRunning: return "running";
     case RunState::kHalted: return "halted";
-    case RunState::kWaitForSipi: return "wait-for-sipi";
+    case RunState::kWaitForSipi: return "wait_for_sipi";
     case RunState::kShutdown: return "shutdown";
   }
   return "?";
@@ -143,7 +143,9 @@ SimTime Cpu::advance(SimTime limit) {
   return local_time();
 }
 
-SimTime Cpu::local_time() const { return impl_->now(); }
+SimTime Cpu::local_time() const {
+  return impl_->now();
+}
 
 uint64_t Cpu::step(uint64_t n) {
   CpuImpl& c = *impl_;
@@ -157,32 +159,49 @@ uint64_t Cpu::step(uint64_t n) {
   return c.instructions_ - start;
 }
 
-ArchState& Cpu::state() { return impl_->s_; }
-const ArchState& Cpu::state() const { return impl_->s_; }
+ArchState& Cpu::state() {
+  return impl_->s_;
+}
+const ArchState& Cpu::state() const {
+  return impl_->s_;
+}
 void Cpu::state_changed() {
   impl_->update_mode();
   impl_->tlb_flush(true);
   impl_->dcache_.clear();
 }
-RunState Cpu::run_state() const { return impl_->run_state_; }
-void Cpu::set_run_state(RunState s) { impl_->run_state_ = s; }
-void Cpu::reset() { impl_->reset(); }
-uint64_t Cpu::instructions() const { return impl_->instructions_; }
-uint64_t Cpu::cycles() const { return impl_->cycles_; }
-void Cpu::set_instruction_limit(uint64_t count) { impl_->instruction_limit_ = count; }
+RunState Cpu::run_state() const {
+  return impl_->run_state_;
+}
+void Cpu::set_run_state(RunState s) {
+  impl_->run_state_ = s;
+}
+void Cpu::reset() {
+  impl_->reset();
+}
+uint64_t Cpu::instructions() const {
+  return impl_->instructions_;
+}
+uint64_t Cpu::cycles() const {
+  return impl_->cycles_;
+}
+void Cpu::set_instruction_limit(uint64_t count) {
+  impl_->instruction_limit_ = count;
+}
 bool Cpu::instruction_limit_reached() const {
   return impl_->instructions_ >= impl_->instruction_limit_;
 }
-const std::optional<ShutdownInfo>& Cpu::shutdown_info() const { return impl_->shutdown_; }
+const std::optional<ShutdownInfo>& Cpu::shutdown_info() const {
+  return impl_->shutdown_;
+}
 
 namespace {
 
 /// Visits every field of ArchState with its name; the one list save, restore and hash share.
 template <typename F>
 void for_each_field(ArchState& s, F&& f) {
-  static const char* const kGprNames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
-                                            "rsi", "rdi", "r8",  "r9",  "r10", "r11",
-                                            "r12", "r13", "r14", "r15"};
+  static const char* const kGprNames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                            "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
   static const char* const kSegNames[kNumSegs] = {"es", "cs", "ss", "ds", "fs", "gs"};
   for (int k = 0; k < 16; ++k) f(kGprNames[k], s.gpr[k]);
   f("rip", s.rip);
@@ -213,8 +232,7 @@ void for_each_field(ArchState& s, F&& f) {
   f("cr4", s.cr4);
   f("cr8", s.cr8);
   f("efer", s.efer);
-  static const char* const kDrNames[8] = {"dr0", "dr1", "dr2", "dr3",
-                                          "dr4", "dr5", "dr6", "dr7"};
+  static const char* const kDrNames[8] = {"dr0", "dr1", "dr2", "dr3", "dr4", "dr5", "dr6", "dr7"};
   for (int k = 0; k < 8; ++k) f(kDrNames[k], s.dr[k]);
   f("star", s.star);
   f("lstar", s.lstar);

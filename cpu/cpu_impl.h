@@ -34,8 +34,12 @@ struct Fault {
   uint8_t n = static_cast<uint8_t>(v);
   throw Fault{n, spec::has_error_code(n), error};
 }
-[[noreturn]] inline void raise_ud() { raise_fault(spec::Vector::kUD); }
-[[noreturn]] inline void raise_gp(uint32_t error = 0) { raise_fault(spec::Vector::kGP, error); }
+[[noreturn]] inline void raise_ud() {
+  raise_fault(spec::Vector::kUD);
+}
+[[noreturn]] inline void raise_gp(uint32_t error = 0) {
+  raise_fault(spec::Vector::kGP, error);
+}
 
 enum class Access : uint8_t { kRead, kWrite, kFetch };
 
@@ -309,8 +313,7 @@ class CpuImpl {
   void deliver_real(uint8_t vector, uint64_t return_rip);
   void deliver_protected(uint8_t vector, bool has_error, uint32_t error, bool soft,
                          uint64_t return_rip);
-  void deliver_long(uint8_t vector, bool has_error, uint32_t error, bool soft,
-                    uint64_t return_rip);
+  void deliver_long(uint8_t vector, bool has_error, uint32_t error, bool soft, uint64_t return_rip);
   void shutdown(uint8_t vector, std::string reason);
 
   // ---- system (exec_system.cpp, msr.cpp, cpuid.cpp) ----

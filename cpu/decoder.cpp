@@ -24,7 +24,9 @@ const char* to_string(DecodeMode m) {
 
 namespace {
 
-void handle_unimplemented(CpuImpl&, const Insn&) { raise_ud(); }
+void handle_unimplemented(CpuImpl&, const Insn&) {
+  raise_ud();
+}
 
 struct Tables {
   std::array<Handler, ZYDIS_MNEMONIC_MAX_VALUE + 1> handlers;
@@ -107,18 +109,15 @@ int gpr_index(ZydisRegister r) {
 }  // namespace
 
 Handler handler_for(uint16_t mnemonic) {
-  return mnemonic <= ZYDIS_MNEMONIC_MAX_VALUE ? tables().handlers[mnemonic]
-                                              : &handle_unimplemented;
+  return mnemonic <= ZYDIS_MNEMONIC_MAX_VALUE ? tables().handlers[mnemonic] : &handle_unimplemented;
 }
 
-bool decode_insn(DecodeMode mode, const uint8_t* bytes, unsigned len, Insn* out,
-                 bool* need_more) {
+bool decode_insn(DecodeMode mode, const uint8_t* bytes, unsigned len, Insn* out, bool* need_more) {
   const Tables& t = tables();
   ZydisDecodedInstruction zi;
   ZydisDecodedOperand zo[ZYDIS_MAX_OPERAND_COUNT];
   *need_more = false;
-  ZyanStatus st =
-      ZydisDecoderDecodeFull(&t.decoders[static_cast<int>(mode)], bytes, len, &zi, zo);
+  ZyanStatus st = ZydisDecoderDecodeFull(&t.decoders[static_cast<int>(mode)], bytes, len, &zi, zo);
   if (!ZYAN_SUCCESS(st)) {
     *need_more = st == ZYDIS_STATUS_NO_MORE_DATA || st == ZYDIS_STATUS_INSTRUCTION_TOO_LONG;
     return false;

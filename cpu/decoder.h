@@ -36,13 +36,12 @@ struct MemRef {
   int8_t base = -1;   ///< GPR index, -1 none
   int8_t index = -1;  ///< GPR index, -1 none
   uint8_t scale = 0;
-  uint8_t seg = 3;    ///< effective segment (default or override), SegIndex
+  uint8_t seg = 3;  ///< effective segment (default or override), SegIndex
   bool rip_rel = false;
 };
 
 // Insn::flags
-constexpr uint8_t kInsnRep = 1, kInsnRepne = 2, kInsnLock = 4, kInsnSegOverride = 8,
-                  kInsnFar = 16;
+constexpr uint8_t kInsnRep = 1, kInsnRepne = 2, kInsnLock = 4, kInsnSegOverride = 8, kInsnFar = 16;
 
 /// A decoded instruction in the form the executor uses.
 struct Insn {
@@ -53,7 +52,7 @@ struct Insn {
   uint8_t addrsize = 4;  ///< effective address size, bytes
   uint8_t nops = 0;      ///< visible operands
   uint8_t flags = 0;
-  uint8_t opcode = 0;  ///< last opcode byte
+  uint8_t opcode = 0;      ///< last opcode byte
   uint8_t seg_prefix = 3;  ///< segment override prefix, else DS (string sources, XLAT)
   Operand op[4];
   MemRef mem;
@@ -66,8 +65,7 @@ Handler handler_for(uint16_t mnemonic);
 
 /// Decodes `len` bytes at `bytes` in `mode` into `out`. Returns false if the bytes do not
 /// form a valid instruction; sets *need_more when the buffer ended inside the instruction.
-bool decode_insn(DecodeMode mode, const uint8_t* bytes, unsigned len, Insn* out,
-                 bool* need_more);
+bool decode_insn(DecodeMode mode, const uint8_t* bytes, unsigned len, Insn* out, bool* need_more);
 
 /// Decoded instructions of one physical page, keyed by page offset.
 struct CodePage {

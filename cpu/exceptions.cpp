@@ -35,8 +35,7 @@ void CpuImpl::handle_fault(const Fault& first) {
     } catch (const Fault& f2) {
       if (f.vector == static_cast<uint8_t>(Vector::kDF) && !f.soft) {
         std::string reason = std::string("triple fault: ") +
-                             to_string(static_cast<Vector>(f2.vector)) +
-                             " while delivering #DF";
+                             to_string(static_cast<Vector>(f2.vector)) + " while delivering #DF";
         if (f2.vector < kNumVectorsCounted) ++exceptions_[f2.vector];
         shutdown(f2.vector, std::move(reason));
         return;
@@ -140,8 +139,8 @@ void CpuImpl::deliver_long(uint8_t vector, bool has_error, uint32_t error, bool 
   vals[k++] = s_.seg[kSs].selector;
   for (unsigned j = 0; j < n; ++j) write_lin(frame + j * 8, 8, vals[j], !user);
   if (new_cpl != cpl_) {
-    s_.seg[kSs] = SegReg{static_cast<uint16_t>(new_cpl), 0, 0,
-                         kAttrUnusable | 0x93 | (new_cpl << 5)};
+    s_.seg[kSs] =
+        SegReg{static_cast<uint16_t>(new_cpl), 0, 0, kAttrUnusable | 0x93 | (new_cpl << 5)};
   }
   set_descriptor_accessed(sel, d);
   set_segment(kCs, static_cast<uint16_t>((sel & 0xFFFC) | new_cpl), d);

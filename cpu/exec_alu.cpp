@@ -24,15 +24,36 @@ void alu(C& c, const Insn& i) {
   uint64_t r, f;
   uint64_t cf = c.flag(kFlagCF) ? 1 : 0;
   switch (kOp) {
-    case Alu::kAdd: r = (a + b) & m; f = add_flags(a, b, 0, r, size); break;
-    case Alu::kAdc: r = (a + b + cf) & m; f = add_flags(a, b, cf, r, size); break;
+    case Alu::kAdd:
+      r = (a + b) & m;
+      f = add_flags(a, b, 0, r, size);
+      break;
+    case Alu::kAdc:
+      r = (a + b + cf) & m;
+      f = add_flags(a, b, cf, r, size);
+      break;
     case Alu::kSub:
-    case Alu::kCmp: r = (a - b) & m; f = sub_flags(a, b, 0, r, size); break;
-    case Alu::kSbb: r = (a - b - cf) & m; f = sub_flags(a, b, cf, r, size); break;
+    case Alu::kCmp:
+      r = (a - b) & m;
+      f = sub_flags(a, b, 0, r, size);
+      break;
+    case Alu::kSbb:
+      r = (a - b - cf) & m;
+      f = sub_flags(a, b, cf, r, size);
+      break;
     case Alu::kAnd:
-    case Alu::kTest: r = a & b; f = logic_flags(r, size); break;
-    case Alu::kOr: r = a | b; f = logic_flags(r, size); break;
-    case Alu::kXor: r = a ^ b; f = logic_flags(r, size); break;
+    case Alu::kTest:
+      r = a & b;
+      f = logic_flags(r, size);
+      break;
+    case Alu::kOr:
+      r = a | b;
+      f = logic_flags(r, size);
+      break;
+    case Alu::kXor:
+      r = a ^ b;
+      f = logic_flags(r, size);
+      break;
   }
   if (kWrites) c.write_rmw(i, 0, loc, r);
   c.set_arith_flags(f);
@@ -298,14 +319,14 @@ void idiv(C& c, const Insn& i) {
     // Sign-extend the 2*bits-wide dividend.
     n = static_cast<__int128>(u << (128 - 2 * bits)) >> (128 - 2 * bits);
   }
-  if (d == -1 && n == (static_cast<__int128>(-1) << (2 * bits - 1)))
-    raise_fault(spec::Vector::kDE);
+  if (d == -1 && n == (static_cast<__int128>(-1) << (2 * bits - 1))) raise_fault(spec::Vector::kDE);
   __int128 q = n / d, r = n % d;
   __int128 lim = static_cast<__int128>(1) << (bits - 1);
   if (q >= lim || q < -lim) raise_fault(spec::Vector::kDE);
   uint64_t m = size_mask(size);
   if (size == 1)
-    c.set_gpr(kRax, 2, (static_cast<uint64_t>(q) & 0xFF) | ((static_cast<uint64_t>(r) & 0xFF) << 8));
+    c.set_gpr(kRax, 2,
+              (static_cast<uint64_t>(q) & 0xFF) | ((static_cast<uint64_t>(r) & 0xFF) << 8));
   else
     write_wide(c, size, static_cast<uint64_t>(q) & m, static_cast<uint64_t>(r) & m);
 }
@@ -328,13 +349,17 @@ void mov(C& c, const Insn& i) {
   c.write_op(i, 0, v & size_mask(d.size));
 }
 
-void movzx(C& c, const Insn& i) { c.set_reg(i.op[0], c.read_op(i, 1) & size_mask(i.op[1].size)); }
+void movzx(C& c, const Insn& i) {
+  c.set_reg(i.op[0], c.read_op(i, 1) & size_mask(i.op[1].size));
+}
 
 void movsx(C& c, const Insn& i) {
   c.set_reg(i.op[0], sign_extend(c.read_op(i, 1), i.op[1].size) & size_mask(i.op[0].size));
 }
 
-void lea(C& c, const Insn& i) { c.set_reg(i.op[0], c.ea(i) & size_mask(i.op[0].size)); }
+void lea(C& c, const Insn& i) {
+  c.set_reg(i.op[0], c.ea(i) & size_mask(i.op[0].size));
+}
 
 void xchg(C& c, const Insn& i) {
   C::Loc l0;
@@ -364,8 +389,12 @@ void cmpxchg(C& c, const Insn& i) {
   uint64_t src = c.get_reg(i.op[1]);
   uint64_t r = (acc - d) & size_mask(size);
   bool eq = acc == d;
+  // The accumulator receives the old destination (equal to it on success): a 32-bit
+  // operand zero-extends RAX either way, as QEMU does. The destination is written last
+  // (CMPXCHG AL, r8 with AL as destination ends with the source). The location was
+  // checked for writing by read_rmw, so the register update before it stays precise.
+  c.set_gpr(kRax, size, d);
   c.write_rmw(i, 0, loc, eq ? src : d);
-  if (!eq) c.set_gpr(kRax, size, d);
   c.set_arith_flags(sub_flags(acc, d, 0, r, size));
 }
 
@@ -409,7 +438,8 @@ void bt(C& c, const Insn& i) {
   bool mem = i.op[0].kind == OpKind::kMem;
   if (i.op[1].kind == OpKind::kImm) {
     bit = i.imm & (bits - 1);
-    if (mem) la = c.linear(i.mem.seg, c.ea(i), size, kOp == Bt::kTest ? Access::kRead : Access::kWrite);
+    if (mem)
+      la = c.linear(i.mem.seg, c.ea(i), size, kOp == Bt::kTest ? Access::kRead : Access::kWrite);
   } else {
     uint64_t off = c.get_reg(i.op[1]);
     bit = off & (bits - 1);
@@ -446,6 +476,9 @@ template <bool kReverse>
 void bitscan(C& c, const Insn& i) {
   uint64_t v = c.read_op(i, 1) & size_mask(i.op[1].size);
   if (v == 0) {
+    // The destination is undefined (AMD: unchanged); a 32-bit destination is still
+    // zero-extended, as on Intel hardware and in QEMU.
+    if (i.op[0].size == 4) c.set_reg(i.op[0], c.get_reg(i.op[0]));
     c.s_.rflags |= kFlagZF;
     return;
   }
@@ -456,7 +489,9 @@ void bitscan(C& c, const Insn& i) {
 
 // ---- condition codes ----
 
-void setcc(C& c, const Insn& i) { c.write_op(i, 0, condition(c.s_.rflags, i.opcode & 15) ? 1 : 0); }
+void setcc(C& c, const Insn& i) {
+  c.write_op(i, 0, condition(c.s_.rflags, i.opcode & 15) ? 1 : 0);
+}
 
 void cmovcc(C& c, const Insn& i) {
   uint64_t v = c.read_op(i, 1);  // the source is read (and may fault) even if false
@@ -468,9 +503,15 @@ void cmovcc(C& c, const Insn& i) {
 
 // ---- accumulator conversions and flag instructions ----
 
-void cbw(C& c, const Insn&) { c.set_gpr(kRax, 2, sign_extend(c.get_gpr(kRax, 1), 1)); }
-void cwde(C& c, const Insn&) { c.set_gpr(kRax, 4, sign_extend(c.get_gpr(kRax, 2), 2)); }
-void cdqe(C& c, const Insn&) { c.set_gpr(kRax, 8, sign_extend(c.get_gpr(kRax, 4), 4)); }
+void cbw(C& c, const Insn&) {
+  c.set_gpr(kRax, 2, sign_extend(c.get_gpr(kRax, 1), 1));
+}
+void cwde(C& c, const Insn&) {
+  c.set_gpr(kRax, 4, sign_extend(c.get_gpr(kRax, 2), 2));
+}
+void cdqe(C& c, const Insn&) {
+  c.set_gpr(kRax, 8, sign_extend(c.get_gpr(kRax, 4), 4));
+}
 template <unsigned kSize>
 void cwd(C& c, const Insn&) {
   bool neg = c.get_gpr(kRax, kSize) & sign_bit(kSize);
@@ -484,11 +525,21 @@ void sahf(C& c, const Insn&) {
   uint64_t ah = (c.s_.gpr[kRax] >> 8) & 0xD5;
   c.s_.rflags = (c.s_.rflags & ~0xD5ull) | ah | 2;
 }
-void clc(C& c, const Insn&) { c.s_.rflags &= ~kFlagCF; }
-void stc(C& c, const Insn&) { c.s_.rflags |= kFlagCF; }
-void cmc(C& c, const Insn&) { c.s_.rflags ^= kFlagCF; }
-void cld(C& c, const Insn&) { c.s_.rflags &= ~kFlagDF; }
-void std_(C& c, const Insn&) { c.s_.rflags |= kFlagDF; }
+void clc(C& c, const Insn&) {
+  c.s_.rflags &= ~kFlagCF;
+}
+void stc(C& c, const Insn&) {
+  c.s_.rflags |= kFlagCF;
+}
+void cmc(C& c, const Insn&) {
+  c.s_.rflags ^= kFlagCF;
+}
+void cld(C& c, const Insn&) {
+  c.s_.rflags &= ~kFlagDF;
+}
+void std_(C& c, const Insn&) {
+  c.s_.rflags |= kFlagDF;
+}
 void nop(C&, const Insn&) {}
 
 void xlat(C& c, const Insn& i) {
@@ -542,19 +593,18 @@ void register_alu(HandlerTable t) {
   t[ZYDIS_MNEMONIC_BTC] = &bt<Bt::kComplement>;
   t[ZYDIS_MNEMONIC_BSF] = &bitscan<false>;
   t[ZYDIS_MNEMONIC_BSR] = &bitscan<true>;
-  for (int m : {ZYDIS_MNEMONIC_SETB, ZYDIS_MNEMONIC_SETBE, ZYDIS_MNEMONIC_SETL,
-                ZYDIS_MNEMONIC_SETLE, ZYDIS_MNEMONIC_SETNB, ZYDIS_MNEMONIC_SETNBE,
-                ZYDIS_MNEMONIC_SETNL, ZYDIS_MNEMONIC_SETNLE, ZYDIS_MNEMONIC_SETNO,
-                ZYDIS_MNEMONIC_SETNP, ZYDIS_MNEMONIC_SETNS, ZYDIS_MNEMONIC_SETNZ,
-                ZYDIS_MNEMONIC_SETO, ZYDIS_MNEMONIC_SETP, ZYDIS_MNEMONIC_SETS,
-                ZYDIS_MNEMONIC_SETZ})
+  for (int m :
+       {ZYDIS_MNEMONIC_SETB, ZYDIS_MNEMONIC_SETBE, ZYDIS_MNEMONIC_SETL, ZYDIS_MNEMONIC_SETLE,
+        ZYDIS_MNEMONIC_SETNB, ZYDIS_MNEMONIC_SETNBE, ZYDIS_MNEMONIC_SETNL, ZYDIS_MNEMONIC_SETNLE,
+        ZYDIS_MNEMONIC_SETNO, ZYDIS_MNEMONIC_SETNP, ZYDIS_MNEMONIC_SETNS, ZYDIS_MNEMONIC_SETNZ,
+        ZYDIS_MNEMONIC_SETO, ZYDIS_MNEMONIC_SETP, ZYDIS_MNEMONIC_SETS, ZYDIS_MNEMONIC_SETZ})
     t[m] = &setcc;
-  for (int m : {ZYDIS_MNEMONIC_CMOVB, ZYDIS_MNEMONIC_CMOVBE, ZYDIS_MNEMONIC_CMOVL,
-                ZYDIS_MNEMONIC_CMOVLE, ZYDIS_MNEMONIC_CMOVNB, ZYDIS_MNEMONIC_CMOVNBE,
-                ZYDIS_MNEMONIC_CMOVNL, ZYDIS_MNEMONIC_CMOVNLE, ZYDIS_MNEMONIC_CMOVNO,
-                ZYDIS_MNEMONIC_CMOVNP, ZYDIS_MNEMONIC_CMOVNS, ZYDIS_MNEMONIC_CMOVNZ,
-                ZYDIS_MNEMONIC_CMOVO, ZYDIS_MNEMONIC_CMOVP, ZYDIS_MNEMONIC_CMOVS,
-                ZYDIS_MNEMONIC_CMOVZ})
+  for (int m :
+       {ZYDIS_MNEMONIC_CMOVB, ZYDIS_MNEMONIC_CMOVBE, ZYDIS_MNEMONIC_CMOVL, ZYDIS_MNEMONIC_CMOVLE,
+        ZYDIS_MNEMONIC_CMOVNB, ZYDIS_MNEMONIC_CMOVNBE, ZYDIS_MNEMONIC_CMOVNL,
+        ZYDIS_MNEMONIC_CMOVNLE, ZYDIS_MNEMONIC_CMOVNO, ZYDIS_MNEMONIC_CMOVNP, ZYDIS_MNEMONIC_CMOVNS,
+        ZYDIS_MNEMONIC_CMOVNZ, ZYDIS_MNEMONIC_CMOVO, ZYDIS_MNEMONIC_CMOVP, ZYDIS_MNEMONIC_CMOVS,
+        ZYDIS_MNEMONIC_CMOVZ})
     t[m] = &cmovcc;
   t[ZYDIS_MNEMONIC_CBW] = &cbw;
   t[ZYDIS_MNEMONIC_CWDE] = &cwde;

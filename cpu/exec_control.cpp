@@ -12,9 +12,13 @@ using C = CpuImpl;
 using spec::Vector;
 
 /// Operand size of near branches and stack operations: 64 in 64-bit mode unless 66h.
-unsigned branch_size(const C& c, const Insn& i) { return i.opsize; }
+unsigned branch_size(const C& c, const Insn& i) {
+  return i.opsize;
+}
 
-uint64_t relative_target(const C& c, const Insn& i) { return c.next_rip_ + i.imm; }
+uint64_t relative_target(const C& c, const Insn& i) {
+  return c.next_rip_ + i.imm;
+}
 
 /// Reads a far pointer m16:16/m16:32/m16:64 (offset first, then selector).
 void read_far_pointer(C& c, const Insn& i, uint16_t* sel, uint64_t* off) {
@@ -183,18 +187,22 @@ void iret(C& c, const Insn&) {
 void int_n(C& c, const Insn& i) {
   throw Fault{static_cast<uint8_t>(i.imm), false, 0, true};
 }
-void int3(C&, const Insn&) { throw Fault{3, false, 0, true}; }
+void int3(C&, const Insn&) {
+  throw Fault{3, false, 0, true};
+}
 void into(C& c, const Insn&) {
   if (c.long64_) raise_ud();
   if (c.flag(kFlagOF)) throw Fault{4, false, 0, true};
 }
-void int1(C&, const Insn&) { raise_fault(Vector::kDB); }
+void int1(C&, const Insn&) {
+  raise_fault(Vector::kDB);
+}
 
 void pusha(C& c, const Insn& i) {
   unsigned size = i.opsize;
   uint64_t sp0 = c.s_.gpr[kRsp];
-  uint64_t la = c.linear(kSs, c.rsp_offset(-8 * static_cast<int64_t>(size)), 8 * size,
-                         Access::kWrite);
+  uint64_t la =
+      c.linear(kSs, c.rsp_offset(-8 * static_cast<int64_t>(size)), 8 * size, Access::kWrite);
   c.probe_write_lin(la, 8 * size);
   for (unsigned r = 0; r < 8; ++r) {
     uint64_t v = r == kRsp ? sp0 : c.s_.gpr[r];
@@ -217,10 +225,9 @@ void popa(C& c, const Insn& i) {
 void register_control(HandlerTable t) {
   t[ZYDIS_MNEMONIC_JMP] = &jmp;
   for (int m : {ZYDIS_MNEMONIC_JB, ZYDIS_MNEMONIC_JBE, ZYDIS_MNEMONIC_JL, ZYDIS_MNEMONIC_JLE,
-                ZYDIS_MNEMONIC_JNB, ZYDIS_MNEMONIC_JNBE, ZYDIS_MNEMONIC_JNL,
-                ZYDIS_MNEMONIC_JNLE, ZYDIS_MNEMONIC_JNO, ZYDIS_MNEMONIC_JNP, ZYDIS_MNEMONIC_JNS,
-                ZYDIS_MNEMONIC_JNZ, ZYDIS_MNEMONIC_JO, ZYDIS_MNEMONIC_JP, ZYDIS_MNEMONIC_JS,
-                ZYDIS_MNEMONIC_JZ})
+                ZYDIS_MNEMONIC_JNB, ZYDIS_MNEMONIC_JNBE, ZYDIS_MNEMONIC_JNL, ZYDIS_MNEMONIC_JNLE,
+                ZYDIS_MNEMONIC_JNO, ZYDIS_MNEMONIC_JNP, ZYDIS_MNEMONIC_JNS, ZYDIS_MNEMONIC_JNZ,
+                ZYDIS_MNEMONIC_JO, ZYDIS_MNEMONIC_JP, ZYDIS_MNEMONIC_JS, ZYDIS_MNEMONIC_JZ})
     t[m] = &jcc;
   t[ZYDIS_MNEMONIC_CALL] = &call;
   t[ZYDIS_MNEMONIC_RET] = &ret;

@@ -27,7 +27,8 @@ void string_op(C& c, const Insn& i) {
   int64_t delta = c.flag(kFlagDF) ? -static_cast<int64_t>(kSize) : kSize;
   unsigned src_seg = i.seg_prefix;
   uint64_t done = 0;
-  if (kOp == Str::kIns || kOp == Str::kOuts) c.check_io(static_cast<uint16_t>(c.s_.gpr[kRdx]), kSize);
+  if (kOp == Str::kIns || kOp == Str::kOuts)
+    c.check_io(static_cast<uint16_t>(c.s_.gpr[kRdx]), kSize);
   for (;;) {
     if (rep && c.get_gpr(kRcx, as) == 0) break;
     if (done == kRepChunk) {

@@ -12,7 +12,9 @@ constexpr uint64_t kArithFlags = kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF
 constexpr uint64_t size_mask(unsigned size) {
   return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
 }
-constexpr uint64_t sign_bit(unsigned size) { return 1ull << (size * 8 - 1); }
+constexpr uint64_t sign_bit(unsigned size) {
+  return 1ull << (size * 8 - 1);
+}
 /// Sign-extends the low `size` bytes of v to 64 bits.
 constexpr uint64_t sign_extend(uint64_t v, unsigned size) {
   unsigned shift = 64 - size * 8;
@@ -51,7 +53,9 @@ inline uint64_t sub_flags(uint64_t a, uint64_t b, uint64_t borrow, uint64_t r, u
 }
 
 /// Flags of AND/OR/XOR/TEST: CF = OF = 0; AF is undefined, cleared (as QEMU does).
-inline uint64_t logic_flags(uint64_t r, unsigned size) { return szp_flags(r, size); }
+inline uint64_t logic_flags(uint64_t r, unsigned size) {
+  return szp_flags(r, size);
+}
 
 /// Evaluates condition code `cc` (low nibble of Jcc/SETcc/CMOVcc opcodes, SDM Table B-1).
 inline bool condition(uint64_t fl, unsigned cc) {

@@ -297,8 +297,8 @@ void CpuImpl::iret(unsigned opsize) {
 }
 
 void CpuImpl::write_rflags(uint64_t v, unsigned opsize, bool iret) {
-  uint64_t mask = kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF | kFlagTF | kFlagDF |
-                  kFlagOF | kFlagNT | kFlagAC | kFlagID;
+  uint64_t mask = kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF | kFlagTF | kFlagDF | kFlagOF |
+                  kFlagNT | kFlagAC | kFlagID;
   if (iret) mask |= kFlagRF;
   unsigned iopl = (s_.rflags >> 12) & 3;
   if (!protected_ || cpl_ == 0)

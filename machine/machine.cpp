@@ -143,7 +143,10 @@ void Machine::serial_input(const std::string& bytes) { uart_->receive(bytes); }
 
 SimTime Machine::now() const {
   if (running_cpu_ >= 0) return cpus_[running_cpu_]->local_time();
-  return scheduler_.now();
+  // Between runs: the furthest processor (a run stopped mid-round leaves them apart).
+  SimTime t = scheduler_.now();
+  for (const auto& c : cpus_) t = std::max(t, c->local_time());
+  return t;
 }
 
 uint64_t Machine::instructions() const {
@@ -266,8 +269,8 @@ StopReason Machine::run(uint64_t max_instructions, SimTime until) {
   for (;;) {
     if (auto r = shutdown_stop()) return *r;
     if (insn_budget_end_ != kNoLimit && instructions() >= insn_budget_end_)
-      return {StopReason::Kind::kInstructionLimit};
-    if (scheduler_.now() >= until) return {StopReason::Kind::kTimeLimit};
+      return StopReason{StopReason::Kind::kInstructionLimit, 0, 0, 0, {}};
+    if (scheduler_.now() >= until) return StopReason{StopReason::Kind::kTimeLimit, 0, 0, 0, {}};
     if (auto r = check_idle()) return *r;
 
     SimTime chunk_end = (scheduler_.now() / kChunk + 1) * kChunk;
@@ -281,7 +284,7 @@ StopReason Machine::run(uint64_t max_instructions, SimTime until) {
       r.rip = cpus_[0]->state().rip;
       return r;
     }
-    if (poll_ && poll_()) return {StopReason::Kind::kInterrupted};
+    if (poll_ && poll_()) return StopReason{StopReason::Kind::kInterrupted, 0, 0, 0, {}};
     if (progress_ && scheduler_.now() >= next_progress) {
       progress_();
       next_progress = (scheduler_.now() / progress_every_ + 1) * progress_every_;
@@ -302,7 +305,7 @@ std::string Machine::inspect_json() const {
   m.counter("cpus", params_.cpus);
   m.counter("memory", params_.memory);
   m.counter("seed", params_.seed);
-  m.counter("sim_time_ps", scheduler_.now());
+  m.counter("sim_time_ps", now());
   m.counter("instructions", instructions());
   m.counter("cycles", cycles());
   for (size_t i = 0; i < cpus_.size(); ++i) cpus_[i]->inspect(root.child("cpu" + std::to_string(i)));

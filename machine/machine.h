@@ -89,7 +89,8 @@ class Machine {
   void serial_input(const std::string& bytes);
 
   Tracer& tracer() { return tracer_; }
-  /// Simulated time: the running processor's local time inside a quantum, else global.
+  /// Simulated time: the running processor's local time inside a quantum; between runs,
+  /// the furthest processor's local time.
   SimTime now() const;
   /// Instructions retired, summed over processors.
   uint64_t instructions() const;

@@ -70,7 +70,7 @@ def test_bss_outside_ram(cli, tmp_path):
 
 @pytest.mark.parametrize("size", ["12X", "lots", "0", "-1G", "1.5G"])
 def test_bad_size_string(cli, guest, size):
-    expect_bad(cli("run", "--kernel", guest("hello"), "--memory", size), "memory size", size)
+    expect_bad(cli("run", "--kernel", guest("hello"), "--memory=" + size), "memory size", size)
 
 
 def test_missing_module(cli, guest, tmp_path):

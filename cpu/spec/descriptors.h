@@ -41,21 +41,23 @@ inline const char* to_string(SystemType t) {
 }
 
 // Code/data type bits (S = 1), SDM Table 3-1.
-constexpr uint32_t kTypeAccessed = 1, kTypeWritable = 2, kTypeReadable = 2,
-                   kTypeExpandDown = 4, kTypeConforming = 4, kTypeCode = 8;
+constexpr uint32_t kTypeAccessed = 1, kTypeWritable = 2, kTypeReadable = 2, kTypeExpandDown = 4,
+                   kTypeConforming = 4, kTypeCode = 8;
 
 // Access-rights layout used by SegReg::attr (VMX layout, SDM 24.4.1).
 constexpr uint32_t kAttrS = 1u << 4, kAttrP = 1u << 7, kAttrL = 1u << 13, kAttrDB = 1u << 14,
                    kAttrG = 1u << 15, kAttrUnusable = 1u << 16;
-constexpr uint32_t attr_type(uint32_t attr) { return attr & 15; }
-constexpr uint32_t attr_dpl(uint32_t attr) { return (attr >> 5) & 3; }
+constexpr uint32_t attr_type(uint32_t attr) {
+  return attr & 15;
+}
+constexpr uint32_t attr_dpl(uint32_t attr) {
+  return (attr >> 5) & 3;
+}
 
 /// A legacy 8-byte descriptor split into its fields.
 struct Descriptor {
   uint64_t raw = 0;
-  uint64_t base() const {
-    return ((raw >> 16) & 0xFFFFFF) | (((raw >> 56) & 0xFF) << 24);
-  }
+  uint64_t base() const { return ((raw >> 16) & 0xFFFFFF) | (((raw >> 56) & 0xFF) << 24); }
   uint32_t raw_limit() const {
     return static_cast<uint32_t>((raw & 0xFFFF) | (((raw >> 48) & 0xF) << 16));
   }
@@ -90,9 +92,15 @@ struct Gate {
 };
 
 // Selector fields.
-constexpr uint32_t selector_rpl(uint16_t s) { return s & 3; }
-constexpr bool selector_ti(uint16_t s) { return (s >> 2) & 1; }
-constexpr uint32_t selector_index(uint16_t s) { return s >> 3; }
+constexpr uint32_t selector_rpl(uint16_t s) {
+  return s & 3;
+}
+constexpr bool selector_ti(uint16_t s) {
+  return (s >> 2) & 1;
+}
+constexpr uint32_t selector_index(uint16_t s) {
+  return s >> 3;
+}
 
 // 64-bit TSS offsets (SDM Figure 7-11).
 constexpr uint32_t kTss64Rsp0 = 4, kTss64Ist1 = 0x24, kTss64IoMapBase = 0x66;

@@ -5,10 +5,9 @@
 
 namespace hvsim::cpu::spec {
 
-constexpr uint64_t kPteP = 1ull << 0, kPteRW = 1ull << 1, kPteUS = 1ull << 2,
-                   kPtePWT = 1ull << 3, kPtePCD = 1ull << 4, kPteA = 1ull << 5,
-                   kPteD = 1ull << 6, kPtePS = 1ull << 7, kPteG = 1ull << 8,
-                   kPteXD = 1ull << 63;
+constexpr uint64_t kPteP = 1ull << 0, kPteRW = 1ull << 1, kPteUS = 1ull << 2, kPtePWT = 1ull << 3,
+                   kPtePCD = 1ull << 4, kPteA = 1ull << 5, kPteD = 1ull << 6, kPtePS = 1ull << 7,
+                   kPteG = 1ull << 8, kPteXD = 1ull << 63;
 
 /// Physical-address width the processor reports (CPUID 0x80000008) and enforces.
 constexpr unsigned kMaxPhysAddrBits = 40;

@@ -17,7 +17,9 @@ bool check(bool ok, const char* fmt, ...) {
   return ok;
 }
 
-int check_failures(void) { return failures; }
+int check_failures(void) {
+  return failures;
+}
 
 int check_summary(const char* name) {
   if (failures)

@@ -3,7 +3,9 @@
 
 #include "kit/string_ops.h"
 
-static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 bool cmdline_get(const char* cmdline, const char* key, char* buf, size_t size) {
   size_t klen = strlen(key);
@@ -34,10 +36,14 @@ bool parse_u64(const char* s, uint64_t* out) {
   if (!*s) return false;
   for (; *s; s++) {
     unsigned d;
-    if (*s >= '0' && *s <= '9') d = (unsigned)(*s - '0');
-    else if (base == 16 && *s >= 'a' && *s <= 'f') d = (unsigned)(*s - 'a' + 10);
-    else if (base == 16 && *s >= 'A' && *s <= 'F') d = (unsigned)(*s - 'A' + 10);
-    else return false;
+    if (*s >= '0' && *s <= '9')
+      d = (unsigned)(*s - '0');
+    else if (base == 16 && *s >= 'a' && *s <= 'f')
+      d = (unsigned)(*s - 'a' + 10);
+    else if (base == 16 && *s >= 'A' && *s <= 'F')
+      d = (unsigned)(*s - 'A' + 10);
+    else
+      return false;
     v = v * base + d;
   }
   *out = v;

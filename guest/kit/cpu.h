@@ -3,9 +3,15 @@
 
 #include <stdint.h>
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outb(uint16_t port, uint8_t v) {
+  __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port));
+}
+static inline void outw(uint16_t port, uint16_t v) {
+  __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port));
+}
+static inline void outl(uint16_t port, uint32_t v) {
+  __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port));
+}
 
 static inline uint8_t inb(uint16_t port) {
   uint8_t v;
@@ -23,14 +29,14 @@ static inline uint32_t inl(uint16_t port) {
   return v;
 }
 
-#define KIT_DEFINE_CR(n)                                                    \
-  static inline uint64_t read_cr##n(void) {                                 \
-    uint64_t v;                                                             \
-    __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));                       \
-    return v;                                                               \
-  }                                                                         \
-  static inline void write_cr##n(uint64_t v) {                              \
-    __asm__ volatile("mov %0, %%cr" #n ::"r"(v) : "memory");                \
+#define KIT_DEFINE_CR(n)                                     \
+  static inline uint64_t read_cr##n(void) {                  \
+    uint64_t v;                                              \
+    __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));        \
+    return v;                                                \
+  }                                                          \
+  static inline void write_cr##n(uint64_t v) {               \
+    __asm__ volatile("mov %0, %%cr" #n ::"r"(v) : "memory"); \
   }
 KIT_DEFINE_CR(0)
 KIT_DEFINE_CR(2)
@@ -65,10 +71,18 @@ static inline uint64_t read_rsp(void) {
   return v;
 }
 
-static inline void invlpg(uint64_t va) { __asm__ volatile("invlpg (%0)" ::"r"(va) : "memory"); }
+static inline void invlpg(uint64_t va) {
+  __asm__ volatile("invlpg (%0)" ::"r"(va) : "memory");
+}
 
 /// Flushes all non-global TLB entries by reloading CR3.
-static inline void flush_tlb(void) { write_cr3(read_cr3()); }
+static inline void flush_tlb(void) {
+  write_cr3(read_cr3());
+}
 
-static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
-static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
+static inline void cli(void) {
+  __asm__ volatile("cli" ::: "memory");
+}
+static inline void hlt(void) {
+  __asm__ volatile("hlt" ::: "memory");
+}

@@ -31,15 +31,19 @@ struct table_pointer {
   uint64_t base;
 } __attribute__((packed));
 
-extern uint64_t kit_gdt[KIT_GDT_ENTRIES];  // boot.S
+extern uint64_t kit_gdt[KIT_GDT_ENTRIES];                         // boot.S
 extern void (*const kit_isr_table[KIT_EXCEPTION_VECTORS])(void);  // isr.S
 
 static struct tss64 tss;
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 static uint8_t ist1_stack[KIT_IST1_STACK_SIZE] __attribute__((aligned(16)));
 
-uint64_t ist1_stack_bottom(void) { return (uint64_t)ist1_stack; }
-uint64_t ist1_stack_top(void) { return (uint64_t)ist1_stack + sizeof(ist1_stack); }
+uint64_t ist1_stack_bottom(void) {
+  return (uint64_t)ist1_stack;
+}
+uint64_t ist1_stack_top(void) {
+  return (uint64_t)ist1_stack + sizeof(ist1_stack);
+}
 
 void idt_set_gate(unsigned vector, void (*handler)(void), unsigned ist) {
   uint64_t a = (uint64_t)handler;
@@ -53,7 +57,9 @@ void idt_set_gate(unsigned vector, void (*handler)(void), unsigned ist) {
   g->reserved = 0;
 }
 
-void idt_set_ist(unsigned vector, unsigned ist) { idt[vector & 0xFF].ist = (uint8_t)(ist & 7); }
+void idt_set_ist(unsigned vector, unsigned ist) {
+  idt[vector & 0xFF].ist = (uint8_t)(ist & 7);
+}
 
 // Writes the 16-byte system descriptor of a 64-bit available TSS (SDM Vol. 3A Figure 7-4).
 static void write_tss_descriptor(uint64_t* slot, uint64_t base, uint32_t limit) {

@@ -5,12 +5,14 @@
 #include "kit/cpu.h"
 #include "kit/exit.h"
 
-static const char* const kNames[32] = {
-    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO", "#TS",
-    "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
-    "#22", "#23", "#24", "#25", "#26", "#27", "#HV", "#VC", "#SX", "#31"};
+static const char* const kNames[32] = {"#DE", "#DB",  "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
+                                       "#DF", "#CSO", "#TS", "#NP", "#SS", "#GP", "#PF", "#15",
+                                       "#MF", "#AC",  "#MC", "#XM", "#VE", "#CP", "#22", "#23",
+                                       "#24", "#25",  "#26", "#27", "#HV", "#VC", "#SX", "#31"};
 
-const char* exception_name(uint64_t vector) { return vector < 32 ? kNames[vector] : "#??"; }
+const char* exception_name(uint64_t vector) {
+  return vector < 32 ? kNames[vector] : "#??";
+}
 
 void default_exception(const struct frame* f) {
   static int active;
@@ -28,4 +30,6 @@ void default_exception(const struct frame* f) {
   exit(KIT_EXIT_EXCEPTION_BASE + (uint32_t)(f->vector & 31));
 }
 
-__attribute__((weak)) void handle_exception(struct frame* f) { default_exception(f); }
+__attribute__((weak)) void handle_exception(struct frame* f) {
+  default_exception(f);
+}

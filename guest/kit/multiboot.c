@@ -54,6 +54,6 @@ void mb_print(const struct multiboot_info* mi) {
            m->string ? (const char*)(uintptr_t)m->string : "");
   }
   for (const struct multiboot_mmap_entry* e = mb_mmap_next(mi, 0); e; e = mb_mmap_next(mi, e))
-    printf("multiboot: mmap [0x%012lx, 0x%012lx) type %u\n", e->base_addr,
-           e->base_addr + e->length, e->type);
+    printf("multiboot: mmap [0x%012lx, 0x%012lx) type %u\n", e->base_addr, e->base_addr + e->length,
+           e->type);
 }

@@ -24,8 +24,7 @@ const struct multiboot_mmap_entry* mb_mmap_next(const struct multiboot_info* mi,
                                                 const struct multiboot_mmap_entry* entry);
 
 /// True if one map entry of `type` covers all of [base, base + length).
-bool mb_mmap_covers(const struct multiboot_info* mi, uint32_t type, uint64_t base,
-                    uint64_t length);
+bool mb_mmap_covers(const struct multiboot_info* mi, uint32_t type, uint64_t base, uint64_t length);
 
 /// Sum of the lengths of entries of `type`.
 uint64_t mb_mmap_total(const struct multiboot_info* mi, uint32_t type);

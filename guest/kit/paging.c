@@ -9,7 +9,9 @@
 static uint64_t pt_pool[PT_POOL_PAGES][512] __attribute__((aligned(4096)));
 static unsigned pt_pool_used;
 
-static uint64_t* table_at(uint64_t entry) { return (uint64_t*)(entry & PTE_ADDR_MASK); }
+static uint64_t* table_at(uint64_t entry) {
+  return (uint64_t*)(entry & PTE_ADDR_MASK);
+}
 
 uint64_t* paging_pde(uint64_t va) {
   uint64_t* pml4 = table_at(read_cr3());

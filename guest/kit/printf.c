@@ -57,9 +57,12 @@ static void format(struct sink* s, const char* fmt, va_list ap) {
     }
     bool left = false, zero = false;
     for (;; fmt++) {
-      if (fmt[1] == '-') left = true;
-      else if (fmt[1] == '0') zero = true;
-      else break;
+      if (fmt[1] == '-')
+        left = true;
+      else if (fmt[1] == '0')
+        zero = true;
+      else
+        break;
     }
     int width = 0;
     while (fmt[1] >= '0' && fmt[1] <= '9') width = width * 10 + (*++fmt - '0');
@@ -107,11 +110,8 @@ static void format(struct sink* s, const char* fmt, va_list ap) {
         put_field(s, "", &c, 1, width, left, false);
         break;
       }
-      case '%':
-        sink_put(s, '%');
-        break;
-      case '\0':
-        return;
+      case '%': sink_put(s, '%'); break;
+      case '\0': return;
       default:  // unknown conversion: show it verbatim
         sink_put(s, '%');
         sink_put(s, conv);

@@ -91,8 +91,8 @@ __asm__(
     "probe_lock_nop_resume:\n"
     "  ret\n");
 
-#define PROBE(name) \
-  uint64_t name(uint64_t);      \
+#define PROBE(name)        \
+  uint64_t name(uint64_t); \
   extern char name##_insn[], name##_resume[]
 uint64_t probe_div0(uint64_t);
 extern char probe_div0_insn[];
@@ -157,11 +157,12 @@ static void check_fault(const char* what, uint64_t (*probe)(uint64_t), uint64_t 
         exception_name(vector), ex.rip, (uint64_t)insn, ex.error_code, error_code);
 }
 
-static bool within(uint64_t a, uint64_t lo, uint64_t hi) { return a >= lo && a < hi; }
+static bool within(uint64_t a, uint64_t lo, uint64_t hi) {
+  return a >= lo && a < hi;
+}
 
 int kmain(uint32_t magic, uint32_t mbi) {
-  printf("exceptions: IDT vectors 0-31, IST1 [%lx, %lx)\n", ist1_stack_bottom(),
-         ist1_stack_top());
+  printf("exceptions: IDT vectors 0-31, IST1 [%lx, %lx)\n", ist1_stack_bottom(), ist1_stack_top());
 
   // #DE: fault, RIP at the DIV; fixing the divisor and returning retries it.
   expect(VEC_DE, kFixDivisor, 1);
@@ -182,8 +183,7 @@ int kmain(uint32_t magic, uint32_t mbi) {
   expect(VEC_BP, kReturn, 0);
   probe_int3(0);
   check(ex.hits == 1 && ex.rip == (uint64_t)probe_int3_resume,
-        "#BP int3: rip=%lx (want %lx, the next instruction)", ex.rip,
-        (uint64_t)probe_int3_resume);
+        "#BP int3: rip=%lx (want %lx, the next instruction)", ex.rip, (uint64_t)probe_int3_resume);
   check(ex.cs == KIT_SEL_CODE64 && ex.ss == KIT_SEL_DATA && ex.rsp == probe_int3_rsp,
         "#BP frame: cs=0x%lx ss=0x%lx rsp=%lx (want 0x%x 0x%x %lx)", ex.cs, ex.ss, ex.rsp,
         KIT_SEL_CODE64, KIT_SEL_DATA, probe_int3_rsp);

@@ -10,20 +10,20 @@
 #define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002 /* 3.2: in EAX at entry */
 
 /* 3.1.2 header flags. */
-#define MULTIBOOT_HEADER_PAGE_ALIGN (1 << 0) /* modules aligned on 4 KiB */
-#define MULTIBOOT_HEADER_MEMORY_INFO (1 << 1) /* mem_* and mmap_* wanted */
+#define MULTIBOOT_HEADER_PAGE_ALIGN (1 << 0)   /* modules aligned on 4 KiB */
+#define MULTIBOOT_HEADER_MEMORY_INFO (1 << 1)  /* mem_* and mmap_* wanted */
 #define MULTIBOOT_HEADER_AOUT_KLUDGE (1 << 16) /* address fields valid (not used: we are ELF) */
 
 /* 3.3 boot information flags: which fields of struct multiboot_info are valid. */
-#define MULTIBOOT_INFO_MEMORY (1 << 0)     /* mem_lower, mem_upper */
-#define MULTIBOOT_INFO_BOOTDEV (1 << 1)    /* boot_device */
-#define MULTIBOOT_INFO_CMDLINE (1 << 2)    /* cmdline */
-#define MULTIBOOT_INFO_MODS (1 << 3)       /* mods_count, mods_addr */
-#define MULTIBOOT_INFO_AOUT_SYMS (1 << 4)  /* syms as a.out table */
-#define MULTIBOOT_INFO_ELF_SHDR (1 << 5)   /* syms as ELF section headers */
-#define MULTIBOOT_INFO_MEM_MAP (1 << 6)    /* mmap_length, mmap_addr */
-#define MULTIBOOT_INFO_DRIVES (1 << 7)     /* drives_* */
-#define MULTIBOOT_INFO_CONFIG (1 << 8)     /* config_table */
+#define MULTIBOOT_INFO_MEMORY (1 << 0)      /* mem_lower, mem_upper */
+#define MULTIBOOT_INFO_BOOTDEV (1 << 1)     /* boot_device */
+#define MULTIBOOT_INFO_CMDLINE (1 << 2)     /* cmdline */
+#define MULTIBOOT_INFO_MODS (1 << 3)        /* mods_count, mods_addr */
+#define MULTIBOOT_INFO_AOUT_SYMS (1 << 4)   /* syms as a.out table */
+#define MULTIBOOT_INFO_ELF_SHDR (1 << 5)    /* syms as ELF section headers */
+#define MULTIBOOT_INFO_MEM_MAP (1 << 6)     /* mmap_length, mmap_addr */
+#define MULTIBOOT_INFO_DRIVES (1 << 7)      /* drives_* */
+#define MULTIBOOT_INFO_CONFIG (1 << 8)      /* config_table */
 #define MULTIBOOT_INFO_LOADER_NAME (1 << 9) /* boot_loader_name */
 
 /* 3.3 memory map entry types. */

@@ -1,0 +1,62 @@
+// CPUID leaves (Intel SDM Vol. 2A "CPUID"). Only implemented features are reported.
+#include <cstring>
+
+#include "cpu/cpu_impl.h"
+
+namespace hvsim::cpu {
+
+namespace {
+constexpr uint32_t kMaxBasicLeaf = 7;
+constexpr uint32_t kMaxExtendedLeaf = 0x80000008;
+constexpr char kVendor[] = "GenuineIntel";
+constexpr char kBrand[48] = "hvsim x86-64";
+
+// Leaf 1 EDX
+constexpr uint32_t kEdxPse = 1u << 3, kEdxTsc = 1u << 4, kEdxMsr = 1u << 5, kEdxPae = 1u << 6,
+                   kEdxCx8 = 1u << 8, kEdxPge = 1u << 13, kEdxCmov = 1u << 15, kEdxPat = 1u << 16,
+                   kEdxPse36 = 1u << 17;
+// Leaf 1 ECX
+constexpr uint32_t kEcxCx16 = 1u << 13;
+// Leaf 0x80000001
+constexpr uint32_t kExtEdxSyscall = 1u << 11, kExtEdxNx = 1u << 20, kExtEdxPage1Gb = 1u << 26,
+                   kExtEdxRdtscp = 1u << 27, kExtEdxLm = 1u << 29;
+constexpr uint32_t kExtEcxLahf = 1u << 0;
+
+void vendor(uint32_t out[4]) {
+  std::memcpy(&out[1], kVendor, 4);
+  std::memcpy(&out[3], kVendor + 4, 4);
+  std::memcpy(&out[2], kVendor + 8, 4);
+}
+}  // namespace
+
+void CpuImpl::cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) const {
+  out[0] = out[1] = out[2] = out[3] = 0;
+  switch (leaf) {
+    case 0:
+      out[0] = kMaxBasicLeaf;
+      vendor(out);
+      return;
+    case 1:
+      out[0] = 0x000306A0;  // family 6, model 0x3A, stepping 0
+      out[1] = (params_.index << 24) | (1u << 16) | (8u << 8);
+      out[2] = kEcxCx16;
+      out[3] = kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxPge | kEdxCmov | kEdxPat |
+               kEdxPse36;
+      return;
+    case 7:
+      (void)subleaf;  // subleaf 0: no structured extended features yet
+      return;
+    case 0x80000000: out[0] = kMaxExtendedLeaf; return;
+    case 0x80000001:
+      out[2] = kExtEcxLahf;
+      out[3] = kExtEdxSyscall | kExtEdxNx | kExtEdxPage1Gb | kExtEdxRdtscp | kExtEdxLm;
+      return;
+    case 0x80000002:
+    case 0x80000003:
+    case 0x80000004: std::memcpy(out, kBrand + (leaf - 0x80000002) * 16, 16); return;
+    case 0x80000008: out[0] = spec::kMaxPhysAddrBits | (spec::kLinearAddrBits << 8); return;
+    default: return;
+  }
+}
+
+}  // namespace hvsim::cpu
