@@ -123,3 +123,13 @@ def test_random_garbage_never_crashes(tmp_path):
         assert stop.kind in ("triple_fault", "halted", "instruction_limit", "debug_exit",
                              "time_limit"), stop
     assert "triple_fault" in kinds
+
+
+def test_output_paths_checked_before_running(cli, guest, tmp_path):
+    serial = tmp_path / "serial.txt"
+    serial.write_text("keep me")
+    p = cli("run", "--kernel", tmp_path / "missing.elf", "--serial", serial)
+    assert p.returncode == 2
+    assert serial.read_text() == "keep me"  # bad input truncated nothing
+    p = cli("run", "--kernel", guest("hello"), "--trace", tmp_path / "nodir" / "t.json")
+    assert p.returncode == 2 and "does not exist" in p.stderr and p.stdout == ""

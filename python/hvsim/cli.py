@@ -79,13 +79,29 @@ class _Progress:
             sys.stderr.flush()
 
 
+def _check_output_path(path, flag):
+    """Fails before the run (not after it) if an output file could not be created."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise InputError("%s %s: directory %s does not exist" % (flag, path, parent))
+    if os.path.isdir(path):
+        raise InputError("%s %s: is a directory" % (flag, path))
+
+
 def cmd_run(args):
+    for flag, path in (("--stats", args.stats), ("--trace", args.trace), ("--save", args.save)):
+        if path:
+            _check_output_path(path, flag)
+    if args.serial not in ("stdio", "none"):
+        _check_output_path(args.serial, "--serial")
     if args.restore:
         m = Machine.restore(args.restore)
     else:
         if not args.kernel:
             raise InputError("run needs --kernel FILE (or --restore CHECKPOINT)")
         m = Machine(cpus=args.smp, memory=args.memory, seed=args.seed)
+        # Load before opening any output: bad input must not truncate an existing file.
+        m.load_kernel(args.kernel, cmdline=args.append or "", modules=args.module or [])
     serial_file = None
     if args.serial == "stdio":
         out = sys.stdout.buffer
@@ -103,8 +119,6 @@ def cmd_run(args):
         m.on_serial(lambda b: serial_file.write(bytes((b,))))
     if args.trace:
         m.trace(args.trace)
-    if not args.restore:
-        m.load_kernel(args.kernel, cmdline=args.append or "", modules=args.module or [])
     progress = _Progress(m, sys.stderr.isatty() and not args.quiet)
     m.set_progress("10ms", progress)
     try:
