@@ -46,7 +46,7 @@ struct CpuEnv {
   PhysicalMemory* mem = nullptr;
   PortIoBus* io = nullptr;
   MmioBus* mmio = nullptr;
-  Tracer* tracer = nullptr;       ///< may be disabled, never null
+  Tracer* tracer = nullptr;         ///< may be disabled, never null
   const bool* stop_flag = nullptr;  ///< polled after every instruction; set = return early
 };
 

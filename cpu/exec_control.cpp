@@ -28,16 +28,21 @@ void read_far_pointer(C& c, const Insn& i, uint16_t* sel, uint64_t* off) {
   *sel = static_cast<uint16_t>(c.read_mem(i.mem.seg, (ea + osz) & c.addr_mask(i.addrsize), 2));
 }
 
+/// The selector:offset of a far JMP/CALL: an immediate ptr16:xx or a memory m16:xx.
+void far_target(C& c, const Insn& i, uint16_t* sel, uint64_t* off) {
+  if (i.op[0].kind == OpKind::kPtr) {
+    *sel = static_cast<uint16_t>(i.imm2);
+    *off = i.imm;
+  } else {
+    read_far_pointer(c, i, sel, off);
+  }
+}
+
 void jmp(C& c, const Insn& i) {
   if (i.flags & kInsnFar) {
     uint16_t sel;
     uint64_t off;
-    if (i.op[0].kind == OpKind::kPtr) {
-      sel = static_cast<uint16_t>(i.imm2);
-      off = i.imm;
-    } else {
-      read_far_pointer(c, i, &sel, &off);
-    }
+    far_target(c, i, &sel, &off);
     c.far_jump(sel, off, i.opsize);
     return;
   }
@@ -53,12 +58,7 @@ void call(C& c, const Insn& i) {
   if (i.flags & kInsnFar) {
     uint16_t sel;
     uint64_t off;
-    if (i.op[0].kind == OpKind::kPtr) {
-      sel = static_cast<uint16_t>(i.imm2);
-      off = i.imm;
-    } else {
-      read_far_pointer(c, i, &sel, &off);
-    }
+    far_target(c, i, &sel, &off);
     c.far_call(sel, off, i.opsize);
     return;
   }

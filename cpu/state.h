@@ -5,8 +5,24 @@
 
 namespace hvsim::cpu {
 
-enum GprIndex : uint8_t { kRax, kRcx, kRdx, kRbx, kRsp, kRbp, kRsi, kRdi,
-                          kR8, kR9, kR10, kR11, kR12, kR13, kR14, kR15 };
+enum GprIndex : uint8_t {
+  kRax,
+  kRcx,
+  kRdx,
+  kRbx,
+  kRsp,
+  kRbp,
+  kRsi,
+  kRdi,
+  kR8,
+  kR9,
+  kR10,
+  kR11,
+  kR12,
+  kR13,
+  kR14,
+  kR15
+};
 enum SegIndex : uint8_t { kEs, kCs, kSs, kDs, kFs, kGs, kNumSegs };
 
 /// A segment register with its hidden part. `attr` uses the VMX access-rights layout
@@ -26,20 +42,19 @@ struct TableReg {
 // RFLAGS bits (SDM 3.4.3)
 constexpr uint64_t kFlagCF = 1u << 0, kFlagPF = 1u << 2, kFlagAF = 1u << 4, kFlagZF = 1u << 6,
                    kFlagSF = 1u << 7, kFlagTF = 1u << 8, kFlagIF = 1u << 9, kFlagDF = 1u << 10,
-                   kFlagOF = 1u << 11, kFlagIOPL = 3u << 12, kFlagNT = 1u << 14,
-                   kFlagRF = 1u << 16, kFlagVM = 1u << 17, kFlagAC = 1u << 18, kFlagID = 1u << 21;
+                   kFlagOF = 1u << 11, kFlagIOPL = 3u << 12, kFlagNT = 1u << 14, kFlagRF = 1u << 16,
+                   kFlagVM = 1u << 17, kFlagAC = 1u << 18, kFlagID = 1u << 21;
 // CR0 (SDM 2.5)
 constexpr uint64_t kCr0PE = 1u << 0, kCr0MP = 1u << 1, kCr0EM = 1u << 2, kCr0TS = 1u << 3,
                    kCr0ET = 1u << 4, kCr0NE = 1u << 5, kCr0WP = 1u << 16, kCr0AM = 1u << 18,
                    kCr0NW = 1u << 29, kCr0CD = 1u << 30, kCr0PG = 1u << 31;
 // CR4
-constexpr uint64_t kCr4PSE = 1u << 4, kCr4PAE = 1u << 5, kCr4PGE = 1u << 7,
-                   kCr4OSFXSR = 1u << 9, kCr4OSXMMEXCPT = 1u << 10, kCr4LA57 = 1u << 12,
-                   kCr4FSGSBASE = 1u << 16, kCr4PCIDE = 1u << 17, kCr4OSXSAVE = 1u << 18,
-                   kCr4SMEP = 1u << 20, kCr4SMAP = 1u << 21;
+constexpr uint64_t kCr4PSE = 1u << 4, kCr4PAE = 1u << 5, kCr4PGE = 1u << 7, kCr4OSFXSR = 1u << 9,
+                   kCr4OSXMMEXCPT = 1u << 10, kCr4LA57 = 1u << 12, kCr4FSGSBASE = 1u << 16,
+                   kCr4PCIDE = 1u << 17, kCr4OSXSAVE = 1u << 18, kCr4SMEP = 1u << 20,
+                   kCr4SMAP = 1u << 21;
 // EFER (MSR C000_0080)
-constexpr uint64_t kEferSCE = 1u << 0, kEferLME = 1u << 8, kEferLMA = 1u << 10,
-                   kEferNXE = 1u << 11;
+constexpr uint64_t kEferSCE = 1u << 0, kEferLME = 1u << 8, kEferLMA = 1u << 10, kEferNXE = 1u << 11;
 
 /// Everything software can see of one processor's registers. Plain data: copyable, compared
 /// and hashed field by field.

@@ -104,7 +104,8 @@ Machine::Machine(const MachineParams& params)
   auto dbg = std::make_unique<DebugExit>(DebugExitParams{}, [this](uint32_t v) {
     exit_value_ = v;
     scheduler_.request_stop();
-    if (tracer_.enabled()) tracer_.instant(now(), "machine", "machine", "debug_exit", {{"value", v}});
+    if (tracer_.enabled())
+      tracer_.instant(now(), "machine", "machine", "debug_exit", {{"value", v}});
   });
   debug_exit_ = dbg.get();
   add_device(std::move(dbg), 0xF4, 4);
@@ -130,7 +131,8 @@ void Machine::on_serial_byte(uint8_t b) {
   serial_output_.push_back(static_cast<char>(b));
   if (tracer_.enabled()) {
     if (b == '\n') {
-      tracer_.instant(now(), "serial", "serial", "line", {{"text", std::string_view(serial_line_)}});
+      tracer_.instant(now(), "serial", "serial", "line",
+                      {{"text", std::string_view(serial_line_)}});
       serial_line_.clear();
     } else if (b != '\r') {
       serial_line_.push_back(static_cast<char>(b));
@@ -139,7 +141,9 @@ void Machine::on_serial_byte(uint8_t b) {
   if (serial_sink_) serial_sink_(b);
 }
 
-void Machine::serial_input(const std::string& bytes) { uart_->receive(bytes); }
+void Machine::serial_input(const std::string& bytes) {
+  uart_->receive(bytes);
+}
 
 SimTime Machine::now() const {
   if (running_cpu_ >= 0) return cpus_[running_cpu_]->local_time();
@@ -171,7 +175,9 @@ const BootPlan& Machine::load_kernel(const KernelSpec& spec) {
   return *boot_;
 }
 
-BootPlan Machine::load_kernel_image(const KernelSpec& spec) { return hvsim::load_kernel(mem_, spec); }
+BootPlan Machine::load_kernel_image(const KernelSpec& spec) {
+  return hvsim::load_kernel(mem_, spec);
+}
 
 void Machine::set_boot_entry(const BootPlan& plan) {
   cpu::Cpu& c = *cpus_[0];
@@ -241,7 +247,8 @@ StopReason Machine::run(uint64_t max_instructions, SimTime until) {
     HostStats& stats;
     std::chrono::steady_clock::time_point start;
     ~HostTimer() {
-      stats.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      stats.seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
   } timer{host_, host_start};
 
@@ -264,7 +271,8 @@ StopReason Machine::run(uint64_t max_instructions, SimTime until) {
     }
     return std::nullopt;
   };
-  SimTime next_progress = progress_every_ ? (scheduler_.now() / progress_every_ + 1) * progress_every_ : kNever;
+  SimTime next_progress =
+      progress_every_ ? (scheduler_.now() / progress_every_ + 1) * progress_every_ : kNever;
 
   for (;;) {
     if (auto r = shutdown_stop()) return *r;
@@ -308,7 +316,8 @@ std::string Machine::inspect_json() const {
   m.counter("sim_time_ps", now());
   m.counter("instructions", instructions());
   m.counter("cycles", cycles());
-  for (size_t i = 0; i < cpus_.size(); ++i) cpus_[i]->inspect(root.child("cpu" + std::to_string(i)));
+  for (size_t i = 0; i < cpus_.size(); ++i)
+    cpus_[i]->inspect(root.child("cpu" + std::to_string(i)));
   InspectNode& mem = root.child("memory");
   mem.counter("size", mem_.size());
   mem.counter("touched_pages", mem_.touched_pages());
@@ -359,8 +368,9 @@ std::unique_ptr<Machine> Machine::restore(const std::string& path) {
   StateReader r = StateReader::read_file(path);
   uint32_t version = r.begin_section("machine");
   if (version != kCheckpointVersion)
-    throw InputError("checkpoint '" + path + "': machine section version " + std::to_string(version) +
-                     " is not supported (expected " + std::to_string(kCheckpointVersion) + ")");
+    throw InputError("checkpoint '" + path + "': machine section version " +
+                     std::to_string(version) + " is not supported (expected " +
+                     std::to_string(kCheckpointVersion) + ")");
   MachineParams p;
   p.cpus = r.u32("cpus");
   p.memory = r.u64("memory");
@@ -388,13 +398,15 @@ std::unique_ptr<Machine> Machine::restore(const std::string& path) {
   uint64_t count = r.u64("page_count");
   std::vector<uint8_t> blob = r.bytes("pages");
   if (blob.size() != count * (8 + PhysicalMemory::kPageSize))
-    throw InputError("checkpoint '" + path + "': memory section size does not match its page count");
+    throw InputError("checkpoint '" + path +
+                     "': memory section size does not match its page count");
   for (uint64_t i = 0; i < count; ++i) {
     const uint8_t* e = blob.data() + i * (8 + PhysicalMemory::kPageSize);
     uint64_t pfn;
     std::memcpy(&pfn, e, 8);
     if (pfn >= m->mem_.page_count())
-      throw InputError("checkpoint '" + path + "': memory page " + std::to_string(pfn) + " lies outside RAM");
+      throw InputError("checkpoint '" + path + "': memory page " + std::to_string(pfn) +
+                       " lies outside RAM");
     m->mem_.write(pfn << PhysicalMemory::kPageShift, e + 8, PhysicalMemory::kPageSize);
   }
   r.end_section();

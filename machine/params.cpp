@@ -37,12 +37,18 @@ uint64_t parse_size(const std::string& text, const std::string& what) {
   if (!split_number(text, &v, &suffix))
     throw bad("expected a number with an optional K, M, G or T suffix (e.g. 256M)");
   unsigned shift;
-  if (suffix.empty() || suffix == "b") shift = 0;
-  else if (suffix == "k" || suffix == "kb" || suffix == "kib") shift = 10;
-  else if (suffix == "m" || suffix == "mb" || suffix == "mib") shift = 20;
-  else if (suffix == "g" || suffix == "gb" || suffix == "gib") shift = 30;
-  else if (suffix == "t" || suffix == "tb" || suffix == "tib") shift = 40;
-  else throw bad("unknown suffix '" + suffix + "' (use K, M, G or T)");
+  if (suffix.empty() || suffix == "b")
+    shift = 0;
+  else if (suffix == "k" || suffix == "kb" || suffix == "kib")
+    shift = 10;
+  else if (suffix == "m" || suffix == "mb" || suffix == "mib")
+    shift = 20;
+  else if (suffix == "g" || suffix == "gb" || suffix == "gib")
+    shift = 30;
+  else if (suffix == "t" || suffix == "tb" || suffix == "tib")
+    shift = 40;
+  else
+    throw bad("unknown suffix '" + suffix + "' (use K, M, G or T)");
   if (v == 0) throw bad("must be nonzero");
   if (v > (uint64_t{1} << 50 >> shift)) throw bad("too large");
   return v << shift;
@@ -54,12 +60,19 @@ SimTime parse_duration(const std::string& text, const std::string& what) {
   if (!split_number(text, &v, &suffix))
     throw InputError("bad " + what + " '" + text + "': expected e.g. 10ms, 5us, 2s, 100ns");
   uint64_t unit;
-  if (suffix.empty() || suffix == "ns") unit = kPicosPerNano;
-  else if (suffix == "ps") unit = 1;
-  else if (suffix == "us") unit = kPicosPerMicro;
-  else if (suffix == "ms") unit = kPicosPerMilli;
-  else if (suffix == "s") unit = kPicosPerSecond;
-  else throw InputError("bad " + what + " '" + text + "': unknown unit '" + suffix + "' (ps, ns, us, ms, s)");
+  if (suffix.empty() || suffix == "ns")
+    unit = kPicosPerNano;
+  else if (suffix == "ps")
+    unit = 1;
+  else if (suffix == "us")
+    unit = kPicosPerMicro;
+  else if (suffix == "ms")
+    unit = kPicosPerMilli;
+  else if (suffix == "s")
+    unit = kPicosPerSecond;
+  else
+    throw InputError("bad " + what + " '" + text + "': unknown unit '" + suffix +
+                     "' (ps, ns, us, ms, s)");
   if (v > kNever / unit) throw InputError("bad " + what + " '" + text + "': too large");
   return v * unit;
 }
@@ -74,7 +87,8 @@ void validate(const MachineParams& p) {
   if (p.memory > (uint64_t{1} << 40))
     throw InputError("bad memory size " + std::to_string(p.memory) + ": at most 1 TiB");
   if (p.cpu_freq_hz < 1'000'000 || p.cpu_freq_hz > 100'000'000'000ull)
-    throw InputError("bad cpu_freq_hz " + std::to_string(p.cpu_freq_hz) + ": must be 1 MHz..100 GHz");
+    throw InputError("bad cpu_freq_hz " + std::to_string(p.cpu_freq_hz) +
+                     ": must be 1 MHz..100 GHz");
   if (p.quantum == 0) throw InputError("bad quantum: must be nonzero");
 }
 

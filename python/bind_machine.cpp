@@ -69,7 +69,8 @@ void bind_machine(py::module_& m) {
       .def_property_readonly("now_ps", &Machine::now)
       .def_property_readonly("instructions", &Machine::instructions)
       .def_property_readonly("cycles", &Machine::cycles)
-      .def_property_readonly("host_seconds", [](const Machine& self) { return self.host_stats().seconds; })
+      .def_property_readonly("host_seconds",
+                             [](const Machine& self) { return self.host_stats().seconds; })
       .def_property_readonly("cpu_count", &Machine::cpu_count)
       .def("state_hash", &Machine::state_hash)
       .def("inspect_json", &Machine::inspect_json)
@@ -80,8 +81,9 @@ void bind_machine(py::module_& m) {
           [](Machine& self, size_t i) {
             if (i >= self.cpu_count()) throw py::index_error("no processor " + std::to_string(i));
             const cpu::ArchState& s = self.cpu(i).state();
-            static const char* kNames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-                                              "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+            static const char* kNames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
+                                             "rsi", "rdi", "r8",  "r9",  "r10", "r11",
+                                             "r12", "r13", "r14", "r15"};
             py::dict d;
             for (int r = 0; r < 16; ++r) d[kNames[r]] = s.gpr[r];
             d["rip"] = s.rip;

@@ -12,10 +12,10 @@ namespace hvsim {
 
 /// Parameters: the machine facts the device reports.
 struct FwCfgParams {
-  uint64_t ram_size = 0;   ///< bytes of RAM
-  uint16_t cpus = 1;       ///< processors present
-  uint16_t max_cpus = 1;   ///< processors possible
-  uint64_t max_ram = 0;    ///< RAM limit in bytes, 0 = none
+  uint64_t ram_size = 0;  ///< bytes of RAM
+  uint16_t cpus = 1;      ///< processors present
+  uint16_t max_cpus = 1;  ///< processors possible
+  uint64_t max_ram = 0;   ///< RAM limit in bytes, 0 = none
 };
 
 /// The legacy I/O interface of a firmware-configuration device. Selecting a key resets the

@@ -44,8 +44,10 @@ uint32_t Pic8259::io_read(uint16_t port, unsigned size) {
 void Pic8259::io_write(uint16_t port, unsigned size, uint32_t value) {
   ++writes_;
   Chip& c = chips_[port >= 0xA0 ? 1 : 0];
-  if (port & 1) data(c, static_cast<uint8_t>(value));
-  else command(c, static_cast<uint8_t>(value));
+  if (port & 1)
+    data(c, static_cast<uint8_t>(value));
+  else
+    command(c, static_cast<uint8_t>(value));
 }
 
 void Pic8259::save(StateWriter& w) const {

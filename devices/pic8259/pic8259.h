@@ -25,12 +25,12 @@ class Pic8259 : public Device, public PortIoHandler {
 
   /// One 8259A chip.
   struct Chip {
-    uint8_t imr = 0xFF;         ///< interrupt mask register (all masked at reset)
-    uint8_t vector_base = 0;    ///< ICW2
-    uint8_t icw_step = 0;       ///< 0 = operational; else the next ICW expected (2..4)
+    uint8_t imr = 0xFF;       ///< interrupt mask register (all masked at reset)
+    uint8_t vector_base = 0;  ///< ICW2
+    uint8_t icw_step = 0;     ///< 0 = operational; else the next ICW expected (2..4)
     bool icw4_needed = false;
     bool single = false;
-    uint8_t read_isr = 0;       ///< OCW3 RR/RIS: which register a command-port read returns
+    uint8_t read_isr = 0;  ///< OCW3 RR/RIS: which register a command-port read returns
   };
   const Chip& chip(int i) const { return chips_[i]; }
 

@@ -58,8 +58,7 @@ uint32_t Uart16550::io_read(uint16_t port, unsigned size) {
     }
     case Reg::kLcr: return lcr_;
     case Reg::kMcr: return mcr_;
-    case Reg::kLsr:
-      return kLsrThrEmpty | kLsrTransmitterEmpty | (rx_.empty() ? 0 : kLsrDataReady);
+    case Reg::kLsr: return kLsrThrEmpty | kLsrTransmitterEmpty | (rx_.empty() ? 0 : kLsrDataReady);
     case Reg::kMsr:
       // In loopback the modem inputs follow the outputs; otherwise report CTS, DSR, DCD.
       if (mcr_ & kMcrLoop)
@@ -75,8 +74,10 @@ void Uart16550::io_write(uint16_t port, unsigned size, uint32_t value) {
   uint8_t v = static_cast<uint8_t>(value);
   switch (static_cast<Reg>((port - params_.base_port) & 7)) {
     case Reg::kRbrThrDll:
-      if (lcr_ & kLcrDlab) divisor_ = (divisor_ & 0xFF00) | v;
-      else transmit(v);
+      if (lcr_ & kLcrDlab)
+        divisor_ = (divisor_ & 0xFF00) | v;
+      else
+        transmit(v);
       break;
     case Reg::kIerDlm:
       if (lcr_ & kLcrDlab) {

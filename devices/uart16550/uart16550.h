@@ -13,7 +13,7 @@ namespace hvsim {
 
 /// Parameters of a 16550 UART.
 struct Uart16550Params {
-  std::string name = "com1";  ///< device name
+  std::string name = "com1";   ///< device name
   uint16_t base_port = 0x3F8;  ///< first of 8 ports
 };
 
@@ -48,7 +48,7 @@ class Uart16550 : public Device, public PortIoHandler {
   Sink sink_;
   std::deque<uint8_t> rx_;
   uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scr_ = 0, fcr_ = 0;
-  uint16_t divisor_ = 12;  // 9600 baud from 1.8432 MHz
+  uint16_t divisor_ = 12;      // 9600 baud from 1.8432 MHz
   bool thre_pending_ = false;  // THR-empty interrupt not yet acknowledged by an IIR read
   uint64_t tx_bytes_ = 0, rx_bytes_ = 0;
 };

@@ -17,7 +17,9 @@ constexpr uint64_t kPage = 4096;
 constexpr uint64_t k4G = uint64_t{1} << 32;
 constexpr const char* kLoaderName = "hvsim";
 
-uint64_t page_up(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
+uint64_t page_up(uint64_t v) {
+  return (v + kPage - 1) & ~(kPage - 1);
+}
 
 std::string hex(uint64_t v) {
   char buf[24];
@@ -35,7 +37,8 @@ std::string base_name(const std::string& path) {
 void zero_range(PhysicalMemory& mem, uint64_t pa, uint64_t len) {
   while (len) {
     uint64_t chunk = std::min(len, kPage - (pa & (kPage - 1)));
-    if (mem.touched(pa >> PhysicalMemory::kPageShift)) std::memset(mem.write_ptr(pa, chunk), 0, chunk);
+    if (mem.touched(pa >> PhysicalMemory::kPageShift))
+      std::memset(mem.write_ptr(pa, chunk), 0, chunk);
     pa += chunk;
     len -= chunk;
   }
@@ -120,7 +123,8 @@ BootPlan load_kernel(PhysicalMemory& mem, const KernelSpec& spec) {
     uint64_t file_start = mbh_offset - (mbh.header_addr - mbh.load_addr);
     if (mbh.header_addr - mbh.load_addr > mbh_offset)
       throw InputError(spec.path + ": Multiboot header addresses point before the file start");
-    uint64_t load_end = mbh.load_end_addr ? mbh.load_end_addr : mbh.load_addr + (file.size() - file_start);
+    uint64_t load_end =
+        mbh.load_end_addr ? mbh.load_end_addr : mbh.load_addr + (file.size() - file_start);
     if (load_end < mbh.load_addr || load_end - mbh.load_addr > file.size() - file_start)
       throw InputError(spec.path + ": Multiboot load_end_addr lies beyond the end of the file");
     uint64_t bss_end = std::max<uint64_t>(mbh.bss_end_addr, load_end);
@@ -167,12 +171,15 @@ BootPlan load_kernel(PhysicalMemory& mem, const KernelSpec& spec) {
   info.flags = multiboot::kInfoMemory | multiboot::kInfoCmdline | multiboot::kInfoMods |
                multiboot::kInfoMemMap | multiboot::kInfoBootLoaderName;
   info.mem_lower = 639;
-  uint64_t upper_kib = mem.size() > (1u << 20) ? (std::min(mem.size(), k4G) - (1u << 20)) / 1024 : 0;
+  uint64_t upper_kib =
+      mem.size() > (1u << 20) ? (std::min(mem.size(), k4G) - (1u << 20)) / 1024 : 0;
   info.mem_upper = static_cast<uint32_t>(upper_kib);
   info.cmdline = static_cast<uint32_t>(area.put_str(spec.cmdline));
   info.boot_loader_name = static_cast<uint32_t>(area.put_str(kLoaderName));
   info.mods_count = static_cast<uint32_t>(mods.size());
-  info.mods_addr = mods.empty() ? 0 : static_cast<uint32_t>(area.put(mods.data(), mods.size() * sizeof(mods[0])));
+  info.mods_addr =
+      mods.empty() ? 0
+                   : static_cast<uint32_t>(area.put(mods.data(), mods.size() * sizeof(mods[0])));
   std::vector<multiboot::MmapEntry> mmap = {
       {20, 0, 0x9FC00, multiboot::kMemoryAvailable},
       {20, 0x9FC00, 0x400, multiboot::kMemoryReserved},

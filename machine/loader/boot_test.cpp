@@ -24,7 +24,8 @@ struct Seg {
 std::vector<uint8_t> make_elf32(uint16_t machine, uint32_t entry, std::vector<Seg> segs,
                                 bool multiboot = true) {
   if (multiboot) {
-    uint32_t h[3] = {multiboot::kHeaderMagic, 3, static_cast<uint32_t>(-(multiboot::kHeaderMagic + 3))};
+    uint32_t h[3] = {multiboot::kHeaderMagic, 3,
+                     static_cast<uint32_t>(-(multiboot::kHeaderMagic + 3))};
     segs[0].data.insert(segs[0].data.begin(), reinterpret_cast<uint8_t*>(h),
                         reinterpret_cast<uint8_t*>(h) + sizeof h);
   }
@@ -60,7 +61,8 @@ class BootTest : public ::testing::Test {
  protected:
   std::string write(const std::string& name, const std::vector<uint8_t>& data) {
     std::string path = dir_ + "/" + name;
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(data.data()), data.size());
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(data.data()), data.size());
     return path;
   }
   void SetUp() override {
@@ -100,7 +102,8 @@ TEST_F(BootTest, MultibootInfoStructure) {
   EXPECT_EQ(std::memcmp(mem.read_ptr(m.mod_start), "A=1\n", 4), 0);
   // memory map: last entry covers [1 MiB, end of RAM) as available
   ASSERT_GT(info.mmap_length, 0u);
-  auto last = mem.load<multiboot::MmapEntry>(info.mmap_addr + info.mmap_length - sizeof(multiboot::MmapEntry));
+  auto last = mem.load<multiboot::MmapEntry>(info.mmap_addr + info.mmap_length -
+                                             sizeof(multiboot::MmapEntry));
   EXPECT_EQ(last.base_addr, 1u << 20);
   EXPECT_EQ(last.base_addr + last.length, uint64_t{64} << 20);
   EXPECT_EQ(last.type, multiboot::kMemoryAvailable);

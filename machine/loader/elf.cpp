@@ -52,8 +52,8 @@ ElfImage parse(const std::vector<uint8_t>& file, const std::string& path, bool e
     if (ph.filesz > ph.memsz)
       throw InputError(path + ": segment " + std::to_string(i) + " has filesz > memsz");
     if (uint64_t{ph.offset} > file.size() || ph.filesz > file.size() - ph.offset)
-      throw InputError(path + ": segment " + std::to_string(i) + " file range [" +
-                       hex(ph.offset) + ", +" + hex(ph.filesz) + ") lies beyond the end of the file");
+      throw InputError(path + ": segment " + std::to_string(i) + " file range [" + hex(ph.offset) +
+                       ", +" + hex(ph.filesz) + ") lies beyond the end of the file");
     img.segments.push_back({ph.paddr, ph.filesz, ph.memsz, ph.offset});
   }
   if (img.segments.empty()) throw InputError(path + ": ELF has no loadable segment");

@@ -20,7 +20,7 @@ enum class Reg : uint8_t {
 constexpr uint8_t kLcrDlab = 0x80;
 constexpr uint8_t kMcrLoop = 0x10;
 constexpr uint8_t kLsrDataReady = 0x01;
-constexpr uint8_t kLsrThrEmpty = 0x20;      ///< THRE: kernels poll this before each byte
+constexpr uint8_t kLsrThrEmpty = 0x20;  ///< THRE: kernels poll this before each byte
 constexpr uint8_t kLsrTransmitterEmpty = 0x40;
 constexpr uint8_t kIerRxAvailable = 0x01;
 constexpr uint8_t kIerThrEmpty = 0x02;

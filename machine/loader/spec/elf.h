@@ -1,4 +1,5 @@
-// ELF file layouts needed by the loader (System V ABI, "Object Files": ELF header, program headers).
+// ELF file layouts needed by the loader (System V ABI, "Object Files": ELF header, program
+// headers).
 #pragma once
 
 #include <cstdint>
