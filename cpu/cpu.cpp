@@ -82,6 +82,10 @@ void CpuImpl::update_mode() {
 }
 
 void CpuImpl::step_one() {
+  if (attention_) {
+    service_attention();
+    if (run_state_ != RunState::kRunning) return;
+  }
   dcache_.reap();
   extra_cycles_ = 0;
   try {

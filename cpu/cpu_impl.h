@@ -309,6 +309,9 @@ class CpuImpl {
   // ---- exceptions (exceptions.cpp) ----
   /// Delivers a caught fault, escalating to #DF and triple fault.
   void handle_fault(const Fault& f);
+  /// Instruction-boundary work (SDM Vol. 3A 6.9, priority among simultaneous events);
+  /// clears attention_ unless something stays pending. Defined in attention.cpp.
+  void service_attention();
   void deliver(uint8_t vector, bool has_error, uint32_t error, bool soft, uint64_t return_rip);
   void deliver_real(uint8_t vector, uint64_t return_rip);
   void deliver_protected(uint8_t vector, bool has_error, uint32_t error, bool soft,
@@ -340,6 +343,10 @@ class CpuImpl {
   std::optional<ShutdownInfo> shutdown_;
   uint64_t cycles_ = 0, instructions_ = 0, instruction_limit_ = Cpu::kNoLimit;
   uint64_t extra_cycles_ = 0;  ///< added by the current instruction (REP iterations)
+  /// Set by anything that must act at the next instruction boundary (a pending interrupt,
+  /// NMI, INIT/SIPI, a debug trap, a timer deadline). The run loop calls
+  /// service_attention() when it is set, before fetching the next instruction.
+  bool attention_ = false;
 
   // derived from the registers by update_mode()
   DecodeMode mode_ = DecodeMode::kReal16;
