@@ -108,12 +108,14 @@ void CpuImpl::start_up(uint8_t vector) {
 
 bool CpuImpl::idle_until(uint64_t target) {
   for (;;) {
-    if (run_state_ == RunState::kShutdown && !irq_.init_pending) break;
     if (attention_) {
       service_attention();
       if (run_state_ == RunState::kRunning) return true;
     }
-    uint64_t wake = wake_deadline_;
+    // Why: a processor halted with IF=0 (or waiting for SIPI) can only be woken by a
+    // message (NMI, INIT, SIPI); timer expiries meanwhile coalesce at the next poll.
+    bool maskable_wakes = run_state_ == RunState::kHalted && (s_.rflags & kFlagIF);
+    uint64_t wake = maskable_wakes ? wake_deadline_ : lapic_->message_cycle();
     if (wake >= target) break;
     if (wake > cycles_) cycles_ = wake;
     attention_ = true;

@@ -113,6 +113,8 @@ class Lapic {
   int acknowledge();
   /// The earliest cycle at which poll() has work (timer deadline, message due); ~0 if none.
   uint64_t wake_cycle() const;
+  /// The cycle at which the first queued message is due; ~0 if none.
+  uint64_t message_cycle() const { return inbox_.empty() ? ~0ull : inbox_.front().at_cycle; }
   /// True if an interrupt message is queued (not yet due).
   bool has_queued() const { return !inbox_.empty(); }
   /// True if the timer is armed and its LVT entry unmasked.

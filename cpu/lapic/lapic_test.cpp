@@ -132,6 +132,21 @@ TEST_F(LapicTest, NmiIsBlockedUntilIret) {
   EXPECT_TRUE(cpu_->can_wake());
 }
 
+TEST_F(LapicTest, TimerStormWhileHaltedWithIfClearCostsNothing) {
+  Asm a;
+  a(ZYDIS_MNEMONIC_CLI);
+  a(ZYDIS_MNEMONIC_HLT);
+  start(a);
+  wr(0xF0, 0x1FF);
+  wr(0x3E0, 0xB);
+  wr(0x320, 0x20030);  // periodic, 1 tick
+  wr(0x380, 1);
+  cpu_->advance(100 * kPicosPerMilli);  // 200 million cycles, no wake-up possible
+  EXPECT_EQ(cpu_->run_state(), RunState::kHalted);
+  EXPECT_FALSE(cpu_->can_wake());
+  EXPECT_EQ(cpu_->cycles(), 200'000'000u);
+}
+
 TEST_F(LapicTest, IllegalVectorSetsErrorStatus) {
   wr(0xF0, 0x1FF);
   wr(0x300, 0x40005);  // self IPI vector 5
