@@ -30,6 +30,7 @@ CpuImpl::CpuImpl(const CpuParams& params, const CpuEnv& env)
     throw InternalError("Cpu: CpuEnv needs mem, io, mmio and tracer");
   track_ = "cpu" + std::to_string(params_.index);
   listener_slot_ = std::make_shared<CpuImpl*>(this);
+  lapic_ = std::make_unique<Lapic>(*this, env_.apic_bus);
   std::weak_ptr<CpuImpl*> weak = listener_slot_;
   // Why: PhysicalMemory cannot unregister listeners, so the listener holds a weak
   // reference that dies with this processor.
@@ -82,6 +83,7 @@ void CpuImpl::update_mode() {
 }
 
 void CpuImpl::step_one() {
+  if (cycles_ >= wake_deadline_) attention_ = true;  // LAPIC timer or message due
   if (attention_) {
     service_attention();
     if (run_state_ != RunState::kRunning) return;
@@ -113,8 +115,8 @@ void CpuImpl::run(uint64_t cycle_target) {
   const bool* stop = env_.stop_flag;
   while (cycles_ < cycle_target) {
     if (run_state_ != RunState::kRunning) {
-      cycles_ = cycle_target;
-      return;
+      if (!idle_until(cycle_target)) return;  // halted: wake on interrupt or reach target
+      continue;
     }
     if (instructions_ >= instruction_limit_) return;
     step_one();
@@ -182,6 +184,20 @@ void Cpu::set_run_state(RunState s) {
 }
 void Cpu::reset() {
   impl_->reset();
+  impl_->lapic_->reset();
+  impl_->irq_ = CoreInterruptState{};
+}
+Lapic& Cpu::lapic() {
+  return *impl_->lapic_;
+}
+bool Cpu::can_wake() const {
+  const CpuImpl& c = *impl_;
+  if (c.irq_.nmi_pending || c.irq_.init_pending || c.irq_.sipi_vector >= 0) return true;
+  if (c.lapic_->has_queued()) return true;
+  // A maskable interrupt or the timer can only wake a processor that has IF set.
+  if (c.run_state_ == RunState::kHalted && (c.s_.rflags & kFlagIF))
+    return c.lapic_->intr_pending() || c.lapic_->timer_can_fire();
+  return false;
 }
 uint64_t Cpu::instructions() const {
   return impl_->instructions_;
@@ -270,6 +286,7 @@ void Cpu::save(StateWriter& w) const {
   w.u64("cycles", c.cycles_);
   w.u64("instructions", c.instructions_);
   w.end_section();
+  c.lapic_->save(w);
 }
 
 void Cpu::restore(StateReader& r) {
@@ -301,6 +318,7 @@ void Cpu::restore(StateReader& r) {
   c.cycles_ = cycles;
   c.instructions_ = instructions;
   state_changed();
+  c.lapic_->restore(r);
 }
 
 void Cpu::inspect(InspectNode& node) const {
@@ -319,6 +337,15 @@ void Cpu::inspect(InspectNode& node) const {
     ex.counter(name, c.exceptions_[v]);
   }
   node.counter("software_interrupts", c.interrupts_);
+  InspectNode& irq = node.child("interrupts");
+  irq.counter("nmi", c.irq_.nmis);
+  irq.counter("extint", c.irq_.extints);
+  irq.counter("init", c.irq_.inits);
+  irq.counter("sipi", c.irq_.sipis);
+  InspectNode& byv = irq.child("by_vector");
+  for (unsigned v = 0; v < 256; ++v)
+    if (c.irq_.by_vector[v]) byv.counter("vector" + std::to_string(v), c.irq_.by_vector[v]);
+  c.lapic_->inspect(node.child("lapic"));
   InspectNode& dc = node.child("decode_cache");
   dc.counter("hits", c.dcache_.hits);
   dc.counter("misses", c.dcache_.misses);
@@ -335,6 +362,7 @@ void Cpu::hash_into(Hasher& h) const {
   ArchState s = c.s_;
   for_each_field(s, [&](const char*, uint64_t& v) { h.u64(v); });
   h.u64(static_cast<uint64_t>(c.run_state_));
+  c.lapic_->hash_into(h);
 }
 
 }  // namespace hvsim::cpu

@@ -24,18 +24,25 @@ class Hasher;
 
 namespace hvsim::cpu {
 
+class Lapic;
+class ApicBus;
+
 /// Parameters of one processor.
 struct CpuParams {
   /// Processor number; also its initial APIC id. Processor 0 is the bootstrap processor.
   uint32_t index = 0;
   /// Core clock in Hz. Simulated time advances by cycles at this rate; RDTSC counts them.
   uint64_t freq_hz = 2'000'000'000;
+  /// Local APIC timer input clock in Hz (before the divide configuration).
+  uint64_t apic_timer_hz = 1'000'000'000;
+  /// Processors in the machine (CPUID leaf 0xB topology).
+  uint32_t cpu_count = 1;
 };
 
 /// What the processor is doing.
 enum class RunState : uint8_t {
   kRunning,
-  kHalted,       ///< after HLT; wakes on an interrupt (none in the skeleton)
+  kHalted,       ///< after HLT; wakes on an interrupt (IF=1), NMI or INIT
   kWaitForSipi,  ///< application processor before INIT/SIPI
   kShutdown,     ///< triple fault: stopped until reset
 };
@@ -48,6 +55,7 @@ struct CpuEnv {
   MmioBus* mmio = nullptr;
   Tracer* tracer = nullptr;         ///< may be disabled, never null
   const bool* stop_flag = nullptr;  ///< polled after every instruction; set = return early
+  ApicBus* apic_bus = nullptr;      ///< connects the local APICs; null = this APIC alone
 };
 
 /// Why the processor stopped being able to run (reported to the user).
@@ -94,6 +102,13 @@ class Cpu : public Clocked {
   static constexpr uint64_t kNoLimit = ~uint64_t{0};
   void set_instruction_limit(uint64_t count);
   bool instruction_limit_reached() const;
+
+  /// This processor's local APIC (machine/ wires LINT0 and the 8259 acknowledge to it).
+  Lapic& lapic();
+  /// True if something other than a device event can still make this processor run: an
+  /// armed, unmasked LAPIC timer (with IF=1), a queued interrupt message, a pending NMI,
+  /// INIT or SIPI, or a deliverable interrupt. Used for the machine's idle detection.
+  bool can_wake() const;
 
   /// Set once the processor shuts down (triple fault).
   const std::optional<ShutdownInfo>& shutdown_info() const;

@@ -14,6 +14,7 @@
 #include "cpu/cpu.h"
 #include "cpu/decoder.h"
 #include "cpu/flags.h"
+#include "cpu/lapic/lapic.h"
 #include "cpu/spec/descriptors.h"
 #include "cpu/spec/exceptions.h"
 #include "cpu/spec/paging.h"
@@ -318,6 +319,16 @@ class CpuImpl {
                          uint64_t return_rip);
   void deliver_long(uint8_t vector, bool has_error, uint32_t error, bool soft, uint64_t return_rip);
   void shutdown(uint8_t vector, std::string reason);
+  // ---- interrupts (attention.cpp) ----
+  /// Delivers an external interrupt or NMI (not soft: EXT set in error codes).
+  void deliver_external(uint8_t vector, bool nmi);
+  /// INIT (SDM 9.1.1, Table 9-1): the reset state, keeping MSRs, the TSC and counters.
+  void init_processor();
+  /// SIPI in wait-for-SIPI state: real mode at vector * 0x1000 (SDM 9.4.4).
+  void start_up(uint8_t vector);
+  /// A halted or waiting processor: advances cycles_ to the next wake-up (LAPIC timer,
+  /// queued message) or to `target`; true if it is running again.
+  bool idle_until(uint64_t target);
 
   // ---- system (exec_system.cpp, msr.cpp, cpuid.cpp) ----
   void write_cr(unsigned n, uint64_t v);
@@ -347,6 +358,11 @@ class CpuImpl {
   /// NMI, INIT/SIPI, a debug trap, a timer deadline). The run loop calls
   /// service_attention() when it is set, before fetching the next instruction.
   bool attention_ = false;
+  /// The cycle count at which attention_ must be raised (LAPIC timer deadline, queued
+  /// interrupt message due); ~0 if none. Kept by the LAPIC.
+  uint64_t wake_deadline_ = ~0ull;
+  CoreInterruptState irq_;
+  std::unique_ptr<Lapic> lapic_;
 
   // derived from the registers by update_mode()
   DecodeMode mode_ = DecodeMode::kReal16;

@@ -6,7 +6,7 @@
 namespace hvsim::cpu {
 
 namespace {
-constexpr uint32_t kMaxBasicLeaf = 7;
+constexpr uint32_t kMaxBasicLeaf = 0xB;
 constexpr uint32_t kMaxExtendedLeaf = 0x80000008;
 constexpr char kVendor[] = "GenuineIntel";
 constexpr char kBrand[48] = "hvsim x86-64";
@@ -14,9 +14,9 @@ constexpr char kBrand[48] = "hvsim x86-64";
 // Leaf 1 EDX
 constexpr uint32_t kEdxPse = 1u << 3, kEdxTsc = 1u << 4, kEdxMsr = 1u << 5, kEdxPae = 1u << 6,
                    kEdxCx8 = 1u << 8, kEdxPge = 1u << 13, kEdxCmov = 1u << 15, kEdxPat = 1u << 16,
-                   kEdxPse36 = 1u << 17;
+                   kEdxPse36 = 1u << 17, kEdxApic = 1u << 9;
 // Leaf 1 ECX
-constexpr uint32_t kEcxCx16 = 1u << 13;
+constexpr uint32_t kEcxCx16 = 1u << 13, kEcxX2Apic = 1u << 21, kEcxTscDeadline = 1u << 24;
 // Leaf 0x80000001
 constexpr uint32_t kExtEdxSyscall = 1u << 11, kExtEdxNx = 1u << 20, kExtEdxPage1Gb = 1u << 26,
                    kExtEdxRdtscp = 1u << 27, kExtEdxLm = 1u << 29;
@@ -39,10 +39,29 @@ void CpuImpl::cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) const {
     case 1:
       out[0] = 0x000306A0;  // family 6, model 0x3A, stepping 0
       out[1] = (params_.index << 24) | (1u << 16) | (8u << 8);
-      out[2] = kEcxCx16;
+      out[2] = kEcxCx16 | kEcxX2Apic | kEcxTscDeadline;
       out[3] = kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxPge | kEdxCmov | kEdxPat |
                kEdxPse36;
+      // CPUID.1:EDX.APIC follows IA32_APIC_BASE.EN (SDM 10.4.3).
+      if (s_.apic_base & lapic::kBaseEnable) out[3] |= kEdxApic;
       return;
+    case 0xB: {
+      // x2APIC topology (SDM Vol. 2A CPUID leaf 0BH): one thread per core, cpu_count cores.
+      unsigned shift = 0;
+      while ((1u << shift) < params_.cpu_count) ++shift;
+      out[3] = params_.index;
+      out[2] = subleaf & 0xFF;
+      if (subleaf == 0) {
+        out[0] = 0;
+        out[1] = 1;
+        out[2] |= 1u << 8;  // SMT level
+      } else if (subleaf == 1) {
+        out[0] = shift;
+        out[1] = params_.cpu_count;
+        out[2] |= 2u << 8;  // core level
+      }
+      return;
+    }
     case 7:
       (void)subleaf;  // subleaf 0: no structured extended features yet
       return;

@@ -26,7 +26,7 @@ uint64_t CpuImpl::read_cr(unsigned n) {
     case 4: return s_.cr4;
     case 8:
       if (!long64_) raise_ud();
-      return s_.cr8;
+      return lapic_->tpr() >> 4;
     default: raise_ud();
   }
 }
@@ -76,7 +76,7 @@ void CpuImpl::write_cr(unsigned n, uint64_t v) {
     }
     case 8:
       if (!long64_ || (v >> 4)) raise_gp(0);
-      s_.cr8 = v;
+      lapic_->set_tpr(static_cast<uint32_t>(v) << 4);  // CR8 is TPR[7:4] (SDM 10.8.6)
       return;
     default: raise_ud();
   }
@@ -187,6 +187,7 @@ void cli(C& c, const Insn&) {
 }
 void sti(C& c, const Insn&) {
   if (c.protected_ && c.cpl_ > ((c.s_.rflags >> 12) & 3)) raise_gp(0);
+  if (!(c.s_.rflags & kFlagIF)) c.irq_.shadow_insn = c.instructions_ + 1;  // STI shadow
   c.s_.rflags |= kFlagIF;
 }
 

@@ -7,6 +7,7 @@ namespace hvsim::cpu {
 using spec::Msr;
 
 bool CpuImpl::read_msr(uint32_t msr, uint64_t* v) {
+  if (Lapic::is_msr(msr)) return lapic_->read_msr(msr, v);  // x2APIC, TSC deadline
   switch (static_cast<Msr>(msr)) {
     case Msr::IA32_TIME_STAMP_COUNTER: *v = tsc(); return true;
     case Msr::IA32_APIC_BASE: *v = s_.apic_base; return true;
@@ -32,12 +33,13 @@ bool CpuImpl::read_msr(uint32_t msr, uint64_t* v) {
 }
 
 bool CpuImpl::write_msr(uint32_t msr, uint64_t v) {
+  if (Lapic::is_msr(msr)) return lapic_->write_msr(msr, v);  // x2APIC, TSC deadline
   switch (static_cast<Msr>(msr)) {
-    case Msr::IA32_TIME_STAMP_COUNTER: s_.tsc_offset = v - cycles_; return true;
-    case Msr::IA32_APIC_BASE:
-      if (v & ~((1ull << spec::kMaxPhysAddrBits) - 1) & ~0xFFFull) return false;
-      s_.apic_base = (v & ~0x6FFull) | (s_.apic_base & 0x100);  // BSP bit is read-only
+    case Msr::IA32_TIME_STAMP_COUNTER:
+      s_.tsc_offset = v - cycles_;
+      lapic_->tsc_changed();
       return true;
+    case Msr::IA32_APIC_BASE: return lapic_->write_apic_base(v);
     case Msr::IA32_FEATURE_CONTROL: return false;  // locked
     case Msr::IA32_MTRRCAP: return false;
     case Msr::IA32_MTRR_DEF_TYPE: return (v & ~0xCFFull) == 0;

@@ -156,6 +156,7 @@ uint64_t CpuImpl::translate_slow(uint64_t la, Access acc, bool user) {
 // ---- physical access outside RAM ----
 
 uint64_t CpuImpl::phys_read_slow(uint64_t pa, unsigned size) {
+  if (lapic_->mmio_hit(pa)) return lapic_->mmio_read(pa & 0xFFF, size);  // per-CPU page
   if (env_.mem->contains(pa, 1) || env_.mem->contains(pa + size - 1, 1) || (pa & (size - 1))) {
     // Straddles the RAM end or is unaligned across MMIO: assemble bytewise.
     uint64_t v = 0;
@@ -170,6 +171,7 @@ uint64_t CpuImpl::phys_read_slow(uint64_t pa, unsigned size) {
 }
 
 void CpuImpl::phys_write_slow(uint64_t pa, unsigned size, uint64_t v) {
+  if (lapic_->mmio_hit(pa)) return lapic_->mmio_write(pa & 0xFFF, size, v);  // per-CPU page
   if (env_.mem->contains(pa, 1) || env_.mem->contains(pa + size - 1, 1) || (pa & (size - 1))) {
     for (unsigned k = 0; k < size; ++k) {
       uint8_t b = static_cast<uint8_t>(v >> (8 * k));

@@ -55,6 +55,7 @@ void CpuImpl::set_null_segment(unsigned seg, uint16_t sel) {
 }
 
 void CpuImpl::load_segment(unsigned seg, uint16_t sel) {
+  if (seg == kSs) irq_.shadow_insn = instructions_ + 1;  // MOV/POP SS shadow (SDM 6.8.3)
   if (!protected_ || (s_.rflags & kFlagVM)) {
     s_.seg[seg].selector = sel;
     s_.seg[seg].base = uint64_t{sel} << 4;
@@ -225,6 +226,7 @@ void CpuImpl::far_return(unsigned opsize, uint16_t pop_bytes) {
 }
 
 void CpuImpl::iret(unsigned opsize) {
+  irq_.nmi_blocked = false;  // IRET unblocks NMIs, even if it faults (SDM 6.7.1)
   if (!protected_) {
     uint64_t ip = peek(0, opsize);
     uint16_t cs = static_cast<uint16_t>(peek(opsize, opsize));

@@ -10,6 +10,12 @@
 #include "core/inspect.h"
 #include "core/state.h"
 #include "cpu/cpu.h"
+#include "cpu/lapic/apic_bus.h"
+#include "devices/acpi_pm/acpi_pm.h"
+#include "devices/ioapic/ioapic.h"
+#include "devices/isa_irq.h"
+#include "devices/pit8254/pit8254.h"
+#include "devices/rtc_cmos/rtc_cmos.h"
 #include "devices/debug_exit/debug_exit.h"
 #include "devices/fw_cfg/fw_cfg.h"
 #include "devices/pic8259/pic8259.h"
@@ -85,13 +91,16 @@ Machine::Machine(const MachineParams& params)
       mem_(params.memory),
       scheduler_(events_, params.quantum),
       rng_(params.seed) {
+  apic_bus_ = std::make_unique<cpu::ApicBus>();
   for (uint32_t i = 0; i < params_.cpus; ++i) {
     cpu::CpuParams cp;
     cp.index = i;
     cp.freq_hz = params_.cpu_freq_hz;
-    cpu::CpuEnv env{&mem_, &io_, &mmio_, &tracer_, scheduler_.stop_flag()};
+    cp.cpu_count = params_.cpus;
+    cpu::CpuEnv env{&mem_, &io_, &mmio_, &tracer_, scheduler_.stop_flag(), apic_bus_.get()};
     cpus_.push_back(std::make_unique<cpu::Cpu>(cp, env));
     cpus_.back()->reset();
+    apic_bus_->attach(&cpus_.back()->lapic());
     if (i != 0) cpus_.back()->set_run_state(cpu::RunState::kWaitForSipi);
     slots_.push_back(std::make_unique<CpuSlot>(*this, static_cast<int>(i)));
     scheduler_.add(slots_.back().get());
@@ -114,10 +123,53 @@ Machine::Machine(const MachineParams& params)
   fp.cpus = static_cast<uint16_t>(params_.cpus);
   fp.max_cpus = static_cast<uint16_t>(params_.cpus);
   add_device(std::make_unique<FwCfg>(fp), 0x510, 2);
+  add_interrupt_devices();
+}
+
+SimTime Machine::device_time() const {
+  return running_cpu_ >= 0 ? cpus_[running_cpu_]->local_time() : events_.now();
+}
+
+void Machine::add_interrupt_devices() {
+  // 8259 pair -> the BSP's LINT0 (virtual wire); the BSP's INTA asks the 8259 for the vector.
   auto pic = std::make_unique<Pic8259>();
-  Pic8259* pic_ptr = pic.get();
+  pic_ = pic.get();
   add_device(std::move(pic), 0x20, 2);
-  io_.map(0xA0, 2, pic_ptr, "pic_slave");
+  io_.map(0xA0, 2, pic_, "pic_slave");
+  io_.map(0x4D0, 2, pic_, "pic_elcr");
+  cpu::Lapic& bsp = cpus_[0]->lapic();
+  pic_->set_output([&bsp](bool level) { bsp.set_lint(0, level); });
+  bsp.set_extint_ack([this] { return pic_->acknowledge(); });
+
+  // IOAPIC -> APIC bus; level-triggered EOIs come back from the LAPICs.
+  auto ioapic = std::make_unique<IoApic>([this](const IoApicMessage& m) {
+    cpu::ApicMessage msg;
+    msg.mode = static_cast<cpu::lapic::DeliveryMode>(m.delivery_mode);
+    msg.vector = m.vector;
+    msg.level_triggered = m.level;
+    cpu::ApicDestination d;
+    d.dest = m.dest;
+    d.logical = m.logical;
+    apic_bus_->send(msg, d, nullptr, device_time());
+  });
+  ioapic_ = ioapic.get();
+  mmio_.map(0xFEC00000, 0x1000, ioapic_, "ioapic");
+  devices_.push_back(std::move(ioapic));
+  apic_bus_->set_eoi_listener([this](uint8_t v) { ioapic_->eoi(v); });
+
+  isa_irq_ = std::make_unique<IsaIrqRouter>(pic_, ioapic_);
+  auto now = [this] { return device_time(); };
+  auto pit = std::make_unique<Pit8254>(events_, now, isa_irq_->line(0));
+  Pit8254* pit_ptr = pit.get();
+  add_device(std::move(pit), 0x40, 4);
+  io_.map(0x61, 1, pit_ptr, "pit_port61");
+  RtcCmosParams rp;
+  rp.start_epoch = params_.rtc_start;
+  rp.memory = params_.memory;
+  rp.cpus = params_.cpus;
+  add_device(std::make_unique<RtcCmos>(rp, events_, now, isa_irq_->line(8)), 0x70, 2);
+  AcpiPmTimerParams pp;
+  add_device(std::make_unique<AcpiPmTimer>(pp, now), pp.port, 4);
 }
 
 Machine::~Machine() = default;
@@ -221,6 +273,7 @@ void Machine::set_progress(SimTime every, std::function<void()> fn) {
 std::optional<StopReason> Machine::check_idle() const {
   bool any_halted_with_if = false;
   for (const auto& c : cpus_) {
+    if (c->can_wake()) return std::nullopt;  // LAPIC timer, queued IPI, NMI/INIT/SIPI
     switch (c->run_state()) {
       case cpu::RunState::kRunning: return std::nullopt;
       case cpu::RunState::kHalted:
@@ -230,8 +283,9 @@ std::optional<StopReason> Machine::check_idle() const {
       case cpu::RunState::kShutdown: break;
     }
   }
-  // Nothing in this machine raises interrupts yet, so a halted processor with IF=1 can
-  // only be woken by a pending event; with no event pending the machine is idle for good.
+  // A halted processor with IF=1 can still be woken by a device event (PIT, RTC) through
+  // the PIC or IOAPIC; with no event pending and no LAPIC able to fire (checked above) the
+  // machine is idle for good.
   if (any_halted_with_if && events_.pending() > 0) return std::nullopt;
   StopReason r;
   r.kind = StopReason::Kind::kHalted;
@@ -340,6 +394,7 @@ void Machine::save(const std::string& path) const {
   w.u64("seed", params_.seed);
   w.u64("cpu_freq_hz", params_.cpu_freq_hz);
   w.u64("quantum", params_.quantum);
+  w.u64("rtc_start", static_cast<uint64_t>(params_.rtc_start));
   w.u64("now", events_.now());
   w.u64("event_seq", events_.next_seq());
   w.u64("round_end", scheduler_.round_end());
@@ -377,6 +432,7 @@ std::unique_ptr<Machine> Machine::restore(const std::string& path) {
   p.seed = r.u64("seed");
   p.cpu_freq_hz = r.u64("cpu_freq_hz");
   p.quantum = r.u64("quantum");
+  p.rtc_start = static_cast<int64_t>(r.u64("rtc_start"));
   SimTime now = r.u64("now");
   uint64_t seq = r.u64("event_seq");
   SimTime round_end = r.u64("round_end");

@@ -21,12 +21,15 @@ namespace hvsim {
 
 namespace cpu {
 class Cpu;
+class ApicBus;
 }
 class Device;
 class Uart16550;
 class DebugExit;
 class FwCfg;
 class Pic8259;
+class IoApic;
+class IsaIrqRouter;
 
 /// Why Machine::run returned.
 struct StopReason {
@@ -120,6 +123,10 @@ class Machine {
   BootPlan load_kernel_image(const KernelSpec& spec);
   void set_boot_entry(const BootPlan& plan);
   std::optional<StopReason> check_idle() const;
+  void add_interrupt_devices();
+  /// The time of a device access: the running processor's local time, else the event
+  /// queue's time (inside an event callback).
+  SimTime device_time() const;
 
   MachineParams params_;
   PhysicalMemory mem_;
@@ -129,11 +136,15 @@ class Machine {
   Scheduler scheduler_;
   Tracer tracer_;
   Rng rng_;
+  std::unique_ptr<cpu::ApicBus> apic_bus_;  // before cpus_: the processors point at it
   std::vector<std::unique_ptr<cpu::Cpu>> cpus_;
   std::vector<std::unique_ptr<CpuSlot>> slots_;
   std::vector<std::unique_ptr<Device>> devices_;
   Uart16550* uart_ = nullptr;
   DebugExit* debug_exit_ = nullptr;
+  Pic8259* pic_ = nullptr;
+  IoApic* ioapic_ = nullptr;
+  std::unique_ptr<IsaIrqRouter> isa_irq_;
   std::optional<BootPlan> boot_;
 
   // Per-run stop bookkeeping.

@@ -90,6 +90,9 @@ void validate(const MachineParams& p) {
     throw InputError("bad cpu_freq_hz " + std::to_string(p.cpu_freq_hz) +
                      ": must be 1 MHz..100 GHz");
   if (p.quantum == 0) throw InputError("bad quantum: must be nonzero");
+  if (p.rtc_start < 0 || p.rtc_start > 253402300799)
+    throw InputError("bad rtc_start " + std::to_string(p.rtc_start) +
+                     ": must be between 0 (1970) and 253402300799 (9999-12-31)");
 }
 
 }  // namespace hvsim

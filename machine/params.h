@@ -20,6 +20,9 @@ struct MachineParams {
   uint64_t cpu_freq_hz = 2'000'000'000;
   /// Scheduler quantum: how far one processor runs before the next takes its turn.
   SimTime quantum = 10 * kPicosPerMicro;
+  /// Wall-clock time the CMOS RTC shows at simulated time 0, in seconds since
+  /// 1970-01-01 00:00:00 UTC (default 2024-01-01 00:00:00). Never the host clock.
+  int64_t rtc_start = 1704067200;
 };
 
 /// Parses a size such as "256M", "1G", "4096K", "65536" (bytes) or "2GiB". Throws

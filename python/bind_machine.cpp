@@ -17,7 +17,9 @@ void bind_machine(py::module_& m) {
       .def_readwrite("memory", &MachineParams::memory, "bytes of RAM")
       .def_readwrite("seed", &MachineParams::seed, "seed of the machine's RNG")
       .def_readwrite("cpu_freq_hz", &MachineParams::cpu_freq_hz, "core clock in Hz")
-      .def_readwrite("quantum_ps", &MachineParams::quantum, "scheduler quantum in picoseconds");
+      .def_readwrite("quantum_ps", &MachineParams::quantum, "scheduler quantum in picoseconds")
+      .def_readwrite("rtc_start", &MachineParams::rtc_start,
+                     "CMOS RTC time at simulated time 0, seconds since 1970 (UTC)");
 
   py::class_<StopReason>(m, "StopReason", "Why a run stopped.")
       .def_property_readonly("kind", &StopReason::kind_name)

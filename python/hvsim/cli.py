@@ -99,7 +99,7 @@ def cmd_run(args):
     else:
         if not args.kernel:
             raise InputError("run needs --kernel FILE (or --restore CHECKPOINT)")
-        m = Machine(cpus=args.smp, memory=args.memory, seed=args.seed)
+        m = Machine(cpus=args.smp, memory=args.memory, seed=args.seed, rtc_start=args.rtc_start)
         # Load before opening any output: bad input must not truncate an existing file.
         m.load_kernel(args.kernel, cmdline=args.append or "", modules=args.module or [])
     serial_file = None
@@ -168,6 +168,9 @@ def build_parser():
     r.add_argument("--smp", metavar="N", type=_positive_int, default=1, help="processors (1)")
     r.add_argument("--memory", metavar="SIZE", default="256M", help="RAM, e.g. 256M, 1G (256M)")
     r.add_argument("--seed", metavar="N", type=int, default=0, help="RNG seed (0)")
+    r.add_argument("--rtc-start", metavar="TIME",
+                   help="CMOS RTC time at start: seconds since 1970 or an ISO date "
+                   "(2024-01-01T00:00:00)")
     r.add_argument("--serial", metavar="stdio|FILE|none", default="stdio",
                    help="where COM1 output goes (stdio)")
     r.add_argument("--max-insns", metavar="N", type=_count, help="stop after N instructions")

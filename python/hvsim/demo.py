@@ -14,7 +14,12 @@ PROGRAMS = [
     ("exceptions", "", "#DE, #UD, #BP, #GP error codes, an IST stack"),
     ("compute", "rounds=1", "integer mix: sieve, sort, hash, bytecode interpreter"),
     ("mbcheck", "expect_mem=256 expect_cpus=2 exit=0", "checks the Multiboot and fw_cfg contract"),
+    ("smp", "", "starts 3 APs with INIT/SIPI, then fixed, broadcast, logical, NMI and self IPIs"),
+    ("timers", "tsc_hz=2000000000 apic_hz=1000000000 rtc_start=1704067200",
+     "LAPIC timer modes, PIT via 8259 and IOAPIC, RTC, ACPI PM timer"),
 ]
+
+CPUS = {"mbcheck": 2, "smp": 4}
 
 
 def _row(cells, widths):
@@ -28,7 +33,7 @@ def main(args=None):
         with open(module, "w") as f:
             f.write("MODULE_OK=1\n")
         for name, cmdline, what in PROGRAMS:
-            m = Machine(cpus=2 if name == "mbcheck" else 1, memory="256M")
+            m = Machine(cpus=CPUS.get(name, 1), memory="256M")
             m.load_kernel(guest_program(name), cmdline=cmdline,
                           modules=[module] if name == "mbcheck" else [])
             stop = m.run(max_instructions=2_000_000_000)

@@ -45,6 +45,24 @@ def _size(value, what):
     return native.parse_size(str(value), what)
 
 
+def _epoch(value):
+    """Seconds since 1970 (int) or an ISO 8601 date/time in UTC -> seconds since 1970."""
+    if isinstance(value, int):
+        return value
+    import datetime
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        d = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError("bad rtc_start '%s': expected seconds since 1970 or an ISO date such "
+                         "as 2024-01-01T00:00:00" % text) from None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=datetime.timezone.utc)
+    return int(d.timestamp())
+
+
 def _duration_ps(value):
     """None -> no limit; int -> nanoseconds; str -> '10ms', '5us', ..."""
     if value is None:
@@ -57,14 +75,19 @@ def _duration_ps(value):
 class Machine:
     """A simulated x86-64 computer in bare-metal mode.
 
-    Machine(cpus=1, memory="256M", seed=0): `cpus` processors (processor 0 boots, the
-    others wait for INIT/SIPI), `memory` bytes of RAM from address 0 (an int or a size such
-    as "256M"), `seed` for the machine's random number generator. Devices: a 16550 UART on
-    COM1 (0x3F8), the debug-exit port 0xF4, firmware configuration (0x510/0x511) and the
-    8259 PIC pair. Runs are deterministic: the same kernel and inputs give the same state.
+    Machine(cpus=1, memory="256M", seed=0, rtc_start=None): `cpus` processors (processor 0
+    boots, the others wait for INIT/SIPI), `memory` bytes of RAM from address 0 (an int or a
+    size such as "256M"), `seed` for the machine's random number generator, `rtc_start` the
+    wall-clock time the CMOS RTC shows at simulated time 0 (seconds since 1970 UTC, or an
+    ISO date "2024-01-01T00:00:00"; default 2024-01-01 00:00:00, never the host clock).
+    Devices: a 16550 UART on COM1 (0x3F8), the debug-exit port 0xF4, firmware configuration
+    (0x510/0x511), the 8259 PIC pair, an IOAPIC (0xFEC00000), the 8254 PIT, the CMOS RTC
+    (0x70/0x71), the ACPI PM timer (port 0x608) and a local APIC per processor. Runs are
+    deterministic: the same kernel and inputs give the same state.
     """
 
-    def __init__(self, cpus=1, memory="256M", seed=0, cpu_freq_hz=2_000_000_000, _native=None):
+    def __init__(self, cpus=1, memory="256M", seed=0, cpu_freq_hz=2_000_000_000, rtc_start=None,
+                 _native=None):
         if _native is not None:
             self._m = _native
         else:
@@ -73,6 +96,8 @@ class Machine:
             p.memory = _size(memory, "memory size")
             p.seed = int(seed)
             p.cpu_freq_hz = int(cpu_freq_hz)
+            if rtc_start is not None:
+                p.rtc_start = _epoch(rtc_start)
             self._m = native.Machine(p)
         self._serial_callbacks = []
 
