@@ -5,10 +5,15 @@
 namespace hvsim::cpu {
 
 void CpuImpl::service_attention() {
-  // Sources of boundary work register here in priority order (SDM Table 6-2): debug traps
-  // of the previous instruction, NMI, maskable interrupts. Nothing in the first cut raises
-  // attention_, so this only acknowledges it.
+  // Sources of boundary work in priority order (SDM Table 6-2). Each source raises
+  // attention_ again if it needs the next boundary too.
   attention_ = false;
+  // 4: traps of the previous instruction (single-step, data and I/O breakpoints).
+  debug_traps();
+  // 5-6: NMI, maskable interrupts (not yet).
+  // 7: instruction breakpoints of the next instruction; arms single-step for it. Also
+  // ends MOV SS blocking, so it stays last.
+  debug_before_insn();
 }
 
 }  // namespace hvsim::cpu
