@@ -407,9 +407,9 @@ class CpuImpl {
   // derived from the registers by update_mode()
   DecodeMode mode_ = DecodeMode::kReal16;
   unsigned cpl_ = 0;
-  bool long_mode_ = false;  ///< EFER.LMA
-  bool long64_ = false;     ///< 64-bit submode
-  bool protected_ = false;  ///< CR0.PE
+  bool long_mode_ = false;     ///< EFER.LMA
+  bool long64_ = false;        ///< 64-bit submode
+  bool protected_ = false;     ///< CR0.PE
   unsigned canon_shift_ = 16;  ///< 64 - linear-address width (7 with CR4.LA57)
   uint64_t next_rip_ = 0;
 
@@ -419,13 +419,13 @@ class CpuImpl {
   /// boundary: completed if instructions_ advanced by one and no software interrupt ran.
   struct DebugArm {
     bool armed = false;
-    bool tf = false;           ///< EFLAGS.TF at the start (single-step after it)
-    bool rf = false;           ///< EFLAGS.RF at the start (cleared after it completes)
-    bool rf_loaded = false;    ///< the instruction loaded RF (IRET): keep it
+    bool tf = false;              ///< EFLAGS.TF at the start (single-step after it)
+    bool rf = false;              ///< EFLAGS.RF at the start (cleared after it completes)
+    bool rf_loaded = false;       ///< the instruction loaded RF (IRET): keep it
     bool no_single_step = false;  ///< SYSCALL cleared TF through IA32_FMASK
-    uint64_t insn_start = 0;   ///< instructions_ at the start
-    uint64_t soft_start = 0;   ///< interrupts_ at the start
-    uint64_t hits = 0;         ///< DR6 B0-B3 of data/I/O breakpoints hit
+    uint64_t insn_start = 0;      ///< instructions_ at the start
+    uint64_t soft_start = 0;      ///< interrupts_ at the start
+    uint64_t hits = 0;            ///< DR6 B0-B3 of data/I/O breakpoints hit
   } dbg_;
   std::string track_;  ///< trace track name "cpu<index>"
 

@@ -45,8 +45,8 @@ void CpuImpl::cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) const {
       out[0] = 0x000306A0;  // family 6, model 0x3A, stepping 0
       out[1] = (params_.index << 24) | (1u << 16) | (8u << 8);
       out[2] = kEcxCx16 | kEcxPcid;
-      out[3] = kEdxDe | kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxPge | kEdxCmov | kEdxPat |
-               kEdxPse36;
+      out[3] = kEdxDe | kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxPge | kEdxCmov |
+               kEdxPat | kEdxPse36;
       return;
     case 7:
       if (subleaf != 0) return;
@@ -61,9 +61,7 @@ void CpuImpl::cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) const {
     case 0x80000002:
     case 0x80000003:
     case 0x80000004: std::memcpy(out, kBrand + (leaf - 0x80000002) * 16, 16); return;
-    case 0x80000008:
-      out[0] = spec::kMaxPhysAddrBits | (spec::kLinearAddrBits57 << 8);
-      return;
+    case 0x80000008: out[0] = spec::kMaxPhysAddrBits | (spec::kLinearAddrBits57 << 8); return;
     default: return;
   }
 }

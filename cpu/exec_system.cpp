@@ -100,8 +100,7 @@ void CpuImpl::write_cr(unsigned n, uint64_t v) {
       if ((changed & v & kCr4PCIDE) && (!long_mode_ || (s_.cr3 & kCr3PcidMask))) raise_gp(0);
       bool pae_paging = (s_.cr0 & kCr0PG) && !long_mode_ && (v & kCr4PAE);
       uint64_t pdpte[4];
-      bool pae_load =
-          pae_paging && (changed & (kCr4PAE | kCr4PGE | kCr4PSE | kCr4SMEP | kCr4SMAP));
+      bool pae_load = pae_paging && (changed & (kCr4PAE | kCr4PGE | kCr4PSE | kCr4SMEP | kCr4SMAP));
       if (pae_load && !load_pdptes(s_.cr3, pdpte)) raise_gp(0);
       if (pae_load) std::copy(pdpte, pdpte + 4, s_.pdpte);
       s_.cr4 = v;
