@@ -254,6 +254,47 @@ TEST_F(PagingModesTest, PaePdpteReservedBitsFaultOnMovCr3) {
   EXPECT_NE(n.to_json(0).find("\"paging\":\"PAE\""), std::string::npos) << n.to_json(0);
 }
 
+TEST_F(PagingModesTest, FiveLevelPagingWalksAndWidensCanonicalAddresses) {
+  // CR3 -> PML5 whose entry 0 is the fixture's PML4. 1 << 48 is canonical with LA57 and
+  // walks PML5[1] (not present: #PF); 1 << 56 is not canonical (#GP).
+  const uint64_t pml5 = 0x24000;
+  Asm a;
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RBX), I(L::kData)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RAX), M(8, ZYDIS_REGISTER_RBX)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RBX), I(static_cast<int64_t>(1ull << 48))});
+  uint64_t faulting = L::kCode + a.size();
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RCX), M(8, ZYDIS_REGISTER_RBX)});
+  a(ZYDIS_MNEMONIC_HLT);
+  enter_long_mode();
+  put64(pml5, L::kPml4 | 7);
+  put64(L::kData, 0xABCD);
+  st().cr3 = pml5;
+  st().cr4 |= kCr4LA57;
+  cpu_->state_changed();
+  load(L::kCode, a);
+  run();
+  EXPECT_EQ(st().gpr[kRax], 0xABCDu);
+  ASSERT_TRUE(in_handler(14));
+  EXPECT_EQ(st().cr2, 1ull << 48);
+  EXPECT_EQ(frame(1), faulting);
+  InspectNode n;
+  cpu_->inspect(n);
+  EXPECT_NE(n.to_json(0).find("\"paging\":\"5-level\""), std::string::npos);
+
+  Asm b;
+  b(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RBX), I(static_cast<int64_t>(1ull << 56))});
+  b(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RCX), M(8, ZYDIS_REGISTER_RBX)});
+  b(ZYDIS_MNEMONIC_HLT);
+  enter_long_mode();
+  st().cr3 = pml5;
+  st().cr4 |= kCr4LA57;
+  cpu_->set_run_state(RunState::kRunning);
+  cpu_->state_changed();
+  load(L::kCode, b);
+  run();
+  EXPECT_TRUE(in_handler(13));
+}
+
 TEST_F(PagingModesTest, CpuidAdvertisesImplementedPagingFeatures) {
   Asm a;
   a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_EAX), I(7)});
