@@ -12,6 +12,8 @@
 namespace hvsim::cpu {
 
 void CpuImpl::service_attention() {
+  // Sources of boundary work in priority order (SDM Table 6-2). Each source raises
+  // attention_ again if it needs the next boundary too.
   attention_ = false;
   // Timer expiry and interrupt messages due by now move into the LAPIC and irq_.
   lapic_->poll();
@@ -32,7 +34,12 @@ void CpuImpl::service_attention() {
   }
   irq_.sipi_vector = -1;  // start-up IPIs are ignored outside wait-for-SIPI
 
-  bool shadow = irq_.shadow_insn == instructions_;
+  // 4: traps of the previous instruction (single-step, data and I/O breakpoints).
+  debug_traps();
+
+  // 5-6: NMI, then maskable interrupts, both held for one boundary after STI (with IF
+  // clear before) and after MOV SS / POP SS (SDM 6.8.3).
+  bool shadow = s_.interruptibility & (spec::kBlockBySti | spec::kBlockByMovSs);
   if (irq_.nmi_pending && !irq_.nmi_blocked && !shadow) {
     irq_.nmi_pending = false;
     irq_.nmi_blocked = true;
@@ -44,6 +51,11 @@ void CpuImpl::service_attention() {
   // Stay attentive while something is pending but blocked (IF=0, shadow, NMI blocking):
   // the boundary where it unblocks must see it.
   if (irq_.nmi_pending || irq_.init_pending || lapic_->intr_pending()) attention_ = true;
+
+  // 7: instruction breakpoints of the next instruction; arms single-step for it. It ends
+  // MOV SS blocking, so it stays last; the STI shadow ends here too.
+  debug_before_insn();
+  s_.interruptibility &= ~spec::kBlockBySti;
 }
 
 void CpuImpl::deliver_external(uint8_t vector, bool nmi) {

@@ -65,6 +65,7 @@ void CpuImpl::reset() {
 void CpuImpl::update_mode() {
   protected_ = (s_.cr0 & kCr0PE) != 0;
   long_mode_ = (s_.efer & kEferLMA) != 0;
+  canon_shift_ = (s_.cr4 & kCr4LA57) ? 64 - spec::kLinearAddrBits57 : 64 - spec::kLinearAddrBits;
   const SegReg& cs = s_.seg[kCs];
   long64_ = long_mode_ && (cs.attr & spec::kAttrL);
   if (!protected_) {
@@ -101,7 +102,7 @@ void CpuImpl::step_one() {
     ++instructions_;
     cycles_ += timing::kInstruction + extra_cycles_;
   } catch (const Fault& f) {
-    if (f.soft) {
+    if (f.soft || f.trap) {
       // INT n retired: the event is delivered with the next instruction's RIP.
       ++instructions_;
       cycles_ += timing::kInstruction;
@@ -175,6 +176,8 @@ void Cpu::state_changed() {
   impl_->update_mode();
   impl_->tlb_flush(true);
   impl_->dcache_.clear();
+  impl_->dbg_ = CpuImpl::DebugArm{};
+  impl_->debug_update();
 }
 RunState Cpu::run_state() const {
   return impl_->run_state_;
@@ -267,6 +270,10 @@ void for_each_field(ArchState& s, F&& f) {
   f("apic_base", s.apic_base);
   f("misc_enable", s.misc_enable);
   f("tsc_offset", s.tsc_offset);
+  static const char* const kPdpteNames[4] = {"pdpte0", "pdpte1", "pdpte2", "pdpte3"};
+  for (int k = 0; k < 4; ++k) f(kPdpteNames[k], s.pdpte[k]);
+  f("pending_dbg", s.pending_dbg);
+  f("interruptibility", s.interruptibility);
 }
 
 }  // namespace
@@ -274,7 +281,7 @@ void for_each_field(ArchState& s, F&& f) {
 void Cpu::save(StateWriter& w) const {
   const CpuImpl& c = *impl_;
   w.begin_section("cpu" + std::to_string(c.params_.index), 1);
-  ArchState s = c.s_;
+  ArchState s = c.settled_state();
   for_each_field(s, [&](const char* name, uint64_t& v) { w.u64(name, v); });
   w.u8("run_state", static_cast<uint8_t>(c.run_state_));
   w.boolean("shutdown", c.shutdown_.has_value());
@@ -355,11 +362,13 @@ void Cpu::inspect(InspectNode& node) const {
   tlb.counter("hits", c.tlb_hits_);
   tlb.counter("misses", c.tlb_misses_);
   tlb.counter("flushes", c.tlb_flushes_);
+  tlb.counter("page_walks", c.page_walks_);
+  tlb.counter("walk_refs", c.walk_refs_);
 }
 
 void Cpu::hash_into(Hasher& h) const {
   const CpuImpl& c = *impl_;
-  ArchState s = c.s_;
+  ArchState s = c.settled_state();
   for_each_field(s, [&](const char*, uint64_t& v) { h.u64(v); });
   h.u64(static_cast<uint64_t>(c.run_state_));
   c.lapic_->hash_into(h);

@@ -15,6 +15,7 @@
 #include "cpu/decoder.h"
 #include "cpu/flags.h"
 #include "cpu/lapic/lapic.h"
+#include "cpu/spec/debug.h"
 #include "cpu/spec/descriptors.h"
 #include "cpu/spec/exceptions.h"
 #include "cpu/spec/paging.h"
@@ -29,6 +30,9 @@ struct Fault {
   bool has_error;
   uint32_t error;
   bool soft = false;  ///< INT n / INT3 / INTO: delivered after the instruction retires
+  /// Trap-class hardware exception (ICEBP, #DB traps): delivered with the next
+  /// instruction's address, without forcing RF in the saved RFLAGS (SDM 17.3.1.1).
+  bool trap = false;
 };
 
 [[noreturn]] inline void raise_fault(spec::Vector v, uint32_t error = 0) {
@@ -51,6 +55,11 @@ struct TlbEntry {
   uint8_t perm = 0;
 };
 constexpr uint8_t kTlbUser = 1, kTlbWrite = 2, kTlbExec = 4, kTlbDirty = 8, kTlbGlobal = 16;
+/// Supervisor data access / fetch allowed without SMAP / SMEP checks (a supervisor page, or
+/// the feature off); without it supervisor accesses take the slow path, which decides.
+constexpr uint8_t kTlbSupData = 32, kTlbSupFetch = 64;
+/// Cached from a 2 MiB / 4 MiB / 1 GiB page (INVLPG must drop all of its 4 KiB entries).
+constexpr uint8_t kTlbLarge = 128;
 constexpr unsigned kTlbEntries = 512;
 
 constexpr unsigned kNumVectorsCounted = 32;
@@ -73,8 +82,9 @@ class CpuImpl {
   const Insn* fetch();
 
   // ---- paging (paging.cpp) ----
-  /// Translates a linear address; throws #PF (and sets CR2) on failure.
-  uint64_t translate(uint64_t la, Access acc, bool user) {
+  /// Translates a linear address; throws #PF (and sets CR2) on failure. `implicit`: an
+  /// implicit supervisor-mode access (descriptor tables, TSS; SMAP ignores EFLAGS.AC).
+  uint64_t translate(uint64_t la, Access acc, bool user, bool implicit = false) {
     const TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
     if (e.tag == (la >> 12)) {
       uint8_t need = need_perm(acc, user);
@@ -83,11 +93,11 @@ class CpuImpl {
         return e.pa | (la & 0xFFF);
       }
     }
-    return translate_slow(la, acc, user);
+    return translate_slow(la, acc, user, implicit);
   }
-  uint64_t translate_slow(uint64_t la, Access acc, bool user);
+  uint64_t translate_slow(uint64_t la, Access acc, bool user, bool implicit = false);
   uint8_t need_perm(Access acc, bool user) const {
-    uint8_t need = user ? kTlbUser : 0;
+    uint8_t need = user ? kTlbUser : acc == Access::kFetch ? kTlbSupFetch : kTlbSupData;
     if (acc == Access::kWrite) need |= kTlbDirty | ((user || (s_.cr0 & kCr0WP)) ? kTlbWrite : 0);
     if (acc == Access::kFetch) need |= kTlbExec;
     return need;
@@ -95,6 +105,25 @@ class CpuImpl {
   void tlb_flush(bool include_global);
   void tlb_flush_page(uint64_t la);
   spec::PagingMode paging_mode() const;
+
+  // ---- paging-structure walk (paging_walk.cpp) ----
+  /// Result of a successful walk: the physical address and the TLB permission bits.
+  struct WalkResult {
+    uint64_t pa;
+    uint8_t perm;
+  };
+  /// Walks the paging structures (SDM 4.3-4.6), setting A/D bits; raises #PF with the
+  /// exact error code and CR2 on failure. Counts the entries it reads in last_walk_refs_.
+  WalkResult walk(uint64_t la, Access acc, bool user, bool implicit);
+  /// Loads the four PAE PDPTEs from CR3 (SDM 4.4.1); false if a present one has reserved
+  /// bits set (the MOV to CR0/CR3/CR4 then raises #GP(0) and changes nothing).
+  bool load_pdptes(uint64_t cr3, uint64_t out[4]);
+  /// The current PCID (0 unless CR4.PCIDE).
+  uint16_t pcid() const {
+    return (s_.cr4 & kCr4PCIDE) ? static_cast<uint16_t>(s_.cr3 & spec::kCr3PcidMask) : 0;
+  }
+  /// INVPCID (SDM Vol. 2): invalidates by type for `pcid` (and `la` for type 0).
+  void invpcid(spec::InvpcidType type, uint16_t pcid, uint64_t la);
 
   // ---- physical access ----
   uint64_t phys_read(uint64_t pa, unsigned size) {
@@ -119,13 +148,18 @@ class CpuImpl {
   bool user_access(bool sys) const { return !sys && cpl_ == 3; }
   uint64_t read_lin(uint64_t la, unsigned size, Access acc = Access::kRead, bool sys = false) {
     if (!long_mode_) la &= 0xFFFFFFFF;
-    if ((la & 0xFFF) + size <= 4096) return phys_read(translate(la, acc, user_access(sys)), size);
+    if (watch_data_) [[unlikely]]
+      watch_data(la, size, false);
+    if ((la & 0xFFF) + size <= 4096)
+      return phys_read(translate(la, acc, user_access(sys), sys), size);
     return read_lin_split(la, size, acc, sys);
   }
   void write_lin(uint64_t la, unsigned size, uint64_t v, bool sys = false) {
     if (!long_mode_) la &= 0xFFFFFFFF;
+    if (watch_data_) [[unlikely]]
+      watch_data(la, size, true);
     if ((la & 0xFFF) + size <= 4096) {
-      phys_write(translate(la, Access::kWrite, user_access(sys)), size, v);
+      phys_write(translate(la, Access::kWrite, user_access(sys), sys), size, v);
       return;
     }
     write_lin_split(la, size, v, sys);
@@ -150,8 +184,10 @@ class CpuImpl {
   [[noreturn]] void seg_fault(unsigned seg, uint32_t err) {
     raise_fault(seg == kSs ? spec::Vector::kSS : spec::Vector::kGP, err);
   }
-  static bool canonical(uint64_t la) {
-    return static_cast<uint64_t>(static_cast<int64_t>(la << 16) >> 16) == la;
+  /// True if `la` is canonical for the linear-address width in force (48, or 57 with
+  /// CR4.LA57; SDM 3.3.7.1).
+  bool canonical(uint64_t la) const {
+    return static_cast<uint64_t>(static_cast<int64_t>(la << canon_shift_) >> canon_shift_) == la;
   }
   uint64_t read_mem(unsigned seg, uint64_t off, unsigned size) {
     return read_lin(linear(seg, off, size, Access::kRead), size);
@@ -341,6 +377,26 @@ class CpuImpl {
   /// Checks I/O permission (CPL <= IOPL in protected mode, else #GP(0)).
   void check_io(uint16_t port, unsigned size);
   void trace_mode_change(const char* what);
+
+  // ---- debug registers and #DB (debug.cpp, SDM Vol. 3B ch. 17) ----
+  /// MOV to/from DRn with CR4.DE aliasing, GD and reserved-bit rules.
+  void write_dr(unsigned n, uint64_t v);
+  uint64_t read_dr(unsigned n);
+  /// Recomputes watch_data_ from DR7 and asks for boundary service if debugging is active.
+  void debug_update();
+  /// Boundary work of priority 4 (SDM Table 6-2): concludes the previous instruction and
+  /// delivers its pending #DB traps (single-step, data and I/O breakpoints).
+  void debug_traps();
+  /// Boundary work of priority 7: instruction breakpoints of the next instruction (a
+  /// fault-class #DB) and arming single-step for it. Runs last at the boundary.
+  void debug_before_insn();
+  /// Data breakpoint check for an access of `size` bytes at linear address `la`.
+  void watch_data(uint64_t la, unsigned size, bool write);
+  /// I/O breakpoint check (DR7 R/W = 10 with CR4.DE) for IN/OUT of `size` bytes.
+  void watch_io(uint16_t port, unsigned size);
+  /// The architectural state with an unconcluded instruction's #DB traps folded into
+  /// pending_dbg (what a checkpoint or the state hash must see).
+  ArchState settled_state() const;
   void trace(std::string_view name, std::initializer_list<TraceArg> args);
 
   SimTime now() const { return clock_.time_of(cycles_); }
@@ -367,10 +423,26 @@ class CpuImpl {
   // derived from the registers by update_mode()
   DecodeMode mode_ = DecodeMode::kReal16;
   unsigned cpl_ = 0;
-  bool long_mode_ = false;  ///< EFER.LMA
-  bool long64_ = false;     ///< 64-bit submode
-  bool protected_ = false;  ///< CR0.PE
+  bool long_mode_ = false;     ///< EFER.LMA
+  bool long64_ = false;        ///< 64-bit submode
+  bool protected_ = false;     ///< CR0.PE
+  unsigned canon_shift_ = 16;  ///< 64 - linear-address width (7 with CR4.LA57)
   uint64_t next_rip_ = 0;
+
+  /// Set while a data breakpoint is enabled in DR7: accesses are checked against DR0-DR3.
+  bool watch_data_ = false;
+  /// Debug bookkeeping of the instruction in flight (debug.cpp). Concluded at the next
+  /// boundary: completed if instructions_ advanced by one and no software interrupt ran.
+  struct DebugArm {
+    bool armed = false;
+    bool tf = false;              ///< EFLAGS.TF at the start (single-step after it)
+    bool rf = false;              ///< EFLAGS.RF at the start (cleared after it completes)
+    bool rf_loaded = false;       ///< the instruction loaded RF (IRET): keep it
+    bool no_single_step = false;  ///< SYSCALL cleared TF through IA32_FMASK
+    uint64_t insn_start = 0;      ///< instructions_ at the start
+    uint64_t soft_start = 0;      ///< interrupts_ at the start
+    uint64_t hits = 0;            ///< DR6 B0-B3 of data/I/O breakpoints hit
+  } dbg_;
   std::string track_;  ///< trace track name "cpu<index>"
 
   TlbEntry tlb_[kTlbEntries];
@@ -380,6 +452,9 @@ class CpuImpl {
 
   // statistics
   uint64_t tlb_hits_ = 0, tlb_misses_ = 0, tlb_flushes_ = 0;
+  /// Page walks, paging-structure entries read by them (for the timing model), and the
+  /// entries read by the most recent walk.
+  uint64_t page_walks_ = 0, walk_refs_ = 0, last_walk_refs_ = 0;
   uint64_t exceptions_[kNumVectorsCounted] = {};
   uint64_t interrupts_ = 0;
 };

@@ -111,7 +111,7 @@ TEST_F(SystemTest, UserModeFaultSwitchesToRsp0) {
   EXPECT_EQ(frame(0), 0u);
   EXPECT_EQ(frame(1), L::kUserCode + 5);
   EXPECT_EQ(frame(2), L::kUserCode64);
-  EXPECT_EQ(frame(3), 0x202u);
+  EXPECT_EQ(frame(3), 0x202u | kFlagRF);  // faults save RF = 1 (SDM 17.3.1.1)
   EXPECT_EQ(frame(4), 0x3F0000u);
   EXPECT_EQ(frame(5), L::kUserData);
   EXPECT_EQ(st().seg[kCs].selector, L::kCode64);

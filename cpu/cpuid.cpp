@@ -16,7 +16,13 @@ constexpr uint32_t kEdxPse = 1u << 3, kEdxTsc = 1u << 4, kEdxMsr = 1u << 5, kEdx
                    kEdxCx8 = 1u << 8, kEdxPge = 1u << 13, kEdxCmov = 1u << 15, kEdxPat = 1u << 16,
                    kEdxPse36 = 1u << 17, kEdxApic = 1u << 9;
 // Leaf 1 ECX
-constexpr uint32_t kEcxCx16 = 1u << 13, kEcxX2Apic = 1u << 21, kEcxTscDeadline = 1u << 24;
+constexpr uint32_t kEcxCx16 = 1u << 13, kEcxPcid = 1u << 17, kEcxX2Apic = 1u << 21,
+                   kEcxTscDeadline = 1u << 24;
+// Leaf 1 EDX: DE (debug extensions: CR4.DE, I/O breakpoints)
+constexpr uint32_t kEdxDe = 1u << 2;
+// Leaf 7 subleaf 0 (structured extended features)
+constexpr uint32_t kL7EbxSmep = 1u << 7, kL7EbxInvpcid = 1u << 10, kL7EbxSmap = 1u << 20;
+constexpr uint32_t kL7EcxLa57 = 1u << 16;
 // Leaf 0x80000001
 constexpr uint32_t kExtEdxSyscall = 1u << 11, kExtEdxNx = 1u << 20, kExtEdxPage1Gb = 1u << 26,
                    kExtEdxRdtscp = 1u << 27, kExtEdxLm = 1u << 29;
@@ -39,9 +45,9 @@ void CpuImpl::cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) const {
     case 1:
       out[0] = 0x000306A0;  // family 6, model 0x3A, stepping 0
       out[1] = (params_.index << 24) | (1u << 16) | (8u << 8);
-      out[2] = kEcxCx16 | kEcxX2Apic | kEcxTscDeadline;
-      out[3] = kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxPge | kEdxCmov | kEdxPat |
-               kEdxPse36;
+      out[2] = kEcxCx16 | kEcxPcid | kEcxX2Apic | kEcxTscDeadline;
+      out[3] = kEdxDe | kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxPge | kEdxCmov |
+               kEdxPat | kEdxPse36;
       // CPUID.1:EDX.APIC follows IA32_APIC_BASE.EN (SDM 10.4.3).
       if (s_.apic_base & lapic::kBaseEnable) out[3] |= kEdxApic;
       return;
@@ -63,7 +69,9 @@ void CpuImpl::cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) const {
       return;
     }
     case 7:
-      (void)subleaf;  // subleaf 0: no structured extended features yet
+      if (subleaf != 0) return;
+      out[1] = kL7EbxSmep | kL7EbxInvpcid | kL7EbxSmap;
+      out[2] = kL7EcxLa57;
       return;
     case 0x80000000: out[0] = kMaxExtendedLeaf; return;
     case 0x80000001:
@@ -73,7 +81,7 @@ void CpuImpl::cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) const {
     case 0x80000002:
     case 0x80000003:
     case 0x80000004: std::memcpy(out, kBrand + (leaf - 0x80000002) * 16, 16); return;
-    case 0x80000008: out[0] = spec::kMaxPhysAddrBits | (spec::kLinearAddrBits << 8); return;
+    case 0x80000008: out[0] = spec::kMaxPhysAddrBits | (spec::kLinearAddrBits57 << 8); return;
     default: return;
   }
 }

@@ -19,7 +19,10 @@ void CpuImpl::shutdown(uint8_t vector, std::string reason) {
 
 void CpuImpl::handle_fault(const Fault& first) {
   Fault f = first;
-  uint64_t ret = f.soft ? next_rip_ : s_.rip;
+  uint64_t ret = (f.soft || f.trap) ? next_rip_ : s_.rip;
+  // Faults other than an instruction-breakpoint #DB save RFLAGS with RF = 1, so that the
+  // handler's IRET does not re-trigger an instruction breakpoint (SDM 17.3.1.1).
+  if (!f.soft && !f.trap) s_.rflags |= kFlagRF;
   for (;;) {
     if (f.soft)
       ++interrupts_;

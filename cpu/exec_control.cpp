@@ -194,8 +194,10 @@ void into(C& c, const Insn&) {
   if (c.long64_) raise_ud();
   if (c.flag(kFlagOF)) throw Fault{4, false, 0, true};
 }
+/// INT1 / ICEBP (F1): a trap-class #DB delivered like a hardware exception (no gate DPL
+/// check, EXT set), returning after the instruction; DR6 is unchanged (SDM 17.3.1).
 void int1(C&, const Insn&) {
-  raise_fault(Vector::kDB);
+  throw Fault{static_cast<uint8_t>(Vector::kDB), false, 0, false, true};
 }
 
 void pusha(C& c, const Insn& i) {

@@ -3,6 +3,8 @@
 // (Intel SDM Vol. 3A 2.5-2.8, 5.8.8; Vol. 2 instruction pages).
 #include <Zydis/Zydis.h>
 
+#include <algorithm>
+
 #include "core/trace.h"
 #include "cpu/cpu_impl.h"
 
@@ -34,6 +36,7 @@ uint64_t CpuImpl::read_cr(unsigned n) {
 void CpuImpl::write_cr(unsigned n, uint64_t v) {
   switch (n) {
     case 0: {
+      // SDM Vol. 2 "MOV to CR0", Vol. 3A 2.5 and 10.8.5 (entering and leaving IA-32e mode).
       if (v >> 32) raise_gp(0);
       v |= kCr0ET;
       if ((v & kCr0PG) && !(v & kCr0PE)) raise_gp(0);
@@ -47,9 +50,14 @@ void CpuImpl::write_cr(unsigned n, uint64_t v) {
         efer |= kEferLMA;
       }
       if (pg_off && (efer & kEferLMA)) {
-        if (long64_) raise_gp(0);
+        // Paging can only be turned off from compatibility mode; with PCIDE set, never.
+        if (long64_ || (s_.cr4 & kCr4PCIDE)) raise_gp(0);
         efer &= ~kEferLMA;
       }
+      uint64_t pdpte[4];
+      bool pae_load = pg_on && !(efer & kEferLMA) && (s_.cr4 & kCr4PAE);
+      if (pae_load && !load_pdptes(s_.cr3, pdpte)) raise_gp(0);
+      if (pae_load) std::copy(pdpte, pdpte + 4, s_.pdpte);
       s_.cr0 = v;
       s_.efer = efer;
       if ((old ^ v) & (kCr0PG | kCr0WP | kCr0PE)) tlb_flush(true);
@@ -58,20 +66,48 @@ void CpuImpl::write_cr(unsigned n, uint64_t v) {
       return;
     }
     case 2: s_.cr2 = v; return;
-    case 3:
+    case 3: {
+      // SDM 4.10.4.1: without PCIDs, or with bit 63 clear, the (new) PCID's non-global
+      // translations go; with bit 63 set they stay.
+      bool no_flush = false;
+      if (s_.cr4 & kCr4PCIDE) {
+        no_flush = (v & kCr3NoFlush) != 0;
+        v &= ~kCr3NoFlush;
+      }
       if (long_mode_ && (v & ~((1ull << kMaxPhysAddrBits) - 1))) raise_gp(0);
-      s_.cr3 = long_mode_ ? v : v & 0xFFFFFFFF;
-      tlb_flush(false);
+      if (!long_mode_) v &= 0xFFFFFFFF;
+      if (paging_mode() == PagingMode::kPae) {
+        uint64_t pdpte[4];
+        if (!load_pdptes(v, pdpte)) raise_gp(0);
+        std::copy(pdpte, pdpte + 4, s_.pdpte);
+      }
+      bool same_pcid = (v & kCr3PcidMask) == (s_.cr3 & kCr3PcidMask);
+      s_.cr3 = v;
+      if (!(no_flush && same_pcid)) tlb_flush(false);
       return;
+    }
     case 4: {
-      // Supported: VME(0)? no. TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR, OSXMMEXCPT.
+      // Supported: TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR, OSXMMEXCPT.
       constexpr uint64_t kAllowed = (1u << 2) | (1u << 3) | kCr4PSE | kCr4PAE | (1u << 6) |
                                     kCr4PGE | (1u << 8) | kCr4OSFXSR | kCr4OSXMMEXCPT;
-      if (v & ~kAllowed) raise_gp(0);
-      if (long_mode_ && !(v & kCr4PAE)) raise_gp(0);
+      // Paging extensions of the modes work (SDM 4.5, 4.6.1, 4.10.1).
+      constexpr uint64_t kAllowedPaging = kCr4LA57 | kCr4PCIDE | kCr4SMEP | kCr4SMAP;
+      if (v & ~(kAllowed | kAllowedPaging)) raise_gp(0);
       uint64_t old = s_.cr4;
+      uint64_t changed = old ^ v;
+      if (long_mode_ && !(v & kCr4PAE)) raise_gp(0);
+      if (long_mode_ && (changed & kCr4LA57)) raise_gp(0);
+      if ((changed & v & kCr4PCIDE) && (!long_mode_ || (s_.cr3 & kCr3PcidMask))) raise_gp(0);
+      bool pae_paging = (s_.cr0 & kCr0PG) && !long_mode_ && (v & kCr4PAE);
+      uint64_t pdpte[4];
+      bool pae_load = pae_paging && (changed & (kCr4PAE | kCr4PGE | kCr4PSE | kCr4SMEP | kCr4SMAP));
+      if (pae_load && !load_pdptes(s_.cr3, pdpte)) raise_gp(0);
+      if (pae_load) std::copy(pdpte, pdpte + 4, s_.pdpte);
       s_.cr4 = v;
-      if ((old ^ v) & (kCr4PSE | kCr4PAE | kCr4PGE)) tlb_flush(true);
+      if (changed & (kCr4PSE | kCr4PAE | kCr4PGE | kCr4PCIDE | kCr4SMEP | kCr4SMAP | kCr4LA57))
+        tlb_flush(true);
+      if (changed & (1u << 3)) debug_update();  // CR4.DE: I/O breakpoints
+      update_mode();
       return;
     }
     case 8:
@@ -91,22 +127,16 @@ void exec_mov_special(CpuImpl& c, const Insn& i) {
   } else if (s.rc == RegClass::kCr) {
     c.set_gpr(d.reg, d.size, c.read_cr(s.reg));
   } else if (d.rc == RegClass::kDr) {
-    if (d.reg >= 8 || ((d.reg == 4 || d.reg == 5) && (c.s_.cr4 & (1u << 3)))) raise_ud();
-    uint64_t v = c.get_gpr(s.reg, s.size);
-    if (d.reg == 6) v = (v & 0xE00F) | 0xFFFF0FF0;
-    if (d.reg == 7) v = (v & ~0xD000ull) | 0x400;
-    c.s_.dr[d.reg] = v;
+    c.write_dr(d.reg, c.get_gpr(s.reg, s.size));
   } else {
-    if (s.reg >= 8 || ((s.reg == 4 || s.reg == 5) && (c.s_.cr4 & (1u << 3)))) raise_ud();
-    c.set_gpr(d.reg, d.size, c.s_.dr[s.reg]);
+    c.set_gpr(d.reg, d.size, c.read_dr(s.reg));
   }
 }
 
 void CpuImpl::check_io(uint16_t port, unsigned size) {
   // Why: the TSS I/O permission bitmap is not consulted yet; CPL > IOPL always faults.
   if (protected_ && (cpl_ > ((s_.rflags >> 12) & 3) || (s_.rflags & kFlagVM))) raise_gp(0);
-  (void)port;
-  (void)size;
+  if (s_.dr[7] & spec::kDr7EnableMask) watch_io(port, size);
 }
 
 namespace {
@@ -124,7 +154,7 @@ void table_reg(C& c, const Insn& i) {
     uint16_t limit = static_cast<uint16_t>(c.read_mem(i.mem.seg, ea, 2));
     uint64_t base = c.read_mem(i.mem.seg, ea2, base_size);
     if (!c.long64_ && i.opsize == 2) base &= 0xFFFFFF;
-    if (c.long64_ && !C::canonical(base)) raise_gp(0);
+    if (c.long64_ && !c.canonical(base)) raise_gp(0);
     t.base = base;
     t.limit = limit;
   } else {
@@ -187,7 +217,10 @@ void cli(C& c, const Insn&) {
 }
 void sti(C& c, const Insn&) {
   if (c.protected_ && c.cpl_ > ((c.s_.rflags >> 12) & 3)) raise_gp(0);
-  if (!(c.s_.rflags & kFlagIF)) c.irq_.shadow_insn = c.instructions_ + 1;  // STI shadow
+  if (!(c.s_.rflags & kFlagIF)) {  // STI shadow: one boundary without interrupts (SDM 6.8.3)
+    c.s_.interruptibility |= spec::kBlockBySti;
+    c.attention_ = true;
+  }
   c.s_.rflags |= kFlagIF;
 }
 
@@ -257,6 +290,35 @@ void invlpg(C& c, const Insn& i) {
   c.tlb_flush_page(la);
 }
 
+// INVPCID (SDM Vol. 2 "INVPCID"): type in a register, 16-byte descriptor in memory.
+void invpcid(C& c, const Insn& i) {
+  if (c.protected_ && (c.s_.rflags & kFlagVM)) raise_ud();
+  if (i.op[1].kind != OpKind::kMem) raise_ud();
+  require_cpl0(c);
+  uint64_t type = c.get_gpr(i.op[0].reg, i.op[0].size);
+  uint64_t ea = c.ea(i);
+  uint64_t lo = c.read_mem(i.mem.seg, ea, 8);
+  uint64_t la = c.read_mem(i.mem.seg, (ea + 8) & c.addr_mask(i.addrsize), 8);
+  if (type > 3 || (lo >> 12)) raise_gp(0);
+  uint16_t id = static_cast<uint16_t>(lo & kCr3PcidMask);
+  auto t = static_cast<InvpcidType>(type);
+  if (t == InvpcidType::kIndividualAddress && !c.canonical(la)) raise_gp(0);
+  if ((t == InvpcidType::kIndividualAddress || t == InvpcidType::kSingleContext) && id != 0 &&
+      !(c.s_.cr4 & kCr4PCIDE))
+    raise_gp(0);
+  c.invpcid(t, id, la);
+}
+
+// STAC/CLAC (SDM Vol. 2): set or clear EFLAGS.AC for SMAP; #UD outside ring 0.
+template <bool kSet>
+void stac_clac(C& c, const Insn&) {
+  if (c.protected_ && c.cpl_ != 0) raise_ud();
+  if (kSet)
+    c.s_.rflags |= kFlagAC;
+  else
+    c.s_.rflags &= ~kFlagAC;
+}
+
 void privileged_nop(C& c, const Insn&) {
   require_cpl0(c);
 }
@@ -286,14 +348,18 @@ void swapgs(C& c, const Insn&) {
   std::swap(c.s_.seg[kGs].base, c.s_.kernel_gs_base);
 }
 
-// SYSCALL/SYSRET in 64-bit mode (SDM Vol. 2 "SYSCALL", "SYSRET"); compatibility-mode
-// SYSCALL (CSTAR) is not implemented (#UD).
+// SYSCALL/SYSRET in 64-bit mode (SDM Vol. 2 "SYSCALL", "SYSRET"), Intel behaviour:
+// SYSCALL outside 64-bit mode is #UD (no CSTAR entry); SYSRET to a non-canonical RCX
+// raises #GP(0) in ring 0, before anything changes.
 void syscall(C& c, const Insn&) {
   if (!c.long64_ || !(c.s_.efer & kEferSCE)) raise_ud();
   uint16_t sel = static_cast<uint16_t>((c.s_.star >> 32) & 0xFFFC);
   c.s_.gpr[kRcx] = c.next_rip_;
   c.s_.gpr[kR11] = c.s_.rflags & ~kFlagRF;
   c.s_.rflags = (c.s_.rflags & ~c.s_.sfmask & ~kFlagRF) | 2;
+  // Why: the handler is entered with TF as IA32_FMASK left it; a TF cleared here does not
+  // single-step the kernel entry (the INT n rule of SDM 17.3.1.4 applied to SYSCALL).
+  if (!(c.s_.rflags & kFlagTF)) c.dbg_.no_single_step = true;
   c.s_.seg[kCs] = SegReg{sel, 0, 0xFFFFFFFF, 0x9B | kAttrL | kAttrG};
   c.s_.seg[kSs] = SegReg{static_cast<uint16_t>(sel + 8), 0, 0xFFFFFFFF, 0x93 | kAttrDB | kAttrG};
   c.update_mode();
@@ -306,7 +372,7 @@ void sysret(C& c, const Insn& i) {
   uint16_t base = static_cast<uint16_t>(c.s_.star >> 48);
   uint64_t rip = c.s_.gpr[kRcx];
   if (i.opsize == 8) {
-    if (!C::canonical(rip)) raise_gp(0);
+    if (!c.canonical(rip)) raise_gp(0);
     c.s_.seg[kCs] =
         SegReg{static_cast<uint16_t>((base + 16) | 3), 0, 0xFFFFFFFF, 0xFB | kAttrL | kAttrG};
   } else {
@@ -318,6 +384,7 @@ void sysret(C& c, const Insn& i) {
   c.s_.rflags = (c.s_.gpr[kR11] & 0x3C7FD7) | 2;
   c.update_mode();
   c.next_rip_ = rip;
+  if (c.s_.rflags & kFlagTF) c.debug_update();
 }
 
 }  // namespace
@@ -342,6 +409,9 @@ void register_system(HandlerTable t) {
   t[ZYDIS_MNEMONIC_RDMSR] = &rdmsr;
   t[ZYDIS_MNEMONIC_WRMSR] = &wrmsr;
   t[ZYDIS_MNEMONIC_INVLPG] = &invlpg;
+  t[ZYDIS_MNEMONIC_INVPCID] = &invpcid;
+  t[ZYDIS_MNEMONIC_STAC] = &stac_clac<true>;
+  t[ZYDIS_MNEMONIC_CLAC] = &stac_clac<false>;
   t[ZYDIS_MNEMONIC_WBINVD] = &privileged_nop;
   t[ZYDIS_MNEMONIC_INVD] = &privileged_nop;
   t[ZYDIS_MNEMONIC_CLTS] = &clts;

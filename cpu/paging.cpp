@@ -1,6 +1,6 @@
-// Linear-to-physical translation: 32-bit, PAE and 4-level paging walks with A/D updates,
-// permission checks and the software TLB (Intel SDM Vol. 3A ch. 4); physical access to
-// RAM and MMIO; segment checks outside 64-bit mode (SDM 5.3, 5.4).
+// Linear-to-physical translation through the software TLB, TLB invalidation (INVLPG,
+// INVPCID, PCIDs) (Intel SDM Vol. 3A ch. 4, 4.10); the walk itself is in paging_walk.cpp;
+// physical access to RAM and MMIO; segment checks outside 64-bit mode (SDM 5.3, 5.4).
 #include "cpu/cpu_impl.h"
 
 namespace hvsim::cpu {
@@ -9,11 +9,15 @@ using namespace spec;
 
 PagingMode CpuImpl::paging_mode() const {
   if (!(s_.cr0 & kCr0PG)) return PagingMode::kNone;
-  if (s_.efer & kEferLMA) return PagingMode::k4Level;
+  if (s_.efer & kEferLMA) return (s_.cr4 & kCr4LA57) ? PagingMode::k5Level : PagingMode::k4Level;
   if (s_.cr4 & kCr4PAE) return PagingMode::kPae;
   return PagingMode::k32Bit;
 }
 
+// Why: the TLB holds translations of the current PCID and global ones only. Switching to
+// another PCID drops the non-global entries (write_cr), which the SDM allows (4.10.4: a
+// processor may invalidate any cached translation at any time); no stale entry of another
+// PCID can then survive an invalidation that should have removed it.
 void CpuImpl::tlb_flush(bool include_global) {
   ++tlb_flushes_;
   for (auto& e : tlb_) {
@@ -24,133 +28,38 @@ void CpuImpl::tlb_flush(bool include_global) {
 void CpuImpl::tlb_flush_page(uint64_t la) {
   TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
   if (e.tag == (la >> 12)) e.tag = ~0ull;
+  // A large page is cached as 4 KiB pieces in many slots: drop every large-page piece
+  // (more than the SDM requires, never less).
+  for (auto& x : tlb_) {
+    if (x.perm & kTlbLarge) x.tag = ~0ull;
+  }
 }
 
-namespace {
-
-/// Accumulates a walk: permissions are the AND of every level (NX the OR).
-struct WalkState {
-  bool user = true, write = true, nx = false;
-  void add(uint64_t e) {
-    user &= (e & kPteUS) != 0;
-    write &= (e & kPteRW) != 0;
-    nx |= (e & kPteXD) != 0;
+void CpuImpl::invpcid(InvpcidType type, uint16_t id, uint64_t la) {
+  switch (type) {
+    case InvpcidType::kIndividualAddress:
+      if (id == pcid()) tlb_flush_page(la);
+      return;
+    case InvpcidType::kSingleContext:
+      if (id == pcid()) tlb_flush(false);
+      return;
+    case InvpcidType::kAllContextsWithGlobal: tlb_flush(true); return;
+    case InvpcidType::kAllContexts: tlb_flush(false); return;
   }
-};
+}
 
-}  // namespace
-
-uint64_t CpuImpl::translate_slow(uint64_t la, Access acc, bool user) {
+uint64_t CpuImpl::translate_slow(uint64_t la, Access acc, bool user, bool implicit) {
   ++tlb_misses_;
-  PagingMode pm = paging_mode();
   uint64_t vpn = la >> 12;
   TlbEntry& slot = tlb_[vpn % kTlbEntries];
-  if (pm == PagingMode::kNone) {
-    slot = TlbEntry{vpn, la & ~0xFFFull, kTlbUser | kTlbWrite | kTlbExec | kTlbDirty};
+  if (!(s_.cr0 & kCr0PG)) {
+    slot = TlbEntry{vpn, la & ~0xFFFull,
+                    kTlbUser | kTlbWrite | kTlbExec | kTlbDirty | kTlbSupData | kTlbSupFetch};
     return la;
   }
-  bool write = acc == Access::kWrite, fetch = acc == Access::kFetch;
-  bool nxe = (s_.efer & kEferNXE) != 0;
-  uint32_t err = (write ? kPfW : 0) | (user ? kPfU : 0) | (fetch && nxe ? kPfI : 0);
-  auto fault = [&](uint32_t bits) -> uint64_t {
-    s_.cr2 = la;
-    raise_fault(Vector::kPF, err | bits);
-  };
-  // Reads one entry; returns it or faults (not present / reserved bits).
-  auto read_entry = [&](uint64_t pa, unsigned size) { return phys_read(pa, size); };
-  uint64_t xd_reserved = nxe ? 0 : kPteXD;
-
-  WalkState ws;
-  uint64_t entries_pa[5];
-  uint64_t entries[5];
-  int levels = 0;
-  uint64_t page_pa, page_size;
-  bool global = false;
-
-  if (pm == PagingMode::k32Bit) {
-    uint64_t pde_pa = (s_.cr3 & 0xFFFFF000) + ((la >> 22) & 0x3FF) * 4;
-    uint64_t pde = read_entry(pde_pa, 4);
-    if (!(pde & kPteP)) return fault(0);
-    ws.add(pde);
-    entries_pa[levels] = pde_pa;
-    entries[levels++] = pde;
-    if ((pde & kPtePS) && (s_.cr4 & kCr4PSE)) {
-      // 4 MiB page; bits 20:13 hold physical-address bits 39:32 (PSE-36).
-      if (pde & (1ull << 21)) return fault(kPfP | kPfRsvd);
-      page_pa = (pde & 0xFFC00000) | (((pde >> 13) & 0xFF) << 32);
-      page_size = 4ull << 20;
-      global = pde & kPteG;
-    } else {
-      uint64_t pte_pa = (pde & 0xFFFFF000) + ((la >> 12) & 0x3FF) * 4;
-      uint64_t pte = read_entry(pte_pa, 4);
-      if (!(pte & kPteP)) return fault(0);
-      ws.add(pte);
-      entries_pa[levels] = pte_pa;
-      entries[levels++] = pte;
-      page_pa = pte & 0xFFFFF000;
-      page_size = 4096;
-      global = pte & kPteG;
-    }
-  } else {
-    // PAE or 4-level: 8-byte entries, 9 bits per level.
-    uint64_t table;
-    int top;
-    if (pm == PagingMode::kPae) {
-      // Why: PDPTEs are read at walk time rather than cached at CR3 load (a documented
-      // simplification; SDM 4.4.1 lets them be cached, software reloads CR3 after edits).
-      uint64_t pdpte_pa = (s_.cr3 & 0xFFFFFFE0) + ((la >> 30) & 3) * 8;
-      uint64_t pdpte = read_entry(pdpte_pa, 8);
-      if (!(pdpte & kPteP)) return fault(0);
-      if (pdpte & (kPteHighReserved | 0x1E6)) return fault(kPfP | kPfRsvd);
-      table = pdpte & kPteAddrMask;
-      top = 1;
-    } else {
-      table = s_.cr3 & kPteAddrMask;
-      top = 3;
-    }
-    for (int level = top;; --level) {
-      uint64_t epa = table + ((la >> (12 + 9 * level)) & 0x1FF) * 8;
-      uint64_t e = read_entry(epa, 8);
-      if (!(e & kPteP)) return fault(0);
-      uint64_t rsvd = kPteHighReserved | xd_reserved;
-      bool leaf = level == 0 || (e & kPtePS);
-      if (level == 3 && (e & kPtePS)) rsvd |= kPtePS;  // PML4E.PS is reserved
-      if (leaf && level == 2) rsvd |= 0x3FFFE000;      // 1 GiB page: bits 29:13
-      if (leaf && level == 1) rsvd |= 0x1FE000;        // 2 MiB page: bits 20:13
-      if (e & rsvd) return fault(kPfP | kPfRsvd);
-      ws.add(e);
-      entries_pa[levels] = epa;
-      entries[levels++] = e;
-      if (leaf) {
-        page_size = 1ull << (12 + 9 * level);
-        page_pa = e & kPteAddrMask & ~(page_size - 1);
-        global = e & kPteG;
-        break;
-      }
-      table = e & kPteAddrMask;
-    }
-  }
-  uint64_t leaf = entries[levels - 1];
-  // Permission checks (SDM 4.6).
-  bool wp = (s_.cr0 & kCr0WP) != 0;
-  if (user && !ws.user) return fault(kPfP);
-  if (write && !ws.write && (user || wp)) return fault(kPfP);
-  if (fetch && nxe && ws.nx) return fault(kPfP);
-  // Accessed and dirty bits (SDM 4.8).
-  unsigned esize = pm == PagingMode::k32Bit ? 4 : 8;
-  for (int k = 0; k < levels; ++k) {
-    uint64_t e = entries[k];
-    uint64_t ne = e | kPteA;
-    if (k == levels - 1 && write) ne |= kPteD;
-    if (ne != e) phys_write(entries_pa[k], esize, ne);
-  }
-  bool dirty = write || (leaf & kPteD);
-  uint64_t pa = page_pa | (la & (page_size - 1));
-  uint8_t perm = (ws.user ? kTlbUser : 0) | (ws.write ? kTlbWrite : 0) |
-                 ((ws.nx && nxe) ? 0 : kTlbExec) | (dirty ? kTlbDirty : 0) |
-                 ((global && (s_.cr4 & kCr4PGE)) ? kTlbGlobal : 0);
-  slot = TlbEntry{vpn, pa & ~0xFFFull, perm};
-  return pa;
+  WalkResult w = walk(la, acc, user, implicit);
+  slot = TlbEntry{vpn, w.pa & ~0xFFFull, w.perm};
+  return w.pa;
 }
 
 // ---- physical access outside RAM ----
@@ -191,8 +100,8 @@ uint64_t CpuImpl::read_lin_split(uint64_t la, unsigned size, Access acc, bool sy
   bool user = user_access(sys);
   unsigned first = 4096 - (la & 0xFFF);
   uint64_t la2 = long_mode_ ? la + first : (la + first) & 0xFFFFFFFF;
-  uint64_t pa1 = translate(la, acc, user);
-  uint64_t pa2 = translate(la2, acc, user);
+  uint64_t pa1 = translate(la, acc, user, sys);
+  uint64_t pa2 = translate(la2, acc, user, sys);
   uint64_t v = 0;
   for (unsigned k = 0; k < size; ++k) {
     uint64_t b = k < first ? phys_read(pa1 + k, 1) : phys_read(pa2 + (k - first), 1);
@@ -205,8 +114,8 @@ void CpuImpl::write_lin_split(uint64_t la, unsigned size, uint64_t v, bool sys) 
   bool user = user_access(sys);
   unsigned first = 4096 - (la & 0xFFF);
   uint64_t la2 = long_mode_ ? la + first : (la + first) & 0xFFFFFFFF;
-  uint64_t pa1 = translate(la, Access::kWrite, user);
-  uint64_t pa2 = translate(la2, Access::kWrite, user);
+  uint64_t pa1 = translate(la, Access::kWrite, user, sys);
+  uint64_t pa2 = translate(la2, Access::kWrite, user, sys);
   for (unsigned k = 0; k < size; ++k) {
     uint8_t b = static_cast<uint8_t>(v >> (8 * k));
     if (k < first)
@@ -219,10 +128,10 @@ void CpuImpl::write_lin_split(uint64_t la, unsigned size, uint64_t v, bool sys) 
 void CpuImpl::probe_write_lin(uint64_t la, unsigned size, bool sys) {
   if (!long_mode_) la &= 0xFFFFFFFF;
   bool user = user_access(sys);
-  translate(la, Access::kWrite, user);
+  translate(la, Access::kWrite, user, sys);
   uint64_t last = la + size - 1;
   if (!long_mode_) last &= 0xFFFFFFFF;
-  if ((last >> 12) != (la >> 12)) translate(last, Access::kWrite, user);
+  if ((last >> 12) != (la >> 12)) translate(last, Access::kWrite, user, sys);
 }
 
 // ---- segmentation outside 64-bit mode ----

@@ -55,7 +55,12 @@ void CpuImpl::set_null_segment(unsigned seg, uint16_t sel) {
 }
 
 void CpuImpl::load_segment(unsigned seg, uint16_t sel) {
-  if (seg == kSs) irq_.shadow_insn = instructions_ + 1;  // MOV/POP SS shadow (SDM 6.8.3)
+  // A load of SS (MOV SS, POP SS) blocks debug traps and interrupts until after the next
+  // instruction (SDM 6.8.3); a load that faults leaves the blocking for one boundary.
+  if (seg == kSs) {
+    s_.interruptibility |= kBlockByMovSs;
+    attention_ = true;
+  }
   if (!protected_ || (s_.rflags & kFlagVM)) {
     s_.seg[seg].selector = sel;
     s_.seg[seg].base = uint64_t{sel} << 4;
@@ -309,6 +314,10 @@ void CpuImpl::write_rflags(uint64_t v, unsigned opsize, bool iret) {
     mask |= kFlagIF;
   if (opsize == 2) mask &= 0xFFFF;
   s_.rflags = (s_.rflags & ~mask) | (v & mask) | 2;
+  if (s_.rflags & (kFlagTF | kFlagRF)) {
+    if (iret && (v & kFlagRF)) dbg_.rf_loaded = true;
+    debug_update();
+  }
 }
 
 }  // namespace hvsim::cpu

@@ -75,6 +75,14 @@ struct ArchState {
   uint64_t apic_base = 0xFEE00900;  ///< BSP bit set for processor 0 by reset()
   uint64_t misc_enable = 1;
   uint64_t tsc_offset = 0;  ///< TSC = cycles + tsc_offset (WRMSR to IA32_TSC adjusts it)
+  /// PAE paging: the four PDPTEs loaded by MOV to CR3/CR0/CR4 (SDM 4.4.1).
+  uint64_t pdpte[4] = {};
+  /// Debug traps (DR6 bits) recognised but not yet delivered: the VMX "pending debug
+  /// exceptions" field (SDM 25.4.2).
+  uint64_t pending_dbg = 0;
+  /// Blocking by STI / MOV SS for the next instruction boundary (spec::kBlockBySti,
+  /// kBlockByMovSs; the VMX interruptibility-state layout).
+  uint64_t interruptibility = 0;
 };
 
 }  // namespace hvsim::cpu

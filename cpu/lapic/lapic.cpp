@@ -673,7 +673,6 @@ void Lapic::save(StateWriter& w) const {
   w.boolean("nmi_blocked", q.nmi_blocked);
   w.boolean("init_pending", q.init_pending);
   w.u32("sipi_vector", static_cast<uint32_t>(static_cast<int32_t>(q.sipi_vector)));
-  w.u64("shadow_insn", q.shadow_insn);
   w.bytes("by_vector", q.by_vector, sizeof q.by_vector);
   w.u64("nmis", q.nmis);
   w.u64("extints", q.extints);
@@ -732,7 +731,6 @@ void Lapic::restore(StateReader& r) {
   q.nmi_blocked = r.boolean("nmi_blocked");
   q.init_pending = r.boolean("init_pending");
   q.sipi_vector = static_cast<int16_t>(static_cast<int32_t>(r.u32("sipi_vector")));
-  q.shadow_insn = r.u64("shadow_insn");
   r.bytes_into("by_vector", q.by_vector, sizeof q.by_vector);
   q.nmis = r.u64("nmis");
   q.extints = r.u64("extints");

@@ -41,16 +41,13 @@ struct ApicDestination {
 };
 
 /// The processor core's interrupt inputs beside INTR (which the LAPIC holds): NMI, INIT,
-/// SIPI, the blocking state and counters. Serviced at instruction boundaries by
-/// CpuImpl::service_attention.
+/// SIPI, NMI blocking and counters (the STI / MOV SS shadow is ArchState::interruptibility).
+/// Serviced at instruction boundaries by CpuImpl::service_attention.
 struct CoreInterruptState {
   bool nmi_pending = false;
   bool nmi_blocked = false;   ///< from NMI delivery until the next IRET (SDM 6.7.1)
   bool init_pending = false;  ///< INIT asserted, processed at the next boundary
   int16_t sipi_vector = -1;   ///< a start-up IPI received in wait-for-SIPI state
-  /// Interrupts (and NMI) are blocked at the boundary where instructions_ equals this:
-  /// the one after STI (with IF clear before) or MOV/POP SS (SDM 6.8.3).
-  uint64_t shadow_insn = ~uint64_t{0};
   // statistics
   uint64_t by_vector[256] = {};  ///< external interrupts and NMIs delivered, by vector
   uint64_t nmis = 0, extints = 0, inits = 0, sipis = 0;
