@@ -253,6 +253,44 @@ void for_each_field(ArchState& s, F&& f) {
   f("tsc_offset", s.tsc_offset);
 }
 
+/// Visits every field of the x87/MMX/SSE state and XCR0 (section "cpu<N>.fpu").
+template <typename F>
+void for_each_fpu_field(FpuState& p, F&& f) {
+  static const char* const kStNames[8][2] = {
+      {"r0.mant", "r0.se"}, {"r1.mant", "r1.se"}, {"r2.mant", "r2.se"}, {"r3.mant", "r3.se"},
+      {"r4.mant", "r4.se"}, {"r5.mant", "r5.se"}, {"r6.mant", "r6.se"}, {"r7.mant", "r7.se"}};
+  static const char* const kXmmNames[16][2] = {
+      {"xmm0.lo", "xmm0.hi"},   {"xmm1.lo", "xmm1.hi"},   {"xmm2.lo", "xmm2.hi"},
+      {"xmm3.lo", "xmm3.hi"},   {"xmm4.lo", "xmm4.hi"},   {"xmm5.lo", "xmm5.hi"},
+      {"xmm6.lo", "xmm6.hi"},   {"xmm7.lo", "xmm7.hi"},   {"xmm8.lo", "xmm8.hi"},
+      {"xmm9.lo", "xmm9.hi"},   {"xmm10.lo", "xmm10.hi"}, {"xmm11.lo", "xmm11.hi"},
+      {"xmm12.lo", "xmm12.hi"}, {"xmm13.lo", "xmm13.hi"}, {"xmm14.lo", "xmm14.hi"},
+      {"xmm15.lo", "xmm15.hi"}};
+  auto narrow = [&](const char* name, auto& field) {
+    uint64_t v = field;
+    f(name, v);
+    field = static_cast<std::remove_reference_t<decltype(field)>>(v);
+  };
+  for (int k = 0; k < 8; ++k) {
+    f(kStNames[k][0], p.st[k].mant);
+    narrow(kStNames[k][1], p.st[k].se);
+  }
+  narrow("fcw", p.fcw);
+  narrow("fsw", p.fsw);
+  narrow("ftw", p.ftw);
+  narrow("fop", p.fop);
+  f("fip", p.fip);
+  f("fdp", p.fdp);
+  narrow("fcs", p.fcs);
+  narrow("fds", p.fds);
+  narrow("mxcsr", p.mxcsr);
+  for (int k = 0; k < 16; ++k) {
+    f(kXmmNames[k][0], p.xmm[k].lo);
+    f(kXmmNames[k][1], p.xmm[k].hi);
+  }
+  f("xcr0", p.xcr0);
+}
+
 }  // namespace
 
 void Cpu::save(StateWriter& w) const {
@@ -269,6 +307,11 @@ void Cpu::save(StateWriter& w) const {
   }
   w.u64("cycles", c.cycles_);
   w.u64("instructions", c.instructions_);
+  w.end_section();
+  // Why a section of its own: checkpoints written before the FPU existed stay readable.
+  w.begin_section("cpu" + std::to_string(c.params_.index) + ".fpu", 1);
+  FpuState fpu = c.s_.fpu;
+  for_each_fpu_field(fpu, [&](const char* name, uint64_t& v) { w.u64(name, v); });
   w.end_section();
 }
 
@@ -295,6 +338,19 @@ void Cpu::restore(StateReader& r) {
   uint64_t cycles = r.u64("cycles");
   uint64_t instructions = r.u64("instructions");
   r.end_section();
+  // Older checkpoints have no FPU section: the processor keeps its power-up FPU state.
+  if (r.has_section(name + ".fpu")) {
+    uint32_t fv = r.begin_section(name + ".fpu");
+    if (fv != 1)
+      throw InputError("checkpoint section " + name + ".fpu: unsupported version " +
+                       std::to_string(fv));
+    for_each_fpu_field(s.fpu, [&](const char* field, uint64_t& v) { v = r.u64(field); });
+    r.end_section();
+    if (s.fpu.mxcsr & ~kMxcsrMask)
+      throw InputError("checkpoint section " + name + ".fpu: bad mxcsr");
+    if ((s.fpu.xcr0 & ~kXcr0Supported) || !(s.fpu.xcr0 & kXcr0X87))
+      throw InputError("checkpoint section " + name + ".fpu: bad xcr0");
+  }
   c.s_ = s;
   c.run_state_ = static_cast<RunState>(rs);
   c.shutdown_ = sd;
@@ -334,6 +390,7 @@ void Cpu::hash_into(Hasher& h) const {
   const CpuImpl& c = *impl_;
   ArchState s = c.s_;
   for_each_field(s, [&](const char*, uint64_t& v) { h.u64(v); });
+  for_each_fpu_field(s.fpu, [&](const char*, uint64_t& v) { h.u64(v); });
   h.u64(static_cast<uint64_t>(c.run_state_));
 }
 

@@ -67,7 +67,9 @@ void CpuImpl::write_cr(unsigned n, uint64_t v) {
       // Supported: VME(0)? no. TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR, OSXMMEXCPT.
       constexpr uint64_t kAllowed = (1u << 2) | (1u << 3) | kCr4PSE | kCr4PAE | (1u << 6) |
                                     kCr4PGE | (1u << 8) | kCr4OSFXSR | kCr4OSXMMEXCPT;
-      if (v & ~kAllowed) raise_gp(0);
+      // XSAVE (OSXSAVE) and RDFSBASE..WRGSBASE (FSGSBASE): cpu/exec_xsave.cpp, exec_bitmanip.cpp.
+      constexpr uint64_t kAllowedIsa = kCr4OSXSAVE | kCr4FSGSBASE;
+      if (v & ~(kAllowed | kAllowedIsa)) raise_gp(0);
       if (long_mode_ && !(v & kCr4PAE)) raise_gp(0);
       uint64_t old = s_.cr4;
       s_.cr4 = v;
