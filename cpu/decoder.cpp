@@ -211,6 +211,14 @@ bool decode_insn(DecodeMode mode, const uint8_t* bytes, unsigned len, Insn* out,
                                          : z.mem.scale == 2 ? 1
                                                             : 0);
           m.disp = z.mem.disp.has_displacement ? z.mem.disp.value : 0;
+          // Why: Zydis 4.0.0 decodes mod = 00, SIB.base = 101 with a 32-bit address size
+          // and REX.B = 1 in 64-bit mode as [r13d + index] without the displacement; the
+          // SDM (Vol. 2 Table 2-3) defines that form as [disp32 + index] with no base.
+          if ((zi.attributes & ZYDIS_ATTRIB_HAS_SIB) && zi.raw.modrm.mod == 0 &&
+              zi.raw.sib.base == 5) {
+            m.base = -1;
+            m.disp = zi.raw.disp.value;
+          }
         }
         break;
       }
