@@ -14,6 +14,7 @@ PROGRAMS = [
     ("exceptions", "", "#DE, #UD, #BP, #GP error codes, an IST stack"),
     ("compute", "rounds=1", "integer mix: sieve, sort, hash, bytecode interpreter"),
     ("mbcheck", "expect_mem=256 expect_cpus=2 exit=0", "checks the Multiboot and fw_cfg contract"),
+    ("fpu_sse", "", "x87 and SSE-SSE4.2 results, XSAVE, #NM/#XM/#MF/#UD rules"),
 ]
 
 
