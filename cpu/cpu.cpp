@@ -2,12 +2,15 @@
 // inspect and state hash.
 #include "cpu/cpu.h"
 
+#include <cstdio>
+
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/inspect.h"
 #include "core/state.h"
 #include "core/trace.h"
 #include "cpu/cpu_impl.h"
+#include "cpu/host_fp.h"
 #include "cpu/timing.h"
 
 namespace hvsim::cpu {
@@ -28,6 +31,11 @@ CpuImpl::CpuImpl(const CpuParams& params, const CpuEnv& env)
     : params_(params), env_(env), clock_(params.freq_hz) {
   if (!env_.mem || !env_.io || !env_.mmio || !env_.tracer)
     throw InternalError("Cpu: CpuEnv needs mem, io, mmio and tracer");
+  // Why: x87 and SSE arithmetic runs on the host's FPU (cpu/host_fp.h), up to SSE4.1.
+  if (!hostfp::host_supported())
+    throw InternalError(
+        "hvsim needs a host processor with SSE4.1 (the guest's x87 and SSE "
+        "arithmetic runs on the host's floating-point unit)");
   track_ = "cpu" + std::to_string(params_.index);
   listener_slot_ = std::make_shared<CpuImpl*>(this);
   std::weak_ptr<CpuImpl*> weak = listener_slot_;
@@ -380,6 +388,18 @@ void Cpu::inspect(InspectNode& node) const {
   dc.counter("misses", c.dcache_.misses);
   dc.counter("invalidations", c.dcache_.invalidations);
   dc.counter("uncached", c.dcache_.uncached);
+  // x87/SSE control and status registers, as the debugger shows them (hex).
+  InspectNode& fpu = node.child("fpu");
+  auto hex = [](uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return std::string(buf);
+  };
+  fpu.value("fcw", hex(c.s_.fpu.fcw));
+  fpu.value("fsw", hex(c.s_.fpu.fsw));
+  fpu.value("ftw", hex(c.s_.fpu.ftw));
+  fpu.value("mxcsr", hex(c.s_.fpu.mxcsr));
+  fpu.value("xcr0", hex(c.s_.fpu.xcr0));
   InspectNode& tlb = node.child("tlb");
   tlb.counter("hits", c.tlb_hits_);
   tlb.counter("misses", c.tlb_misses_);

@@ -345,6 +345,38 @@ TEST_F(SimdTest, FpuStateIsSavedRestoredAndHashed) {
   EXPECT_EQ(h1.digest(), h3.digest());
 }
 
+TEST_F(SimdTest, MmxArithmeticAliasesX87RegistersAndEmmsEmptiesTags) {
+  setup();
+  Asm a;
+  a(ZYDIS_MNEMONIC_MOVQ, {R(ZYDIS_REGISTER_MM1), D(8)});
+  a(ZYDIS_MNEMONIC_MOVQ, {R(ZYDIS_REGISTER_MM2), D(8, 8)});
+  a(ZYDIS_MNEMONIC_PADDUSB, {R(ZYDIS_REGISTER_MM1), R(ZYDIS_REGISTER_MM2)});
+  a(ZYDIS_MNEMONIC_PMADDWD, {R(ZYDIS_REGISTER_MM2), D(8)});
+  a(ZYDIS_MNEMONIC_MOVQ, {D(8, 16), R(ZYDIS_REGISTER_MM1)});
+  a(ZYDIS_MNEMONIC_MOVD, {R(ZYDIS_REGISTER_EAX), R(ZYDIS_REGISTER_MM2)});
+  put64(L::kData, 0x00FF7F0102030405ull);
+  put64(L::kData + 8, 0x0101010101010101ull);
+  go(a);
+  ASSERT_TRUE(finished(a));
+  EXPECT_EQ(get64(L::kData + 16), 0x01FF800203040506ull);  // unsigned saturation
+  // MM1 is the significand of physical register 1; its exponent field is all ones.
+  EXPECT_EQ(st().fpu.st[1].mant, 0x01FF800203040506ull);
+  EXPECT_EQ(st().fpu.st[1].se, 0xFFFF);
+  EXPECT_EQ(st().fpu.ftw, 0xFF);            // MMX marks every register valid
+  EXPECT_EQ((st().fpu.fsw >> 11) & 7, 0u);  // and TOP = 0
+  // 0x0203 * 0x0101 + 0x0405 * 0x0101 in the low doubleword.
+  EXPECT_EQ(st().gpr[kRax], 0x0203u * 0x0101u + 0x0405u * 0x0101u);
+  Asm b;
+  b(ZYDIS_MNEMONIC_EMMS);
+  load(L::kCode + a.size(), b);
+  st().rip = L::kCode + a.size();
+  b(ZYDIS_MNEMONIC_HLT);
+  load(L::kCode + a.size(), b);
+  cpu_->set_run_state(RunState::kRunning);
+  run();
+  EXPECT_EQ(st().fpu.ftw, 0u);
+}
+
 // ---- the host processor as oracle ----
 // Instructions where Unicorn 2.0.1 (QEMU 5) is known to be wrong (see the header of
 // cpu_unicorn_sse_test.cpp) are compared with the host processor instead: the same
@@ -418,7 +450,9 @@ class HostOracleTest : public SimdTest {
       EXPECT_EQ(st().fpu.xmm[k].lo, host.xmm[k].lo) << what << " xmm" << k;
       EXPECT_EQ(st().fpu.xmm[k].hi, host.xmm[k].hi) << what << " xmm" << k;
     }
-    if (flags) EXPECT_EQ(st().rflags & 0x8D5, host.rflags & 0x8D5) << what;
+    if (flags) {
+      EXPECT_EQ(st().rflags & 0x8D5, host.rflags & 0x8D5) << what;
+    }
   }
   HostRunner runner_;
 };

@@ -26,6 +26,12 @@
 
 namespace hvsim::cpu::hostfp {
 
+/// True if the host processor has every instruction these helpers execute (SSE3 for
+/// FISTTP, SSE4.1 for ROUND* and the rest of the SSE4.1 set); checked when a Cpu is built.
+inline bool host_supported() {
+  return __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("sse3");
+}
+
 /// Host MXCSR for guest MXCSR `g`: its RC (14:13), FTZ (15) and DAZ (6), all masks, no flags.
 inline uint32_t host_mxcsr(uint32_t g) {
   return (g & 0xE040) | 0x1F80;
