@@ -2,12 +2,15 @@
 // inspect and state hash.
 #include "cpu/cpu.h"
 
+#include <cstdio>
+
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/inspect.h"
 #include "core/state.h"
 #include "core/trace.h"
 #include "cpu/cpu_impl.h"
+#include "cpu/host_fp.h"
 #include "cpu/timing.h"
 
 namespace hvsim::cpu {
@@ -28,6 +31,11 @@ CpuImpl::CpuImpl(const CpuParams& params, const CpuEnv& env)
     : params_(params), env_(env), clock_(params.freq_hz) {
   if (!env_.mem || !env_.io || !env_.mmio || !env_.tracer)
     throw InternalError("Cpu: CpuEnv needs mem, io, mmio and tracer");
+  // Why: x87 and SSE arithmetic runs on the host's FPU (cpu/host_fp.h), up to SSE4.1.
+  if (!hostfp::host_supported())
+    throw InternalError(
+        "hvsim needs a host processor with SSE4.1 (the guest's x87 and SSE "
+        "arithmetic runs on the host's floating-point unit)");
   track_ = "cpu" + std::to_string(params_.index);
   listener_slot_ = std::make_shared<CpuImpl*>(this);
   lapic_ = std::make_unique<Lapic>(*this, env_.apic_bus);
@@ -276,6 +284,44 @@ void for_each_field(ArchState& s, F&& f) {
   f("interruptibility", s.interruptibility);
 }
 
+/// Visits every field of the x87/MMX/SSE state and XCR0 (section "cpu<N>.fpu").
+template <typename F>
+void for_each_fpu_field(FpuState& p, F&& f) {
+  static const char* const kStNames[8][2] = {
+      {"r0.mant", "r0.se"}, {"r1.mant", "r1.se"}, {"r2.mant", "r2.se"}, {"r3.mant", "r3.se"},
+      {"r4.mant", "r4.se"}, {"r5.mant", "r5.se"}, {"r6.mant", "r6.se"}, {"r7.mant", "r7.se"}};
+  static const char* const kXmmNames[16][2] = {
+      {"xmm0.lo", "xmm0.hi"},   {"xmm1.lo", "xmm1.hi"},   {"xmm2.lo", "xmm2.hi"},
+      {"xmm3.lo", "xmm3.hi"},   {"xmm4.lo", "xmm4.hi"},   {"xmm5.lo", "xmm5.hi"},
+      {"xmm6.lo", "xmm6.hi"},   {"xmm7.lo", "xmm7.hi"},   {"xmm8.lo", "xmm8.hi"},
+      {"xmm9.lo", "xmm9.hi"},   {"xmm10.lo", "xmm10.hi"}, {"xmm11.lo", "xmm11.hi"},
+      {"xmm12.lo", "xmm12.hi"}, {"xmm13.lo", "xmm13.hi"}, {"xmm14.lo", "xmm14.hi"},
+      {"xmm15.lo", "xmm15.hi"}};
+  auto narrow = [&](const char* name, auto& field) {
+    uint64_t v = field;
+    f(name, v);
+    field = static_cast<std::remove_reference_t<decltype(field)>>(v);
+  };
+  for (int k = 0; k < 8; ++k) {
+    f(kStNames[k][0], p.st[k].mant);
+    narrow(kStNames[k][1], p.st[k].se);
+  }
+  narrow("fcw", p.fcw);
+  narrow("fsw", p.fsw);
+  narrow("ftw", p.ftw);
+  narrow("fop", p.fop);
+  f("fip", p.fip);
+  f("fdp", p.fdp);
+  narrow("fcs", p.fcs);
+  narrow("fds", p.fds);
+  narrow("mxcsr", p.mxcsr);
+  for (int k = 0; k < 16; ++k) {
+    f(kXmmNames[k][0], p.xmm[k].lo);
+    f(kXmmNames[k][1], p.xmm[k].hi);
+  }
+  f("xcr0", p.xcr0);
+}
+
 }  // namespace
 
 void Cpu::save(StateWriter& w) const {
@@ -294,6 +340,11 @@ void Cpu::save(StateWriter& w) const {
   w.u64("instructions", c.instructions_);
   w.end_section();
   c.lapic_->save(w);
+  // Why a section of its own: checkpoints written before the FPU existed stay readable.
+  w.begin_section("cpu" + std::to_string(c.params_.index) + ".fpu", 1);
+  FpuState fpu = c.s_.fpu;
+  for_each_fpu_field(fpu, [&](const char* name, uint64_t& v) { w.u64(name, v); });
+  w.end_section();
 }
 
 void Cpu::restore(StateReader& r) {
@@ -319,6 +370,19 @@ void Cpu::restore(StateReader& r) {
   uint64_t cycles = r.u64("cycles");
   uint64_t instructions = r.u64("instructions");
   r.end_section();
+  // Older checkpoints have no FPU section: the processor keeps its power-up FPU state.
+  if (r.has_section(name + ".fpu")) {
+    uint32_t fv = r.begin_section(name + ".fpu");
+    if (fv != 1)
+      throw InputError("checkpoint section " + name + ".fpu: unsupported version " +
+                       std::to_string(fv));
+    for_each_fpu_field(s.fpu, [&](const char* field, uint64_t& v) { v = r.u64(field); });
+    r.end_section();
+    if (s.fpu.mxcsr & ~kMxcsrMask)
+      throw InputError("checkpoint section " + name + ".fpu: bad mxcsr");
+    if ((s.fpu.xcr0 & ~kXcr0Supported) || !(s.fpu.xcr0 & kXcr0X87))
+      throw InputError("checkpoint section " + name + ".fpu: bad xcr0");
+  }
   c.s_ = s;
   c.run_state_ = static_cast<RunState>(rs);
   c.shutdown_ = sd;
@@ -358,6 +422,18 @@ void Cpu::inspect(InspectNode& node) const {
   dc.counter("misses", c.dcache_.misses);
   dc.counter("invalidations", c.dcache_.invalidations);
   dc.counter("uncached", c.dcache_.uncached);
+  // x87/SSE control and status registers, as the debugger shows them (hex).
+  InspectNode& fpu = node.child("fpu");
+  auto hex = [](uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return std::string(buf);
+  };
+  fpu.value("fcw", hex(c.s_.fpu.fcw));
+  fpu.value("fsw", hex(c.s_.fpu.fsw));
+  fpu.value("ftw", hex(c.s_.fpu.ftw));
+  fpu.value("mxcsr", hex(c.s_.fpu.mxcsr));
+  fpu.value("xcr0", hex(c.s_.fpu.xcr0));
   InspectNode& tlb = node.child("tlb");
   tlb.counter("hits", c.tlb_hits_);
   tlb.counter("misses", c.tlb_misses_);
@@ -370,6 +446,7 @@ void Cpu::hash_into(Hasher& h) const {
   const CpuImpl& c = *impl_;
   ArchState s = c.settled_state();
   for_each_field(s, [&](const char*, uint64_t& v) { h.u64(v); });
+  for_each_fpu_field(s.fpu, [&](const char*, uint64_t& v) { h.u64(v); });
   h.u64(static_cast<uint64_t>(c.run_state_));
   c.lapic_->hash_into(h);
 }

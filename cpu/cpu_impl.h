@@ -465,6 +465,16 @@ void register_alu(HandlerTable t);
 void register_control(HandlerTable t);
 void register_string(HandlerTable t);
 void register_system(HandlerTable t);
+// x87, MMX, SSE-SSE4.2, XSAVE and BMI/other integer extensions (exec_x87*.cpp,
+// exec_sse_*.cpp, exec_xsave.cpp, exec_bitmanip.cpp).
+void register_x87(HandlerTable t);
+void register_sse_move(HandlerTable t);
+void register_sse_int(HandlerTable t);
+void register_sse_fp(HandlerTable t);
+void register_sse4(HandlerTable t);
+void register_xsave(HandlerTable t);
+void register_bitmanip(HandlerTable t);
+void register_sysenter(HandlerTable t);
 /// MOV to/from control and debug registers (exec_system.cpp).
 void exec_mov_special(CpuImpl& c, const Insn& i);
 

@@ -37,6 +37,14 @@ struct Tables {
     register_control(handlers.data());
     register_string(handlers.data());
     register_system(handlers.data());
+    register_x87(handlers.data());
+    register_sse_move(handlers.data());
+    register_sse_int(handlers.data());
+    register_sse_fp(handlers.data());
+    register_sse4(handlers.data());
+    register_xsave(handlers.data());
+    register_bitmanip(handlers.data());
+    register_sysenter(handlers.data());
     static constexpr struct {
       ZydisMachineMode mode;
       ZydisStackWidth width;
@@ -94,6 +102,21 @@ bool map_register(ZydisRegister r, Operand* o) {
     o->reg = static_cast<uint8_t>(r - ZYDIS_REGISTER_DR0);
     return true;
   }
+  if (r >= ZYDIS_REGISTER_XMM0 && r <= ZYDIS_REGISTER_XMM15) {
+    o->rc = RegClass::kXmm;
+    o->reg = static_cast<uint8_t>(r - ZYDIS_REGISTER_XMM0);
+    return true;
+  }
+  if (r >= ZYDIS_REGISTER_MM0 && r <= ZYDIS_REGISTER_MM7) {
+    o->rc = RegClass::kMmx;
+    o->reg = static_cast<uint8_t>(r - ZYDIS_REGISTER_MM0);
+    return true;
+  }
+  if (r >= ZYDIS_REGISTER_ST0 && r <= ZYDIS_REGISTER_ST7) {
+    o->rc = RegClass::kX87;
+    o->reg = static_cast<uint8_t>(r - ZYDIS_REGISTER_ST0);
+    return true;
+  }
   o->rc = RegClass::kOther;
   o->reg = 0;
   return true;
@@ -130,6 +153,9 @@ bool decode_insn(DecodeMode mode, const uint8_t* bytes, unsigned len, Insn* out,
   i.opsize = static_cast<uint8_t>(zi.operand_width / 8);
   i.addrsize = static_cast<uint8_t>(zi.address_width / 8);
   i.opcode = zi.opcode;
+  if (zi.attributes & ZYDIS_ATTRIB_HAS_MODRM)
+    i.modrm =
+        static_cast<uint8_t>((zi.raw.modrm.mod << 6) | (zi.raw.modrm.reg << 3) | zi.raw.modrm.rm);
   if (zi.attributes & ZYDIS_ATTRIB_HAS_REP) i.flags |= kInsnRep;
   if (zi.attributes & ZYDIS_ATTRIB_HAS_REPE) i.flags |= kInsnRep;
   if (zi.attributes & ZYDIS_ATTRIB_HAS_REPNE) i.flags |= kInsnRepne;
@@ -185,6 +211,14 @@ bool decode_insn(DecodeMode mode, const uint8_t* bytes, unsigned len, Insn* out,
                                          : z.mem.scale == 2 ? 1
                                                             : 0);
           m.disp = z.mem.disp.has_displacement ? z.mem.disp.value : 0;
+          // Why: Zydis 4.0.0 decodes mod = 00, SIB.base = 101 with a 32-bit address size
+          // and REX.B = 1 in 64-bit mode as [r13d + index] without the displacement; the
+          // SDM (Vol. 2 Table 2-3) defines that form as [disp32 + index] with no base.
+          if ((zi.attributes & ZYDIS_ATTRIB_HAS_SIB) && zi.raw.modrm.mod == 0 &&
+              zi.raw.sib.base == 5) {
+            m.base = -1;
+            m.disp = zi.raw.disp.value;
+          }
         }
         break;
       }

@@ -20,7 +20,8 @@ enum class DecodeMode : uint8_t { kReal16, kProt16, kProt32, kLong64, kCompat16,
 const char* to_string(DecodeMode m);
 
 enum class OpKind : uint8_t { kNone, kReg, kMem, kImm, kPtr };
-enum class RegClass : uint8_t { kGpr, kGpr8High, kSeg, kCr, kDr, kOther };
+/// kXmm: XMM0-15; kMmx: MM0-7; kX87: ST(i), `reg` = i (relative to TOP).
+enum class RegClass : uint8_t { kGpr, kGpr8High, kSeg, kCr, kDr, kOther, kXmm, kMmx, kX87 };
 
 /// One visible operand. `size` is in bytes (memory operands of far pointers: 4, 6 or 10).
 struct Operand {
@@ -53,6 +54,7 @@ struct Insn {
   uint8_t nops = 0;      ///< visible operands
   uint8_t flags = 0;
   uint8_t opcode = 0;      ///< last opcode byte
+  uint8_t modrm = 0;       ///< ModR/M byte (x87 FOP), 0 if none
   uint8_t seg_prefix = 3;  ///< segment override prefix, else DS (string sources, XLAT)
   Operand op[4];
   MemRef mem;

@@ -90,9 +90,11 @@ void CpuImpl::write_cr(unsigned n, uint64_t v) {
       // Supported: TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR, OSXMMEXCPT.
       constexpr uint64_t kAllowed = (1u << 2) | (1u << 3) | kCr4PSE | kCr4PAE | (1u << 6) |
                                     kCr4PGE | (1u << 8) | kCr4OSFXSR | kCr4OSXMMEXCPT;
-      // Paging extensions of the modes work (SDM 4.5, 4.6.1, 4.10.1).
+      // Paging extensions of the modes work (SDM 4.5, 4.6.1, 4.10.1); XSAVE (OSXSAVE) and
+      // RDFSBASE..WRGSBASE (FSGSBASE): cpu/exec_xsave.cpp, exec_bitmanip.cpp.
       constexpr uint64_t kAllowedPaging = kCr4LA57 | kCr4PCIDE | kCr4SMEP | kCr4SMAP;
-      if (v & ~(kAllowed | kAllowedPaging)) raise_gp(0);
+      constexpr uint64_t kAllowedIsa = kCr4OSXSAVE | kCr4FSGSBASE;
+      if (v & ~(kAllowed | kAllowedPaging | kAllowedIsa)) raise_gp(0);
       uint64_t old = s_.cr4;
       uint64_t changed = old ^ v;
       if (long_mode_ && !(v & kCr4PAE)) raise_gp(0);

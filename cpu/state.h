@@ -56,6 +56,39 @@ constexpr uint64_t kCr4PSE = 1u << 4, kCr4PAE = 1u << 5, kCr4PGE = 1u << 7, kCr4
 // EFER (MSR C000_0080)
 constexpr uint64_t kEferSCE = 1u << 0, kEferLME = 1u << 8, kEferLMA = 1u << 10, kEferNXE = 1u << 11;
 
+/// An x87 data register in the double-extended-precision format (SDM Vol. 1 4.2.2):
+/// 64-bit significand with explicit integer bit, then sign (bit 15) and 15-bit exponent.
+/// With MMX, MMi is the significand of physical register i.
+struct Float80 {
+  uint64_t mant = 0;
+  uint16_t se = 0;  ///< sign and exponent
+};
+
+/// One 128-bit XMM register, low quadword first.
+struct Xmm {
+  uint64_t lo = 0, hi = 0;
+};
+
+// MXCSR (SDM Vol. 1 10.2.3): flags 5:0, DAZ 6, masks 12:7, RC 14:13, FTZ 15.
+constexpr uint32_t kMxcsrDefault = 0x1F80, kMxcsrMask = 0xFFFF;
+// XCR0 components implemented (SDM Vol. 1 13.1): x87 (bit 0) and SSE (bit 1).
+constexpr uint64_t kXcr0X87 = 1, kXcr0Sse = 2, kXcr0Supported = kXcr0X87 | kXcr0Sse;
+
+/// x87, MMX and SSE state (SDM Vol. 1 ch. 8, 9, 10; the FXSAVE image of Vol. 1 10.5.1) and
+/// XCR0. Initial values are the power-up values of SDM Vol. 3A Table 10-1.
+struct FpuState {
+  Float80 st[8];              ///< physical registers R0-R7; ST(i) is st[(TOP + i) & 7]
+  uint16_t fcw = 0x0040;      ///< control word
+  uint16_t fsw = 0;           ///< status word; TOP in bits 13:11
+  uint8_t ftw = 0xFF;         ///< abridged tag word (FXSAVE form): bit i set = R<i> not empty
+  uint16_t fop = 0;           ///< last non-control opcode (11 bits)
+  uint64_t fip = 0, fdp = 0;  ///< last instruction / data pointer offsets
+  uint16_t fcs = 0, fds = 0;  ///< their selectors
+  uint32_t mxcsr = kMxcsrDefault;
+  Xmm xmm[16];
+  uint64_t xcr0 = kXcr0X87;
+};
+
 /// Everything software can see of one processor's registers. Plain data: copyable, compared
 /// and hashed field by field.
 struct ArchState {
@@ -83,6 +116,7 @@ struct ArchState {
   /// Blocking by STI / MOV SS for the next instruction boundary (spec::kBlockBySti,
   /// kBlockByMovSs; the VMX interruptibility-state layout).
   uint64_t interruptibility = 0;
+  FpuState fpu;
 };
 
 }  // namespace hvsim::cpu

@@ -96,6 +96,14 @@ void bind_machine(py::module_& m) {
             d["cr4"] = s.cr4;
             d["efer"] = s.efer;
             d["cs"] = s.seg[cpu::kCs].selector;
+            d["mxcsr"] = s.fpu.mxcsr;
+            d["fcw"] = s.fpu.fcw;
+            d["fsw"] = s.fpu.fsw;
+            d["xcr0"] = s.fpu.xcr0;
+            py::list xmm;
+            for (const cpu::Xmm& x : s.fpu.xmm)
+              xmm.append((py::int_(x.hi) << py::int_(64)) | py::int_(x.lo));
+            d["xmm"] = xmm;
             d["run_state"] = cpu::to_string(self.cpu(i).run_state());
             return d;
           },

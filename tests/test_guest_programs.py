@@ -74,3 +74,16 @@ def test_rdtsc_follows_simulated_time_not_host(guest):
     b.run()
     assert a.instructions == b.instructions
     assert a.sim_time_ns == pytest.approx(2 * b.sim_time_ns, rel=0.01)
+
+
+def test_fpu_sse_program_passes_and_is_deterministic(guest):
+    """x87 and SSE-SSE4.2 results, CRC32, string compares, FXSAVE/XSAVE and the #NM, #XM,
+    #MF and #UD rules (guest/programs/fpu_sse.c); two runs end in the same state."""
+    a, sa = boot(guest("fpu_sse"))
+    assert sa.kind == "debug_exit" and sa.exit_value == 0, (sa, a.serial_output)
+    assert "fpu_sse: all" in a.serial_output, a.serial_output
+    b, sb = boot(guest("fpu_sse"))
+    assert sb == sa
+    assert a.state_hash() == b.state_hash()
+    assert a.instructions == b.instructions
+    assert a.cpu_state(0)["mxcsr"] == b.cpu_state(0)["mxcsr"]

@@ -179,7 +179,8 @@ class Machine:
         return "%016x" % self._m.state_hash()
 
     def cpu_state(self, index=0):
-        """Registers of processor `index` as a dict (rax..r15, rip, rflags, cr0..., run_state)."""
+        """Registers of processor `index` as a dict (rax..r15, rip, rflags, cr0..., run_state;
+        mxcsr, fcw, fsw, xcr0 and xmm, a list of 16 128-bit integers)."""
         return self._m.cpu_state(index)
 
     def stats(self):
