@@ -25,7 +25,7 @@ const char* to_string(RunState s) {
 // ---- CpuImpl ----
 
 CpuImpl::CpuImpl(const CpuParams& params, const CpuEnv& env)
-    : params_(params), env_(env), clock_(params.freq_hz) {
+    : params_(params), env_(env), clock_(params.freq_hz), timing_(params.timing) {
   if (!env_.mem || !env_.io || !env_.mmio || !env_.tracer)
     throw InternalError("Cpu: CpuEnv needs mem, io, mmio and tracer");
   track_ = "cpu" + std::to_string(params_.index);
@@ -34,8 +34,10 @@ CpuImpl::CpuImpl(const CpuParams& params, const CpuEnv& env)
   // Why: PhysicalMemory cannot unregister listeners, so the listener holds a weak
   // reference that dies with this processor.
   env_.mem->add_code_write_listener([weak](uint64_t pfn) {
-    if (auto slot = weak.lock()) (*slot)->dcache_.invalidate(pfn);
+    if (auto slot = weak.lock()) (*slot)->on_code_write(pfn);
   });
+  static const bool kNeverStop = false;
+  stop_ = env_.stop_flag ? env_.stop_flag : &kNeverStop;
   reset();
 }
 
@@ -56,6 +58,7 @@ void CpuImpl::reset() {
   shutdown_.reset();
   cycles_ = 0;
   instructions_ = 0;
+  lf_op_ = LazyOp::kNone;
   dcache_.clear();
   tlb_flush(true);
   update_mode();
@@ -79,47 +82,52 @@ void CpuImpl::update_mode() {
       mode_ = d ? DecodeMode::kProt32 : DecodeMode::kProt16;
     cpl_ = s_.rflags & kFlagVM ? 3 : spec::attr_dpl(s_.seg[kSs].attr);
   }
+  bool user = cpl_ == 3;
+  rd_need_ = kTlbHostRead | (user ? kTlbUser : 0);
+  fetch_need_ = rd_need_ | kTlbExec;
+  wr_need_ = need_perm(Access::kWrite, user) | kTlbHostWrite;
 }
 
 void CpuImpl::step_one() {
   if (attention_) {
+    materialize_flags();
     service_attention();
     if (run_state_ != RunState::kRunning) return;
   }
+  step_insn();
+}
+
+void CpuImpl::step_insn() {
   dcache_.reap();
-  extra_cycles_ = 0;
+  check_protect_generation();
+  const Insn* insn = nullptr;
   try {
-    const Insn* insn = fetch();
+    insn = fetch();
     next_rip_ = (s_.rip + insn->length) & (long64_ ? ~0ull : 0xFFFFFFFFull);
     if (mode_ == DecodeMode::kReal16 || mode_ == DecodeMode::kProt16 ||
         mode_ == DecodeMode::kCompat16)
       next_rip_ &= 0xFFFF;
+    if (!(insn->exec & kExecLazyFlags)) materialize_flags();
     insn->handler(*this, *insn);
     s_.rip = next_rip_;
     ++instructions_;
-    cycles_ += timing::kInstruction + extra_cycles_;
+    cycles_ += insn->cycles;
   } catch (const Fault& f) {
     if (f.soft) {
       // INT n retired: the event is delivered with the next instruction's RIP.
       ++instructions_;
-      cycles_ += timing::kInstruction;
+      cycles_ += insn ? insn->cycles : timing_.alu;
     }
-    cycles_ += timing::kEventDelivery;
+    cycles_ += timing_.exception;
     handle_fault(f);
   }
 }
 
 void CpuImpl::run(uint64_t cycle_target) {
-  const bool* stop = env_.stop_flag;
-  while (cycles_ < cycle_target) {
-    if (run_state_ != RunState::kRunning) {
-      cycles_ = cycle_target;
-      return;
-    }
-    if (instructions_ >= instruction_limit_) return;
-    step_one();
-    if (stop && *stop) return;
-  }
+  execute(cycle_target, instruction_limit_);
+  if (run_state_ != RunState::kRunning && cycles_ < cycle_target &&
+      instructions_ < instruction_limit_ && !*stop_)
+    cycles_ = cycle_target;
 }
 
 void CpuImpl::trace(std::string_view name, std::initializer_list<TraceArg> args) {
@@ -154,19 +162,17 @@ SimTime Cpu::local_time() const {
 uint64_t Cpu::step(uint64_t n) {
   CpuImpl& c = *impl_;
   uint64_t start = c.instructions_;
-  for (uint64_t k = 0; k < n; ++k) {
-    if (c.run_state_ != RunState::kRunning) break;
-    if (c.instructions_ >= c.instruction_limit_) break;
-    c.step_one();
-    if (c.env_.stop_flag && *c.env_.stop_flag) break;
-  }
+  uint64_t stop = n > c.instruction_limit_ - start ? c.instruction_limit_ : start + n;
+  c.execute(~uint64_t{0}, stop);
   return c.instructions_ - start;
 }
 
 ArchState& Cpu::state() {
+  impl_->materialize_flags();
   return impl_->s_;
 }
 const ArchState& Cpu::state() const {
+  impl_->materialize_flags();
   return impl_->s_;
 }
 void Cpu::state_changed() {
@@ -189,6 +195,12 @@ uint64_t Cpu::instructions() const {
 uint64_t Cpu::cycles() const {
   return impl_->cycles_;
 }
+void Cpu::set_timing(const timing::Table& t) {
+  impl_->set_timing(t);
+}
+const timing::Table& Cpu::timing() const {
+  return impl_->timing_;
+}
 void Cpu::set_instruction_limit(uint64_t count) {
   impl_->instruction_limit_ = count;
 }
@@ -200,6 +212,8 @@ const std::optional<ShutdownInfo>& Cpu::shutdown_info() const {
 }
 
 namespace {
+
+constexpr size_t kTlbRecord = 17;  ///< checkpoint bytes per TLB entry: tag, pa, perm
 
 /// Visits every field of ArchState with its name; the one list save, restore and hash share.
 template <typename F>
@@ -256,6 +270,7 @@ void for_each_field(ArchState& s, F&& f) {
 }  // namespace
 
 void Cpu::save(StateWriter& w) const {
+  impl_->materialize_flags();
   const CpuImpl& c = *impl_;
   w.begin_section("cpu" + std::to_string(c.params_.index), 1);
   ArchState s = c.s_;
@@ -269,6 +284,17 @@ void Cpu::save(StateWriter& w) const {
   }
   w.u64("cycles", c.cycles_);
   w.u64("instructions", c.instructions_);
+  // Why: TLB contents decide future miss and walk costs, so a restored run needs them
+  // to continue with the same cycle counts. Host-access bits are recomputed on restore.
+  std::vector<uint8_t> tlb(kTlbEntries * kTlbRecord);
+  for (unsigned k = 0; k < kTlbEntries; ++k) {
+    const TlbEntry& e = c.tlb_[k];
+    uint8_t* p = tlb.data() + k * kTlbRecord;
+    std::memcpy(p, &e.tag, 8);
+    std::memcpy(p + 8, &e.pa, 8);
+    p[16] = e.perm & static_cast<uint8_t>(~(kTlbHostRead | kTlbHostWrite));
+  }
+  w.bytes("tlb", tlb.data(), tlb.size());
   w.end_section();
 }
 
@@ -294,19 +320,32 @@ void Cpu::restore(StateReader& r) {
   }
   uint64_t cycles = r.u64("cycles");
   uint64_t instructions = r.u64("instructions");
+  std::vector<uint8_t> tlb = r.bytes("tlb");
   r.end_section();
+  if (tlb.size() != kTlbEntries * kTlbRecord)
+    throw InputError("checkpoint section " + name + ": tlb has the wrong size");
   c.s_ = s;
   c.run_state_ = static_cast<RunState>(rs);
   c.shutdown_ = sd;
   c.cycles_ = cycles;
   c.instructions_ = instructions;
   state_changed();
+  for (unsigned k = 0; k < kTlbEntries; ++k) {
+    const uint8_t* p = tlb.data() + k * kTlbRecord;
+    uint64_t tag, pa;
+    std::memcpy(&tag, p, 8);
+    std::memcpy(&pa, p + 8, 8);
+    c.tlb_restore_entry(k, tag, pa, p[16]);
+  }
 }
 
 void Cpu::inspect(InspectNode& node) const {
+  impl_->materialize_flags();
   const CpuImpl& c = *impl_;
   node.counter("instructions", c.instructions_);
   node.counter("cycles", c.cycles_);
+  // CPI in thousandths (the inspect tree holds integers).
+  node.counter("cpi_milli", c.instructions_ ? c.cycles_ * 1000 / c.instructions_ : 0);
   node.value("run_state", to_string(c.run_state_));
   node.value("mode", to_string(c.mode_));
   node.value("paging", spec::to_string(c.paging_mode()));
@@ -319,18 +358,26 @@ void Cpu::inspect(InspectNode& node) const {
     ex.counter(name, c.exceptions_[v]);
   }
   node.counter("software_interrupts", c.interrupts_);
+  InspectNode& irq = node.child("interrupts");
+  for (unsigned v = 0; v < 256; ++v)
+    if (c.interrupts_by_vector_[v]) irq.counter("vector" + std::to_string(v), c.interrupts_by_vector_[v]);
   InspectNode& dc = node.child("decode_cache");
   dc.counter("hits", c.dcache_.hits);
   dc.counter("misses", c.dcache_.misses);
   dc.counter("invalidations", c.dcache_.invalidations);
   dc.counter("uncached", c.dcache_.uncached);
+  dc.counter("blocks", c.dcache_.size());
+  dc.counter("blocks_built", c.dcache_.blocks_built);
   InspectNode& tlb = node.child("tlb");
   tlb.counter("hits", c.tlb_hits_);
   tlb.counter("misses", c.tlb_misses_);
   tlb.counter("flushes", c.tlb_flushes_);
+  tlb.counter("page_walks", c.page_walks_);
+  tlb.counter("walk_references", c.walk_references_);
 }
 
 void Cpu::hash_into(Hasher& h) const {
+  impl_->materialize_flags();
   const CpuImpl& c = *impl_;
   ArchState s = c.s_;
   for_each_field(s, [&](const char*, uint64_t& v) { h.u64(v); });

@@ -10,6 +10,7 @@
 #include "core/scheduler.h"
 #include "core/time.h"
 #include "cpu/state.h"
+#include "cpu/timing.h"
 
 namespace hvsim {
 class PhysicalMemory;
@@ -30,6 +31,8 @@ struct CpuParams {
   uint32_t index = 0;
   /// Core clock in Hz. Simulated time advances by cycles at this rate; RDTSC counts them.
   uint64_t freq_hz = 2'000'000'000;
+  /// Cycle costs (cpu/timing.h); the machine passes MachineParams::timing.
+  timing::Table timing;
 };
 
 /// What the processor is doing.
@@ -72,7 +75,7 @@ class Cpu : public Clocked {
   SimTime local_time() const override;
 
   /// Executes up to `n` instructions regardless of time (unit tests); returns the number
-  /// executed. Stops early on HLT, shutdown or stop request.
+  /// executed. Stops early on HLT, shutdown, stop request or the instruction limit.
   uint64_t step(uint64_t n);
 
   /// Architectural state. After changing it from outside, call state_changed() so cached
@@ -94,6 +97,11 @@ class Cpu : public Clocked {
   static constexpr uint64_t kNoLimit = ~uint64_t{0};
   void set_instruction_limit(uint64_t count);
   bool instruction_limit_reached() const;
+
+  /// Replaces the cycle-cost table (takes effect at the next instruction; decoded code
+  /// is re-decoded with the new costs).
+  void set_timing(const timing::Table& t);
+  const timing::Table& timing() const;
 
   /// Set once the processor shuts down (triple fault).
   const std::optional<ShutdownInfo>& shutdown_info() const;

@@ -18,6 +18,7 @@
 #include "cpu/spec/exceptions.h"
 #include "cpu/spec/paging.h"
 #include "cpu/state.h"
+#include "cpu/timing.h"
 
 namespace hvsim::cpu {
 
@@ -44,13 +45,24 @@ struct Fault {
 enum class Access : uint8_t { kRead, kWrite, kFetch };
 
 /// One software-TLB entry: a 4 KiB translation with the permissions of the whole walk.
+/// RAM pages also carry the host address of the page, so hits go straight to host memory:
+/// reads whenever kTlbHostRead is set, writes only with kTlbHostWrite, which is granted
+/// once the page is already marked touched and dirty and holds no decoded code (so a
+/// direct write needs no PhysicalMemory::note_write), and revoked when that changes
+/// (PhysicalMemory::protect_generation()).
 struct TlbEntry {
-  uint64_t tag = ~0ull;  ///< linear page number; ~0 = invalid
-  uint64_t pa = 0;       ///< physical page address
+  uint64_t tag = ~0ull;    ///< linear page number; ~0 = invalid
+  uint64_t pa = 0;         ///< physical page address
+  uint8_t* host = nullptr; ///< host address of the page (RAM only)
   uint8_t perm = 0;
 };
-constexpr uint8_t kTlbUser = 1, kTlbWrite = 2, kTlbExec = 4, kTlbDirty = 8, kTlbGlobal = 16;
+constexpr uint8_t kTlbUser = 1, kTlbWrite = 2, kTlbExec = 4, kTlbDirty = 8, kTlbGlobal = 16,
+                  kTlbHostRead = 32, kTlbHostWrite = 64;
 constexpr unsigned kTlbEntries = 512;
+
+/// How the arithmetic flags of the last flag-setting instruction are kept until read
+/// (lazy flags): the operation, its operands and result; kNone = RFLAGS holds them.
+enum class LazyOp : uint8_t { kNone, kAdd, kAdc, kSub, kSbb, kLogic, kInc, kDec };
 
 constexpr unsigned kNumVectorsCounted = 32;
 
@@ -62,8 +74,29 @@ class CpuImpl {
   // ---- run loop (cpu.cpp) ----
   /// Runs until cycles_ >= cycle_target, the instruction limit, a stop, HLT or shutdown.
   void run(uint64_t cycle_target);
-  /// Executes one instruction (or delivers the exception it raised).
+  /// Executes one instruction (or delivers the exception it raised) without the block
+  /// cache: the path for code the block cache cannot hold (MMIO, instructions crossing a
+  /// page, CS-limit edges).
   void step_one();
+  /// step_one without the instruction-boundary work (the caller did it).
+  void step_insn();
+  /// The block engine (block_exec.cpp): runs decoded blocks until cycles_ >= cycle_target,
+  /// instructions_ >= insn_stop, a stop request, or the processor stops running. Checks
+  /// attention_, the stop flag and both limits after every instruction.
+  void execute(uint64_t cycle_target, uint64_t insn_stop);
+  /// Runs the instructions of `b` from the current RIP (its first instruction).
+  void run_block(const Block& b, uint64_t cycle_target, uint64_t insn_stop);
+  /// Looks up (or decodes) the block at the current RIP; nullptr if it must be stepped
+  /// by step_one. Raises the fetch's #PF/#GP.
+  const Block* lookup_block();
+  /// Decodes the block starting at physical address `pa` in the current mode.
+  const Block* build_block(uint64_t pa);
+  /// Called by PhysicalMemory when a page holding decoded code is written.
+  void on_code_write(uint64_t pfn);
+  /// Replaces the timing table; decoded blocks are dropped (they carry cycle costs).
+  void set_timing(const timing::Table& t);
+  /// Fills the cost and execution bits of a freshly decoded instruction.
+  void finish_decode(Insn& i) const;
   void reset();
   /// Recomputes the decode mode, CPL and paging mode from the registers.
   void update_mode();
@@ -85,6 +118,22 @@ class CpuImpl {
     return translate_slow(la, acc, user);
   }
   uint64_t translate_slow(uint64_t la, Access acc, bool user);
+  /// Drops the host-write permission of every TLB entry when PhysicalMemory's protection
+  /// generation moved (a page became a code page, dirty bits were cleared).
+  void check_protect_generation() {
+    if (env_.mem->protect_generation() != protect_gen_) revoke_host_writes();
+  }
+  void revoke_host_writes();
+  /// Reloads TLB entry `k` from a checkpoint (host-access bits are recomputed).
+  void tlb_restore_entry(unsigned k, uint64_t tag, uint64_t pa, uint8_t perm);
+  /// After a slow-path write of [la, la+size): grants the TLB entry direct host writes if
+  /// the page now qualifies (RAM, touched, dirty, not code).
+  void grant_host_write(uint64_t la);
+  /// Permission bits a TLB hit needs for a direct host access (ordinary, non-system).
+  uint8_t host_need(Access acc, bool sys) const {
+    if (!sys) return acc == Access::kWrite ? wr_need_ : acc == Access::kFetch ? fetch_need_ : rd_need_;
+    return need_perm(acc, false) | (acc == Access::kWrite ? kTlbHostWrite : kTlbHostRead);
+  }
   uint8_t need_perm(Access acc, bool user) const {
     uint8_t need = user ? kTlbUser : 0;
     if (acc == Access::kWrite) need |= kTlbDirty | ((user || (s_.cr0 & kCr0WP)) ? kTlbWrite : 0);
@@ -114,17 +163,71 @@ class CpuImpl {
   uint64_t phys_read_slow(uint64_t pa, unsigned size);
   void phys_write_slow(uint64_t pa, unsigned size, uint64_t v);
 
+  // ---- direct host access with fixed-size copies (no memcpy call) ----
+  static uint64_t host_load(const uint8_t* p, unsigned size) {
+    switch (size) {
+      case 1: return *p;
+      case 2: {
+        uint16_t v;
+        std::memcpy(&v, p, 2);
+        return v;
+      }
+      case 4: {
+        uint32_t v;
+        std::memcpy(&v, p, 4);
+        return v;
+      }
+      default: {
+        uint64_t v;
+        std::memcpy(&v, p, 8);
+        return v;
+      }
+    }
+  }
+  static void host_store(uint8_t* p, unsigned size, uint64_t v) {
+    switch (size) {
+      case 1: *p = static_cast<uint8_t>(v); return;
+      case 2: {
+        uint16_t x = static_cast<uint16_t>(v);
+        std::memcpy(p, &x, 2);
+        return;
+      }
+      case 4: {
+        uint32_t x = static_cast<uint32_t>(v);
+        std::memcpy(p, &x, 4);
+        return;
+      }
+      default: std::memcpy(p, &v, 8); return;
+    }
+  }
+
   // ---- linear access (after segmentation). `sys`: implicit supervisor access. ----
   bool user_access(bool sys) const { return !sys && cpl_ == 3; }
   uint64_t read_lin(uint64_t la, unsigned size, Access acc = Access::kRead, bool sys = false) {
     if (!long_mode_) la &= 0xFFFFFFFF;
-    if ((la & 0xFFF) + size <= 4096) return phys_read(translate(la, acc, user_access(sys)), size);
+    if ((la & 0xFFF) + size <= 4096) {
+      const TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
+      uint8_t need = host_need(acc, sys);
+      if (e.tag == (la >> 12) && (e.perm & need) == need) {
+        ++tlb_hits_;
+        return host_load(e.host + (la & 0xFFF), size);
+      }
+      return phys_read(translate(la, acc, user_access(sys)), size);
+    }
     return read_lin_split(la, size, acc, sys);
   }
   void write_lin(uint64_t la, unsigned size, uint64_t v, bool sys = false) {
     if (!long_mode_) la &= 0xFFFFFFFF;
     if ((la & 0xFFF) + size <= 4096) {
+      const TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
+      uint8_t need = host_need(Access::kWrite, sys);
+      if (e.tag == (la >> 12) && (e.perm & need) == need) {
+        ++tlb_hits_;
+        host_store(e.host + (la & 0xFFF), size, v);
+        return;
+      }
       phys_write(translate(la, Access::kWrite, user_access(sys)), size, v);
+      grant_host_write(la);
       return;
     }
     write_lin_split(la, size, v, sys);
@@ -267,8 +370,43 @@ class CpuImpl {
   }
 
   // ---- flags ----
-  void set_arith_flags(uint64_t f) { s_.rflags = (s_.rflags & ~kArithFlags) | f; }
-  bool flag(uint64_t f) const { return (s_.rflags & f) != 0; }
+  // Arithmetic flags are computed lazily: flag-setting instructions record the operation
+  // (set_lazy_flags) and RFLAGS is brought up to date (materialize_flags) when something
+  // reads it. The block engine materializes before every instruction not marked
+  // kExecLazyFlags, before exception and interrupt delivery, and whenever the state is
+  // visible from outside, so code that reads s_.rflags directly stays correct.
+  void set_arith_flags(uint64_t f) {
+    lf_op_ = LazyOp::kNone;
+    s_.rflags = (s_.rflags & ~kArithFlags) | f;
+  }
+  void set_lazy_flags(LazyOp op, unsigned size, uint64_t a, uint64_t b, uint64_t r) {
+    lf_op_ = op;
+    lf_size_ = static_cast<uint8_t>(size);
+    lf_a_ = a;
+    lf_b_ = b;
+    lf_r_ = r;
+  }
+  /// The arithmetic flags the pending lazy operation produces.
+  uint64_t lazy_arith_flags() const;
+  void materialize_flags() {
+    if (lf_op_ != LazyOp::kNone) {
+      s_.rflags = (s_.rflags & ~kArithFlags) | lazy_arith_flags();
+      lf_op_ = LazyOp::kNone;
+    }
+  }
+  /// RFLAGS with up-to-date arithmetic flags.
+  uint64_t rflags() {
+    materialize_flags();
+    return s_.rflags;
+  }
+  bool flag(uint64_t f) {
+    if (f & kArithFlags) materialize_flags();
+    return (s_.rflags & f) != 0;
+  }
+  /// Condition code `cc` (Jcc/SETcc/CMOVcc low nibble), with fast paths on lazy flags.
+  bool cond(unsigned cc);
+  /// CF without materializing the other flags (INC/DEC, ADC/SBB).
+  bool carry_flag() const;
   /// Writes RFLAGS as POPF/IRET would, honouring CPL/IOPL and the reserved bits.
   void write_rflags(uint64_t v, unsigned opsize, bool iret);
 
@@ -342,7 +480,10 @@ class CpuImpl {
   RunState run_state_ = RunState::kRunning;
   std::optional<ShutdownInfo> shutdown_;
   uint64_t cycles_ = 0, instructions_ = 0, instruction_limit_ = Cpu::kNoLimit;
-  uint64_t extra_cycles_ = 0;  ///< added by the current instruction (REP iterations)
+  /// Handlers add the extra cycles of the current instruction here (REP iterations, taken
+  /// branches); an alias of cycles_, so they count at once and are never lost.
+  uint64_t& extra_cycles_ = cycles_;
+  timing::Table timing_;  ///< the cost table (CpuParams::timing, Cpu::set_timing)
   /// Set by anything that must act at the next instruction boundary (a pending interrupt,
   /// NMI, INIT/SIPI, a debug trap, a timer deadline). The run loop calls
   /// service_attention() when it is set, before fetching the next instruction.
@@ -357,15 +498,28 @@ class CpuImpl {
   uint64_t next_rip_ = 0;
   std::string track_;  ///< trace track name "cpu<index>"
 
+  // permission bits of direct host accesses for the current CPL and CR0.WP (update_mode)
+  uint8_t rd_need_ = kTlbHostRead, wr_need_ = kTlbHostWrite, fetch_need_ = kTlbHostRead;
+  uint64_t protect_gen_ = 0;  ///< PhysicalMemory::protect_generation() the TLB reflects
+
+  // lazy flags (see set_lazy_flags)
+  LazyOp lf_op_ = LazyOp::kNone;
+  uint8_t lf_size_ = 8;
+  uint64_t lf_a_ = 0, lf_b_ = 0, lf_r_ = 0;
+
   TlbEntry tlb_[kTlbEntries];
   DecodeCache dcache_;
   Insn scratch_;  ///< an instruction decoded without caching
   std::shared_ptr<CpuImpl*> listener_slot_;
+  const bool* stop_ = nullptr;  ///< env_.stop_flag, or a flag that is never set
 
   // statistics
   uint64_t tlb_hits_ = 0, tlb_misses_ = 0, tlb_flushes_ = 0;
+  uint64_t page_walks_ = 0, walk_references_ = 0;
   uint64_t exceptions_[kNumVectorsCounted] = {};
-  uint64_t interrupts_ = 0;
+  uint64_t interrupts_ = 0;  ///< software interrupts (INT n, INT3, INTO)
+  /// External interrupts (and NMI) delivered, by vector; filled by interrupt delivery.
+  uint64_t interrupts_by_vector_[256] = {};
 };
 
 /// Registers the handlers of each executor file into the mnemonic table.

@@ -40,15 +40,65 @@ struct WalkState {
 
 }  // namespace
 
+void CpuImpl::revoke_host_writes() {
+  for (auto& e : tlb_) e.perm &= static_cast<uint8_t>(~kTlbHostWrite);
+  protect_gen_ = env_.mem->protect_generation();
+}
+
+namespace {
+
+/// Host address and direct-access bits of the physical page at `page_pa`.
+uint8_t host_access(PhysicalMemory& mem, uint64_t page_pa, uint8_t** host) {
+  if (!mem.contains(page_pa, PhysicalMemory::kPageSize)) {
+    *host = nullptr;
+    return 0;
+  }
+  // Why: read_ptr is the one accessor for the host address; writes through it are made
+  // only under kTlbHostWrite, when note_write would have nothing left to record.
+  *host = const_cast<uint8_t*>(mem.read_ptr(page_pa));
+  uint64_t pfn = page_pa >> PhysicalMemory::kPageShift;
+  bool direct_write = mem.touched(pfn) && mem.dirty(pfn) && !mem.is_code_page(pfn);
+  return kTlbHostRead | (direct_write ? kTlbHostWrite : 0);
+}
+
+}  // namespace
+
+void CpuImpl::tlb_restore_entry(unsigned k, uint64_t tag, uint64_t pa, uint8_t perm) {
+  TlbEntry& e = tlb_[k % kTlbEntries];
+  if (tag == ~0ull || (tag % kTlbEntries) != k) {
+    e = TlbEntry{};
+    return;
+  }
+  uint8_t* host;
+  perm &= static_cast<uint8_t>(~(kTlbHostRead | kTlbHostWrite));
+  perm |= host_access(*env_.mem, pa & ~0xFFFull, &host);
+  e = TlbEntry{tag, pa & ~0xFFFull, host, perm};
+}
+
+void CpuImpl::grant_host_write(uint64_t la) {
+  TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
+  if (e.tag != (la >> 12) || !e.host || env_.mem->protect_generation() != protect_gen_) return;
+  uint64_t pfn = e.pa >> PhysicalMemory::kPageShift;
+  const PhysicalMemory& m = *env_.mem;
+  if (m.touched(pfn) && m.dirty(pfn) && !m.is_code_page(pfn)) e.perm |= kTlbHostWrite;
+}
+
 uint64_t CpuImpl::translate_slow(uint64_t la, Access acc, bool user) {
   ++tlb_misses_;
   PagingMode pm = paging_mode();
   uint64_t vpn = la >> 12;
   TlbEntry& slot = tlb_[vpn % kTlbEntries];
+  if (env_.mem->protect_generation() != protect_gen_) revoke_host_writes();
   if (pm == PagingMode::kNone) {
-    slot = TlbEntry{vpn, la & ~0xFFFull, kTlbUser | kTlbWrite | kTlbExec | kTlbDirty};
+    uint8_t* host;
+    uint8_t hb = host_access(*env_.mem, la & ~0xFFFull, &host);
+    slot = TlbEntry{vpn, la & ~0xFFFull, host,
+                    static_cast<uint8_t>(kTlbUser | kTlbWrite | kTlbExec | kTlbDirty | hb)};
     return la;
   }
+  // A page walk: its memory references are counted and charged (timing table).
+  ++page_walks_;
+  cycles_ += timing_.tlb_miss;
   bool write = acc == Access::kWrite, fetch = acc == Access::kFetch;
   bool nxe = (s_.efer & kEferNXE) != 0;
   uint32_t err = (write ? kPfW : 0) | (user ? kPfU : 0) | (fetch && nxe ? kPfI : 0);
@@ -57,7 +107,11 @@ uint64_t CpuImpl::translate_slow(uint64_t la, Access acc, bool user) {
     raise_fault(Vector::kPF, err | bits);
   };
   // Reads one entry; returns it or faults (not present / reserved bits).
-  auto read_entry = [&](uint64_t pa, unsigned size) { return phys_read(pa, size); };
+  auto read_entry = [&](uint64_t pa, unsigned size) {
+    ++walk_references_;
+    cycles_ += timing_.walk_reference;
+    return phys_read(pa, size);
+  };
   uint64_t xd_reserved = nxe ? 0 : kPteXD;
 
   WalkState ws;
@@ -149,7 +203,9 @@ uint64_t CpuImpl::translate_slow(uint64_t la, Access acc, bool user) {
   uint8_t perm = (ws.user ? kTlbUser : 0) | (ws.write ? kTlbWrite : 0) |
                  ((ws.nx && nxe) ? 0 : kTlbExec) | (dirty ? kTlbDirty : 0) |
                  ((global && (s_.cr4 & kCr4PGE)) ? kTlbGlobal : 0);
-  slot = TlbEntry{vpn, pa & ~0xFFFull, perm};
+  uint8_t* host;
+  perm |= host_access(*env_.mem, pa & ~0xFFFull, &host);
+  slot = TlbEntry{vpn, pa & ~0xFFFull, host, perm};
   return pa;
 }
 
