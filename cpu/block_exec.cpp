@@ -78,9 +78,10 @@ void CpuImpl::execute(uint64_t cycle_target, uint64_t insn_stop) {
   materialize_flags();
 }
 
-void CpuImpl::run_block(const Block& b, uint64_t cycle_target, uint64_t insn_stop) {
-  const Insn* i = b.insns.data();
-  const Insn* end = i + b.insns.size();
+void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn_stop) {
+  const Block* b = &first;
+  const Insn* i = b->insns.data();
+  const Insn* end = i + b->insns.size();
   uint64_t rip_mask = long64_                                                     ? ~0ull
                       : (mode_ == DecodeMode::kReal16 || mode_ == DecodeMode::kProt16 ||
                          mode_ == DecodeMode::kCompat16) ? 0xFFFF
@@ -94,13 +95,40 @@ void CpuImpl::run_block(const Block& b, uint64_t cycle_target, uint64_t insn_sto
       s_.rip = next_rip_;
       ++instructions_;
       cycles_ += i->cycles;
-      if (++i == end) return;
       // Exact boundaries: anything that must act between two instructions, a stop
       // request, the instruction limit, the end of the time slice, or a store into this
       // block's page (self-modifying code: the rest of the block is stale).
-      if (attention_ | *stop | (instructions_ >= insn_stop) | (cycles_ >= cycle_target) |
-          !b.valid)
+      if (__builtin_expect((attention_ | *stop | !b->valid) != 0, 0)) return;
+      if (__builtin_expect(instructions_ >= insn_stop, 0)) return;
+      if (__builtin_expect(cycles_ >= cycle_target, 0)) return;
+      if (++i != end) continue;
+      // Chaining: the next block on the same linear page follows without a dispatch.
+      // The fetch translation is checked exactly as lookup_block would (a TLB hit with
+      // the same physical page), so chaining never changes what executes or its cost.
+      if (!b->chainable || !long64_) return;
+      uint64_t rip = s_.rip;
+      const TlbEntry& e = tlb_[(rip >> 12) % kTlbEntries];
+      if (e.tag != (rip >> 12) || (e.perm & fetch_need_) != fetch_need_ ||
+          e.pa != (b->pa & ~0xFFFull))
         return;
+      uint16_t off = rip & 0xFFF;
+      const Block* n;
+      if (b->succ[0] && b->succ_off[0] == off) {
+        n = b->succ[0];
+      } else if (b->succ[1] && b->succ_off[1] == off) {
+        n = b->succ[1];
+      } else {
+        n = dcache_.find(e.pa | off, mode_);
+        if (!n) return;  // not decoded yet: execute() builds it
+        unsigned slot = b->succ[0] ? 1 : 0;
+        b->succ[slot] = n;
+        b->succ_off[slot] = off;
+      }
+      ++tlb_hits_;
+      ++dcache_.chained;
+      b = n;
+      i = b->insns.data();
+      end = i + b->insns.size();
     }
   } catch (const Fault& f) {
     if (f.soft) {

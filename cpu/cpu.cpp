@@ -368,6 +368,7 @@ void Cpu::inspect(InspectNode& node) const {
   dc.counter("uncached", c.dcache_.uncached);
   dc.counter("blocks", c.dcache_.size());
   dc.counter("blocks_built", c.dcache_.blocks_built);
+  dc.counter("chained", c.dcache_.chained);
   InspectNode& tlb = node.child("tlb");
   tlb.counter("hits", c.tlb_hits_);
   tlb.counter("misses", c.tlb_misses_);

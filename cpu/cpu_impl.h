@@ -528,6 +528,9 @@ void register_alu(HandlerTable t);
 void register_control(HandlerTable t);
 void register_string(HandlerTable t);
 void register_system(HandlerTable t);
+/// A handler specialized for the operand forms of `i` decoded in 64-bit mode, or nullptr
+/// (exec_fast.cpp).
+Handler fast_handler(const Insn& i);
 /// MOV to/from control and debug registers (exec_system.cpp).
 void exec_mov_special(CpuImpl& c, const Insn& i);
 

@@ -242,6 +242,9 @@ void CpuImpl::finish_decode(Insn& i) const {
   if ((i.flags & kInsnLock) && mem) cls = timing::Class::kLocked;
   if (i.flags & kInsnFar) cls = timing::Class::kFarTransfer;
   i.exec = exec;
+  if (mode_ == DecodeMode::kLong64) {
+    if (Handler h = fast_handler(i)) i.handler = h;
+  }
   i.cost_class = static_cast<uint8_t>(cls);
   unsigned size = i.nops ? i.op[0].size : i.opsize;
   i.cycles = timing::instruction_cycles(timing_, cls, size, mem);
@@ -469,6 +472,7 @@ const Block* CpuImpl::build_block(uint64_t pa) {
   }
   if (b->insns.empty()) return nullptr;
   b->bytes = static_cast<uint16_t>(off - (pa & 0xFFF));
+  b->chainable = (b->insns.back().exec & kExecLazyFlags) != 0;
   b->insns.shrink_to_fit();
   env_.mem->mark_code_page(pa >> 12);
   return dcache_.insert(std::move(b));

@@ -93,8 +93,15 @@ struct Block {
   uint64_t pa = 0;  ///< physical address of the first instruction
   DecodeMode mode = DecodeMode::kReal16;
   bool valid = true;    ///< false once its page was written
+  /// Ends with a plain control transfer or a straight-line instruction, so the next block
+  /// on the same page may follow directly (chaining).
+  bool chainable = false;
   uint16_t bytes = 0;   ///< total length
   std::vector<Insn> insns;
+  /// Successors on the same page seen so far (page offset -> block), filled by the
+  /// engine. A successor shares the page, so it is valid as long as this block is.
+  mutable const Block* succ[2] = {nullptr, nullptr};
+  mutable uint16_t succ_off[2] = {0, 0};
 };
 constexpr unsigned kMaxBlockInsns = 64;
 
@@ -129,6 +136,7 @@ class DecodeCache {
   size_t size() const { return blocks_.size(); }
 
   uint64_t hits = 0, misses = 0, invalidations = 0, uncached = 0, blocks_built = 0;
+  uint64_t chained = 0;  ///< blocks entered from their predecessor without a lookup
 
  private:
   static constexpr unsigned kSlots = 4096;
