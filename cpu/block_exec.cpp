@@ -18,7 +18,7 @@ const Block* CpuImpl::lookup_block() {
     if (rip > s_.seg[kCs].limit) return nullptr;
     la = (s_.seg[kCs].base + rip) & 0xFFFFFFFF;
   }
-  const TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
+  const TlbEntry& e = tlb_[tlb_index(la >> 12)];
   uint64_t pa;
   if (e.tag == (la >> 12) && (e.perm & fetch_need_) == fetch_need_) {
     ++tlb_hits_;
@@ -107,7 +107,7 @@ void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn
       // the same physical page), so chaining never changes what executes or its cost.
       if (!b->chainable || !long64_) return;
       uint64_t rip = s_.rip;
-      const TlbEntry& e = tlb_[(rip >> 12) % kTlbEntries];
+      const TlbEntry& e = tlb_[tlb_index(rip >> 12)];
       if (e.tag != (rip >> 12) || (e.perm & fetch_need_) != fetch_need_ ||
           e.pa != (b->pa & ~0xFFFull))
         return;

@@ -272,7 +272,7 @@ void for_each_field(ArchState& s, F&& f) {
 void Cpu::save(StateWriter& w) const {
   impl_->materialize_flags();
   const CpuImpl& c = *impl_;
-  w.begin_section("cpu" + std::to_string(c.params_.index), 1);
+  w.begin_section("cpu" + std::to_string(c.params_.index), 2);  // 2: the TLB
   ArchState s = c.s_;
   for_each_field(s, [&](const char* name, uint64_t& v) { w.u64(name, v); });
   w.u8("run_state", static_cast<uint8_t>(c.run_state_));
@@ -302,7 +302,7 @@ void Cpu::restore(StateReader& r) {
   CpuImpl& c = *impl_;
   std::string name = "cpu" + std::to_string(c.params_.index);
   uint32_t version = r.begin_section(name);
-  if (version != 1)
+  if (version != 2)
     throw InputError("checkpoint section " + name + ": unsupported version " +
                      std::to_string(version));
   ArchState s;

@@ -58,7 +58,12 @@ struct TlbEntry {
 };
 constexpr uint8_t kTlbUser = 1, kTlbWrite = 2, kTlbExec = 4, kTlbDirty = 8, kTlbGlobal = 16,
                   kTlbHostRead = 32, kTlbHostWrite = 64;
-constexpr unsigned kTlbEntries = 512;
+constexpr unsigned kTlbEntries = 1024;
+/// TLB slot of a linear page number: direct-mapped with a folded index, so that pages a
+/// power-of-two distance apart (source and destination buffers) do not evict each other.
+inline unsigned tlb_index(uint64_t vpn) {
+  return static_cast<unsigned>((vpn ^ (vpn >> 10)) & (kTlbEntries - 1));
+}
 
 /// How the arithmetic flags of the last flag-setting instruction are kept until read
 /// (lazy flags): the operation, its operands and result; kNone = RFLAGS holds them.
@@ -107,7 +112,7 @@ class CpuImpl {
   // ---- paging (paging.cpp) ----
   /// Translates a linear address; throws #PF (and sets CR2) on failure.
   uint64_t translate(uint64_t la, Access acc, bool user) {
-    const TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
+    const TlbEntry& e = tlb_[tlb_index(la >> 12)];
     if (e.tag == (la >> 12)) {
       uint8_t need = need_perm(acc, user);
       if ((e.perm & need) == need) {
@@ -206,7 +211,7 @@ class CpuImpl {
   uint64_t read_lin(uint64_t la, unsigned size, Access acc = Access::kRead, bool sys = false) {
     if (!long_mode_) la &= 0xFFFFFFFF;
     if ((la & 0xFFF) + size <= 4096) {
-      const TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
+      const TlbEntry& e = tlb_[tlb_index(la >> 12)];
       uint8_t need = host_need(acc, sys);
       if (e.tag == (la >> 12) && (e.perm & need) == need) {
         ++tlb_hits_;
@@ -219,7 +224,7 @@ class CpuImpl {
   void write_lin(uint64_t la, unsigned size, uint64_t v, bool sys = false) {
     if (!long_mode_) la &= 0xFFFFFFFF;
     if ((la & 0xFFF) + size <= 4096) {
-      const TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
+      const TlbEntry& e = tlb_[tlb_index(la >> 12)];
       uint8_t need = host_need(Access::kWrite, sys);
       if (e.tag == (la >> 12) && (e.perm & need) == need) {
         ++tlb_hits_;

@@ -26,7 +26,7 @@ inline uint64_t ea64(const C& c, const Insn& i) {
 
 template <unsigned kSize>
 inline uint64_t load(C& c, unsigned seg, uint64_t la) {
-  const TlbEntry& e = c.tlb_[(la >> 12) % kTlbEntries];
+  const TlbEntry& e = c.tlb_[tlb_index(la >> 12)];
   // A TLB tag only ever holds a canonical page, so a hit within the page is canonical.
   if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize &&
       (e.perm & c.rd_need_) == c.rd_need_) {
@@ -38,7 +38,7 @@ inline uint64_t load(C& c, unsigned seg, uint64_t la) {
 
 template <unsigned kSize>
 inline void store(C& c, unsigned seg, uint64_t la, uint64_t v) {
-  const TlbEntry& e = c.tlb_[(la >> 12) % kTlbEntries];
+  const TlbEntry& e = c.tlb_[tlb_index(la >> 12)];
   if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize &&
       (e.perm & c.wr_need_) == c.wr_need_) {
     ++c.tlb_hits_;

@@ -22,7 +22,7 @@ void CpuImpl::tlb_flush(bool include_global) {
 }
 
 void CpuImpl::tlb_flush_page(uint64_t la) {
-  TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
+  TlbEntry& e = tlb_[tlb_index(la >> 12)];
   if (e.tag == (la >> 12)) e.tag = ~0ull;
 }
 
@@ -65,7 +65,7 @@ uint8_t host_access(PhysicalMemory& mem, uint64_t page_pa, uint8_t** host) {
 
 void CpuImpl::tlb_restore_entry(unsigned k, uint64_t tag, uint64_t pa, uint8_t perm) {
   TlbEntry& e = tlb_[k % kTlbEntries];
-  if (tag == ~0ull || (tag % kTlbEntries) != k) {
+  if (tag == ~0ull || tlb_index(tag) != k) {
     e = TlbEntry{};
     return;
   }
@@ -76,7 +76,7 @@ void CpuImpl::tlb_restore_entry(unsigned k, uint64_t tag, uint64_t pa, uint8_t p
 }
 
 void CpuImpl::grant_host_write(uint64_t la) {
-  TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
+  TlbEntry& e = tlb_[tlb_index(la >> 12)];
   if (e.tag != (la >> 12) || !e.host || env_.mem->protect_generation() != protect_gen_) return;
   uint64_t pfn = e.pa >> PhysicalMemory::kPageShift;
   const PhysicalMemory& m = *env_.mem;
@@ -87,7 +87,7 @@ uint64_t CpuImpl::translate_slow(uint64_t la, Access acc, bool user) {
   ++tlb_misses_;
   PagingMode pm = paging_mode();
   uint64_t vpn = la >> 12;
-  TlbEntry& slot = tlb_[vpn % kTlbEntries];
+  TlbEntry& slot = tlb_[tlb_index(vpn)];
   if (env_.mem->protect_generation() != protect_gen_) revoke_host_writes();
   if (pm == PagingMode::kNone) {
     uint8_t* host;

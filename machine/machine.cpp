@@ -21,7 +21,7 @@ namespace {
 /// The run loop checks its stop conditions at least this often (simulated time). Chunk
 /// ends lie on a fixed grid, so where a run is split never changes what it computes.
 constexpr SimTime kChunk = kPicosPerMilli;
-constexpr uint32_t kCheckpointVersion = 1;
+constexpr uint32_t kCheckpointVersion = 2;  // 2: the timing table
 }  // namespace
 
 /// Adapts a processor to the scheduler: enforces the run's instruction budget exactly
@@ -89,6 +89,7 @@ Machine::Machine(const MachineParams& params)
     cpu::CpuParams cp;
     cp.index = i;
     cp.freq_hz = params_.cpu_freq_hz;
+    cp.timing = params_.timing;
     cpu::CpuEnv env{&mem_, &io_, &mmio_, &tracer_, scheduler_.stop_flag()};
     cpus_.push_back(std::make_unique<cpu::Cpu>(cp, env));
     cpus_.back()->reset();
@@ -121,6 +122,11 @@ Machine::Machine(const MachineParams& params)
 }
 
 Machine::~Machine() = default;
+
+void Machine::set_timing(const cpu::timing::Table& t) {
+  params_.timing = t;
+  for (auto& c : cpus_) c->set_timing(t);
+}
 
 void Machine::add_device(std::unique_ptr<Device> dev, uint16_t first_port, uint32_t ports) {
   if (PortIoHandler* h = dev->port_io()) io_.map(first_port, ports, h, std::string(dev->name()));
@@ -340,6 +346,8 @@ void Machine::save(const std::string& path) const {
   w.u64("seed", params_.seed);
   w.u64("cpu_freq_hz", params_.cpu_freq_hz);
   w.u64("quantum", params_.quantum);
+  for (const auto& e : cpu::timing::entries())
+    w.u32(std::string("timing.") + e.name, params_.timing.*e.field);
   w.u64("now", events_.now());
   w.u64("event_seq", events_.next_seq());
   w.u64("round_end", scheduler_.round_end());
@@ -377,6 +385,8 @@ std::unique_ptr<Machine> Machine::restore(const std::string& path) {
   p.seed = r.u64("seed");
   p.cpu_freq_hz = r.u64("cpu_freq_hz");
   p.quantum = r.u64("quantum");
+  for (const auto& e : cpu::timing::entries())
+    p.timing.*e.field = r.u32(std::string("timing.") + e.name);
   SimTime now = r.u64("now");
   uint64_t seq = r.u64("event_seq");
   SimTime round_end = r.u64("round_end");

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/time.h"
+#include "cpu/timing.h"
 
 namespace hvsim {
 
@@ -20,6 +21,8 @@ struct MachineParams {
   uint64_t cpu_freq_hz = 2'000'000'000;
   /// Scheduler quantum: how far one processor runs before the next takes its turn.
   SimTime quantum = 10 * kPicosPerMicro;
+  /// Cycle costs of every processor (cpu/timing.h); checkpoints record the table.
+  cpu::timing::Table timing;
 };
 
 /// Parses a size such as "256M", "1G", "4096K", "65536" (bytes) or "2GiB". Throws

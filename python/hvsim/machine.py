@@ -45,6 +45,18 @@ def _size(value, what):
     return native.parse_size(str(value), what)
 
 
+def _cycles(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError("timing: entry '%s' must be a non-negative integer of cycles, not %r"
+                         % (name, value))
+    return value
+
+
+def timing_entries():
+    """The cycle-cost table: a list of (name, default cycles, description)."""
+    return list(native.timing_entries())
+
+
 def _duration_ps(value):
     """None -> no limit; int -> nanoseconds; str -> '10ms', '5us', ..."""
     if value is None:
@@ -62,9 +74,12 @@ class Machine:
     as "256M"), `seed` for the machine's random number generator. Devices: a 16550 UART on
     COM1 (0x3F8), the debug-exit port 0xF4, firmware configuration (0x510/0x511) and the
     8259 PIC pair. Runs are deterministic: the same kernel and inputs give the same state.
+    `timing` overrides entries of the cycle-cost table by name, e.g. {"divide": 30}
+    (`hvsim.timing_entries()` lists them with their defaults; see cpu/timing.h).
     """
 
-    def __init__(self, cpus=1, memory="256M", seed=0, cpu_freq_hz=2_000_000_000, _native=None):
+    def __init__(self, cpus=1, memory="256M", seed=0, cpu_freq_hz=2_000_000_000, timing=None,
+                 _native=None):
         if _native is not None:
             self._m = _native
         else:
@@ -73,6 +88,8 @@ class Machine:
             p.memory = _size(memory, "memory size")
             p.seed = int(seed)
             p.cpu_freq_hz = int(cpu_freq_hz)
+            for name, cycles in (timing or {}).items():
+                p.set_timing(str(name), _cycles(name, cycles))
             self._m = native.Machine(p)
         self._serial_callbacks = []
 
@@ -157,20 +174,53 @@ class Machine:
         """Registers of processor `index` as a dict (rax..r15, rip, rflags, cr0..., run_state)."""
         return self._m.cpu_state(index)
 
+    def set_timing(self, entries=None, **kw):
+        """Overrides cycle-cost entries by name from now on, e.g. m.set_timing(divide=30) or
+        m.set_timing({"divide": 30}). Checkpoints record the table in force."""
+        merged = dict(entries or {})
+        merged.update(kw)
+        self._m.set_timing({str(k): _cycles(k, v) for k, v in merged.items()})
+
+    def timing(self):
+        """The cycle-cost table in force, as a dict name -> cycles."""
+        return dict(self._m.timing())
+
     def stats(self):
-        """Counters of the run so far: instructions, cycles, sim_time_ns, host_seconds, mips,
-        state_hash (host_seconds and mips are host measurements, not simulated state)."""
+        """Counters of the run so far: instructions, cycles, cpi, sim_time_ns, host_seconds,
+        mips, state_hash, and per-machine sums of the processors' TLB hits and misses, page
+        walks and their memory references, exceptions and interrupts by vector (host_seconds
+        and mips are host measurements, not simulated state)."""
         host = self._m.host_seconds
         insns = self._m.instructions
-        return {
+        cycles = self._m.cycles
+        tree = self.inspect()
+        sums = {"tlb_hits": 0, "tlb_misses": 0, "page_walks": 0, "walk_references": 0}
+        exceptions, interrupts = {}, {}
+        for i in range(self._m.cpu_count):
+            node = tree.get("cpu%d" % i, {})
+            tlb = node.get("tlb", {})
+            sums["tlb_hits"] += tlb.get("hits", 0)
+            sums["tlb_misses"] += tlb.get("misses", 0)
+            sums["page_walks"] += tlb.get("page_walks", 0)
+            sums["walk_references"] += tlb.get("walk_references", 0)
+            for k, v in node.get("exceptions", {}).items():
+                exceptions[k] = exceptions.get(k, 0) + v
+            for k, v in node.get("interrupts", {}).items():
+                interrupts[k] = interrupts.get(k, 0) + v
+        out = {
             "instructions": insns,
-            "cycles": self._m.cycles,
+            "cycles": cycles,
+            "cpi": (cycles / insns) if insns else 0.0,
             "sim_time_ns": self._m.now_ps // 1000,
             "host_seconds": host,
             "mips": (insns / host / 1e6) if host > 0 else 0.0,
             "state_hash": self.state_hash(),
             "cpus": self._m.cpu_count,
+            "exceptions": exceptions,
+            "interrupts": interrupts,
         }
+        out.update(sums)
+        return out
 
     def inspect(self):
         """The inspect tree (every component's counters and values) as nested dicts."""
