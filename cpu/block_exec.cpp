@@ -18,7 +18,7 @@ const Block* CpuImpl::lookup_block() {
     if (rip > s_.seg[kCs].limit) return nullptr;
     la = (s_.seg[kCs].base + rip) & 0xFFFFFFFF;
   }
-  const TlbEntry& e = tlb_[tlb_index(la >> 12)];
+  const TlbEntry& e = itlb_[itlb_index(la >> 12)];
   uint64_t pa;
   if (e.tag == (la >> 12) && (e.perm & fetch_need_) == fetch_need_) {
     ++tlb_hits_;
@@ -90,7 +90,8 @@ void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn
   try {
     for (;;) {
       if (!(i->exec & kExecLazyFlags)) materialize_flags();
-      next_rip_ = (s_.rip + i->length) & rip_mask;
+      uint64_t fall = (s_.rip + i->length) & rip_mask;
+      next_rip_ = fall;
       i->handler(*this, *i);
       s_.rip = next_rip_;
       ++instructions_;
@@ -101,13 +102,14 @@ void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn
       if (__builtin_expect((attention_ | *stop | !b->valid) != 0, 0)) return;
       if (__builtin_expect(instructions_ >= insn_stop, 0)) return;
       if (__builtin_expect(cycles_ >= cycle_target, 0)) return;
-      if (++i != end) continue;
+      // Within a block only a taken conditional branch changes the flow.
+      if (++i != end && next_rip_ == fall) continue;
       // Chaining: the next block on the same linear page follows without a dispatch.
-      // The fetch translation is checked exactly as lookup_block would (a TLB hit with
+      // The fetch translation is checked exactly as lookup_block would (an ITLB hit with
       // the same physical page), so chaining never changes what executes or its cost.
-      if (!b->chainable || !long64_) return;
+      if ((i == end && !b->chainable) || !long64_) return;
       uint64_t rip = s_.rip;
-      const TlbEntry& e = tlb_[tlb_index(rip >> 12)];
+      const TlbEntry& e = itlb_[itlb_index(rip >> 12)];
       if (e.tag != (rip >> 12) || (e.perm & fetch_need_) != fetch_need_ ||
           e.pa != (b->pa & ~0xFFFull))
         return;
@@ -164,6 +166,10 @@ uint64_t CpuImpl::lazy_arith_flags() const {
     // INC/DEC keep CF: lf_b_ holds the CF before them.
     case LazyOp::kInc: return (add_flags(lf_a_, 1, 0, lf_r_, size) & ~kFlagCF) | (lf_b_ & kFlagCF);
     case LazyOp::kDec: return (sub_flags(lf_a_, 1, 0, lf_r_, size) & ~kFlagCF) | (lf_b_ & kFlagCF);
+    // Shifts: lf_b_ holds the (nonzero, masked) count.
+    case LazyOp::kShl: return shl_flags(lf_a_, lf_b_, lf_r_, size);
+    case LazyOp::kShr: return shr_flags(lf_a_, lf_b_, lf_r_, size);
+    case LazyOp::kSar: return sar_flags(lf_a_, lf_b_, lf_r_, size);
     case LazyOp::kNone: break;
   }
   return s_.rflags & kArithFlags;

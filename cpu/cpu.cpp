@@ -286,9 +286,9 @@ void Cpu::save(StateWriter& w) const {
   w.u64("instructions", c.instructions_);
   // Why: TLB contents decide future miss and walk costs, so a restored run needs them
   // to continue with the same cycle counts. Host-access bits are recomputed on restore.
-  std::vector<uint8_t> tlb(kTlbEntries * kTlbRecord);
-  for (unsigned k = 0; k < kTlbEntries; ++k) {
-    const TlbEntry& e = c.tlb_[k];
+  std::vector<uint8_t> tlb((kTlbEntries + kItlbEntries) * kTlbRecord);
+  for (unsigned k = 0; k < kTlbEntries + kItlbEntries; ++k) {
+    const TlbEntry& e = k < kTlbEntries ? c.tlb_[k] : c.itlb_[k - kTlbEntries];
     uint8_t* p = tlb.data() + k * kTlbRecord;
     std::memcpy(p, &e.tag, 8);
     std::memcpy(p + 8, &e.pa, 8);
@@ -322,7 +322,7 @@ void Cpu::restore(StateReader& r) {
   uint64_t instructions = r.u64("instructions");
   std::vector<uint8_t> tlb = r.bytes("tlb");
   r.end_section();
-  if (tlb.size() != kTlbEntries * kTlbRecord)
+  if (tlb.size() != (kTlbEntries + kItlbEntries) * kTlbRecord)
     throw InputError("checkpoint section " + name + ": tlb has the wrong size");
   c.s_ = s;
   c.run_state_ = static_cast<RunState>(rs);
@@ -330,7 +330,7 @@ void Cpu::restore(StateReader& r) {
   c.cycles_ = cycles;
   c.instructions_ = instructions;
   state_changed();
-  for (unsigned k = 0; k < kTlbEntries; ++k) {
+  for (unsigned k = 0; k < kTlbEntries + kItlbEntries; ++k) {
     const uint8_t* p = tlb.data() + k * kTlbRecord;
     uint64_t tag, pa;
     std::memcpy(&tag, p, 8);

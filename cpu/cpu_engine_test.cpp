@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/inspect.h"
+#include "core/rng.h"
 #include "cpu/spec/exceptions.h"
 #include "cpu/spec/paging.h"
 #include "cpu/test_support.h"
@@ -183,6 +184,100 @@ TEST_F(EngineTest, LazyFlagsThroughIncDecAdcAndConditions) {
   EXPECT_EQ(st().gpr[kRsi] & 0xFF, 1u);
   EXPECT_EQ(st().gpr[kR8] & (kFlagCF | kFlagZF | kFlagSF | kFlagOF), 0u);
   EXPECT_EQ(st().gpr[kR8] & kFlagPF, 0u);  // 11 = 0b1011: three bits, odd
+}
+
+// ---- lazy flags across instruction boundaries ----
+
+/// Random flag producers and consumers (conditions, ADC/SBB, CMOVcc, SETcc, Jcc, PUSHF,
+/// LAHF) whose flags cross instruction boundaries. Run in one go (lazy flags stay pending
+/// inside blocks) and single-stepped (RFLAGS materialized after every instruction, the
+/// form the Unicorn differential test checks), the results must be identical, bit for bit.
+Asm flag_program(uint64_t seed) {
+  Rng rng(seed);
+  auto r = [&](uint64_t n) { return rng.next() % n; };
+  static const ZydisRegister kRegs8[] = {ZYDIS_REGISTER_AL, ZYDIS_REGISTER_BL, ZYDIS_REGISTER_CL,
+                                         ZYDIS_REGISTER_DL, ZYDIS_REGISTER_SIL, ZYDIS_REGISTER_R8B};
+  auto reg = [&](unsigned size) {
+    unsigned k = static_cast<unsigned>(r(6));
+    static const unsigned kIdx[] = {0, 3, 1, 2, 6, 8};
+    switch (size) {
+      case 1: return R(kRegs8[k]);
+      case 2: return R(static_cast<ZydisRegister>(ZYDIS_REGISTER_AX + kIdx[k]));
+      case 4: return R(static_cast<ZydisRegister>(ZYDIS_REGISTER_EAX + kIdx[k]));
+      default: return R(static_cast<ZydisRegister>(ZYDIS_REGISTER_RAX + kIdx[k]));
+    }
+  };
+  static const ZydisMnemonic kProducers[] = {
+      ZYDIS_MNEMONIC_ADD, ZYDIS_MNEMONIC_SUB, ZYDIS_MNEMONIC_ADC, ZYDIS_MNEMONIC_SBB,
+      ZYDIS_MNEMONIC_AND, ZYDIS_MNEMONIC_OR,  ZYDIS_MNEMONIC_XOR, ZYDIS_MNEMONIC_CMP,
+      ZYDIS_MNEMONIC_TEST};
+  static const ZydisMnemonic kShifts[] = {ZYDIS_MNEMONIC_SHL, ZYDIS_MNEMONIC_SHR,
+                                          ZYDIS_MNEMONIC_SAR};
+  Asm a;
+  for (int k = 0; k < 3000; ++k) {
+    unsigned size = 1u << r(4);
+    switch (r(11)) {
+      case 0:
+      case 1:
+      case 2:
+        if (r(2))
+          a(kProducers[r(9)], {reg(size), reg(size)});
+        else
+          a(kProducers[r(9)], {reg(size), I(static_cast<int8_t>(r(256)))});
+        break;
+      case 3: a(r(2) ? ZYDIS_MNEMONIC_INC : ZYDIS_MNEMONIC_DEC, {reg(size)}); break;
+      case 4: a(kShifts[r(3)], {reg(size), I(static_cast<int64_t>(r(size * 8)))}); break;
+      case 5:
+        a.raw({0x0F, static_cast<uint8_t>(0x90 + r(16)), 0xC1});  // setcc cl
+        a(ZYDIS_MNEMONIC_LEA, {R(ZYDIS_REGISTER_R14), M(8, ZYDIS_REGISTER_RCX, 0,
+                                                        ZYDIS_REGISTER_R14, 2)});
+        break;
+      case 6:
+        a.raw({0x48, 0x0F, static_cast<uint8_t>(0x40 + r(16)), 0xD3});  // cmovcc rdx, rbx
+        a(ZYDIS_MNEMONIC_LEA, {R(ZYDIS_REGISTER_R15), M(8, ZYDIS_REGISTER_RDX, 0,
+                                                        ZYDIS_REGISTER_R15, 2)});
+        break;
+      case 10:  // small values make equal operands (ZF, BE, LE) common
+        a(ZYDIS_MNEMONIC_MOV, {reg(4), I(static_cast<int64_t>(r(3)))});
+        break;
+      case 7:
+        a.raw({static_cast<uint8_t>(0x70 + r(16)), 3, 0x49, 0xFF, 0xC5});  // jcc +3; inc r13
+        break;
+      case 8:
+        a(ZYDIS_MNEMONIC_PUSHFQ);
+        a(ZYDIS_MNEMONIC_POP, {R(ZYDIS_REGISTER_R12)});
+        a(ZYDIS_MNEMONIC_ADD, {R(ZYDIS_REGISTER_R14), R(ZYDIS_REGISTER_R12)});
+        break;
+      default:
+        a(ZYDIS_MNEMONIC_LAHF);
+        a(ZYDIS_MNEMONIC_ADD, {R(ZYDIS_REGISTER_R14), R(ZYDIS_REGISTER_RAX)});
+        break;
+    }
+  }
+  a(ZYDIS_MNEMONIC_HLT);
+  return a;
+}
+
+TEST_F(EngineTest, LazyFlagsAcrossBoundariesMatchMaterializedFlags) {
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    Asm a = flag_program(seed);
+    struct Other : CpuFixture {
+      void TestBody() override {}
+    } stepped, whole;
+    for (CpuFixture* f : {static_cast<CpuFixture*>(&stepped), static_cast<CpuFixture*>(&whole)}) {
+      f->enter_long_mode();
+      f->load(L::kCode, a);
+      Rng v(seed * 77);
+      for (int k : {0, 1, 2, 3, 6, 8}) f->st().gpr[k] = v.next();
+    }
+    while (stepped.cpu_->run_state() == RunState::kRunning) stepped.cpu_->step(1);
+    whole.run(1'000'000);
+    ASSERT_EQ(whole.cpu_->run_state(), RunState::kHalted);
+    EXPECT_EQ(whole.cpu_->instructions(), stepped.cpu_->instructions()) << seed;
+    for (int k = 0; k < 16; ++k) EXPECT_EQ(whole.st().gpr[k], stepped.st().gpr[k]) << seed << " r" << k;
+    EXPECT_EQ(whole.st().rflags, stepped.st().rflags) << seed;
+    EXPECT_EQ(whole.st().rip, stepped.st().rip) << seed;
+  }
 }
 
 // ---- REP MOVS / STOS ----

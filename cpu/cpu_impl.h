@@ -64,10 +64,16 @@ constexpr unsigned kTlbEntries = 1024;
 inline unsigned tlb_index(uint64_t vpn) {
   return static_cast<unsigned>((vpn ^ (vpn >> 10)) & (kTlbEntries - 1));
 }
+/// The instruction TLB: instruction fetches only, so data accesses never evict the code
+/// page of the running block and a block needs one fetch translation however it is split.
+constexpr unsigned kItlbEntries = 128;
+inline unsigned itlb_index(uint64_t vpn) {
+  return static_cast<unsigned>((vpn ^ (vpn >> 7)) & (kItlbEntries - 1));
+}
 
 /// How the arithmetic flags of the last flag-setting instruction are kept until read
 /// (lazy flags): the operation, its operands and result; kNone = RFLAGS holds them.
-enum class LazyOp : uint8_t { kNone, kAdd, kAdc, kSub, kSbb, kLogic, kInc, kDec };
+enum class LazyOp : uint8_t { kNone, kAdd, kAdc, kSub, kSbb, kLogic, kInc, kDec, kShl, kShr, kSar };
 
 constexpr unsigned kNumVectorsCounted = 32;
 
@@ -111,8 +117,12 @@ class CpuImpl {
 
   // ---- paging (paging.cpp) ----
   /// Translates a linear address; throws #PF (and sets CR2) on failure.
+  /// The TLB slot of linear page `vpn` for an access of kind `acc` (fetches: the ITLB).
+  TlbEntry& tlb_slot(uint64_t vpn, Access acc) {
+    return acc == Access::kFetch ? itlb_[itlb_index(vpn)] : tlb_[tlb_index(vpn)];
+  }
   uint64_t translate(uint64_t la, Access acc, bool user) {
-    const TlbEntry& e = tlb_[tlb_index(la >> 12)];
+    const TlbEntry& e = tlb_slot(la >> 12, acc);
     if (e.tag == (la >> 12)) {
       uint8_t need = need_perm(acc, user);
       if ((e.perm & need) == need) {
@@ -129,7 +139,8 @@ class CpuImpl {
     if (env_.mem->protect_generation() != protect_gen_) revoke_host_writes();
   }
   void revoke_host_writes();
-  /// Reloads TLB entry `k` from a checkpoint (host-access bits are recomputed).
+  /// Reloads TLB entry `k` (k >= kTlbEntries: ITLB entry k - kTlbEntries) from a
+  /// checkpoint (host-access bits are recomputed).
   void tlb_restore_entry(unsigned k, uint64_t tag, uint64_t pa, uint8_t perm);
   /// After a slow-path write of [la, la+size): grants the TLB entry direct host writes if
   /// the page now qualifies (RAM, touched, dirty, not code).
@@ -211,7 +222,7 @@ class CpuImpl {
   uint64_t read_lin(uint64_t la, unsigned size, Access acc = Access::kRead, bool sys = false) {
     if (!long_mode_) la &= 0xFFFFFFFF;
     if ((la & 0xFFF) + size <= 4096) {
-      const TlbEntry& e = tlb_[tlb_index(la >> 12)];
+      const TlbEntry& e = tlb_slot(la >> 12, acc);
       uint8_t need = host_need(acc, sys);
       if (e.tag == (la >> 12) && (e.perm & need) == need) {
         ++tlb_hits_;
@@ -513,6 +524,7 @@ class CpuImpl {
   uint64_t lf_a_ = 0, lf_b_ = 0, lf_r_ = 0;
 
   TlbEntry tlb_[kTlbEntries];
+  TlbEntry itlb_[kItlbEntries];
   DecodeCache dcache_;
   Insn scratch_;  ///< an instruction decoded without caching
   std::shared_ptr<CpuImpl*> listener_slot_;

@@ -164,11 +164,13 @@ struct ExecTables {
           ZYDIS_MNEMONIC_JNLE, ZYDIS_MNEMONIC_JNO, ZYDIS_MNEMONIC_JNP, ZYDIS_MNEMONIC_JNS,
           ZYDIS_MNEMONIC_JNZ, ZYDIS_MNEMONIC_JO, ZYDIS_MNEMONIC_JP, ZYDIS_MNEMONIC_JS,
           ZYDIS_MNEMONIC_JZ}) {
-      exec[m] = kExecLazyFlags;
+      exec[m] = kExecLazyFlags | kExecCondBranch;
       cost[m] = static_cast<uint8_t>(Class::kBranch);
     }
-    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_JMP, ZYDIS_MNEMONIC_CALL, ZYDIS_MNEMONIC_RET})
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_JMP, ZYDIS_MNEMONIC_CALL, ZYDIS_MNEMONIC_RET}) {
+      exec[m] = kExecLazyFlags;
       cost[m] = static_cast<uint8_t>(Class::kJump);
+    }
     auto set = [&](Class c, std::initializer_list<ZydisMnemonic> ms) {
       for (ZydisMnemonic m : ms) cost[m] = static_cast<uint8_t>(c);
     };
@@ -468,7 +470,7 @@ const Block* CpuImpl::build_block(uint64_t pa) {
     finish_decode(i);
     b->insns.push_back(i);
     off += i.length;
-    if (!(i.exec & kExecStraight)) break;
+    if (!(i.exec & (kExecStraight | kExecCondBranch))) break;
   }
   if (b->insns.empty()) return nullptr;
   b->bytes = static_cast<uint16_t>(off - (pa & 0xFFF));

@@ -53,6 +53,9 @@ constexpr uint8_t kExecStraight = 1;
 /// set_arith_flags()/set_lazy_flags(), or calls materialize_flags() before touching
 /// s_.rflags). Other instructions see RFLAGS materialized before they run.
 constexpr uint8_t kExecLazyFlags = 2;
+/// A conditional near branch (Jcc, LOOPcc, JrCXZ) with no other effect on the mode or
+/// translation: when not taken, the block goes on with the next instruction.
+constexpr uint8_t kExecCondBranch = 4;
 
 /// Marks `mnemonic` as straight-line and lazy-flag aware (see kExecStraight). Handlers
 /// registered without this end their block and see materialized flags, which is always
@@ -86,9 +89,10 @@ Handler handler_for(uint16_t mnemonic);
 /// form a valid instruction; sets *need_more when the buffer ended inside the instruction.
 bool decode_insn(DecodeMode mode, const uint8_t* bytes, unsigned len, Insn* out, bool* need_more);
 
-/// A basic block: instructions decoded from consecutive bytes of one physical page,
-/// ending after a control transfer or any instruction not marked kExecStraight, before an
-/// instruction that crosses the page end or does not decode, or at kMaxBlockInsns.
+/// A block: instructions decoded from consecutive bytes of one physical page, ending after
+/// an unconditional control transfer or any instruction not marked kExecStraight or
+/// kExecCondBranch, before an instruction that crosses the page end or does not decode, or
+/// at kMaxBlockInsns. A taken conditional branch leaves the block early.
 struct Block {
   uint64_t pa = 0;  ///< physical address of the first instruction
   DecodeMode mode = DecodeMode::kReal16;

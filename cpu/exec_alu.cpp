@@ -116,6 +116,25 @@ void shift(C& c, const Insn& i) {
     c.write_rmw(i, 0, loc, a);  // still a write access (and a 32-bit register zero-extends)
     return;
   }
+  if constexpr (kOp == Sh::kShl || kOp == Sh::kShr || kOp == Sh::kSar) {
+    // Shifts keep their flags lazily (flags.h shl_flags/shr_flags/sar_flags).
+    uint64_t r;
+    LazyOp lop;
+    if (kOp == Sh::kShl) {
+      r = count < 64 ? (a << count) & m : 0;
+      lop = LazyOp::kShl;
+    } else if (kOp == Sh::kShr) {
+      r = a >> count;
+      lop = LazyOp::kShr;
+    } else {
+      int64_t sa = static_cast<int64_t>(sign_extend(a, size));
+      r = static_cast<uint64_t>(sa >> count) & m;
+      lop = LazyOp::kSar;
+    }
+    c.write_rmw(i, 0, loc, r);
+    c.set_lazy_flags(lop, size, a, count, r);
+    return;
+  }
   uint64_t fl = c.rflags();
   uint64_t r = a, cf = 0, of = 0;
   uint64_t f = fl & kArithFlags;
@@ -159,30 +178,7 @@ void shift(C& c, const Insn& i) {
       f = (f & ~(kFlagCF | kFlagOF)) | (cf ? kFlagCF : 0) | (of ? kFlagOF : 0);
       break;
     }
-    case Sh::kShl: {
-      uint64_t tmp = count - 1 < 64 ? a << (count - 1) : 0;
-      r = count < 64 ? (a << count) & m : 0;
-      cf = (tmp & msb) ? 1 : 0;
-      of = ((r & msb) ? 1 : 0) ^ cf;
-      f = szp_flags(r, size) | (cf ? kFlagCF : 0) | (of ? kFlagOF : 0);
-      break;
-    }
-    case Sh::kShr: {
-      uint64_t tmp = a >> (count - 1);
-      r = tmp >> 1;
-      cf = tmp & 1;
-      of = ((tmp ^ r) & msb) ? 1 : 0;
-      f = szp_flags(r, size) | (cf ? kFlagCF : 0) | (of ? kFlagOF : 0);
-      break;
-    }
-    case Sh::kSar: {
-      int64_t sa = static_cast<int64_t>(sign_extend(a, size));
-      uint64_t tmp = static_cast<uint64_t>(sa >> (count - 1));
-      r = static_cast<uint64_t>(static_cast<int64_t>(tmp) >> 1) & m;
-      cf = tmp & 1;
-      f = szp_flags(r, size) | (cf ? kFlagCF : 0);
-      break;
-    }
+    default: break;  // SHL/SHR/SAR: above
   }
   c.write_rmw(i, 0, loc, r);
   c.set_arith_flags(f);

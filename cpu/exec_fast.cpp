@@ -162,6 +162,28 @@ void incdec_r(C& c, const Insn& i) {
   c.set_lazy_flags(kInc ? LazyOp::kInc : LazyOp::kDec, kSize, a, cf, r);
 }
 
+/// SHL/SHR/SAR register, immediate count.
+template <LazyOp kOp, unsigned kSize>
+void shift_ri(C& c, const Insn& i) {
+  unsigned d = i.op[0].reg;
+  uint64_t a = reg<kSize>(c, d);
+  uint64_t count = i.imm & (kSize == 8 ? 0x3F : 0x1F);
+  if (count == 0) {
+    set_reg<kSize>(c, d, a);  // flags unchanged; a 32-bit destination still zero-extends
+    return;
+  }
+  uint64_t r;
+  if (kOp == LazyOp::kShl)
+    r = (a << count) & size_mask(kSize);
+  else if (kOp == LazyOp::kShr)
+    r = a >> count;
+  else
+    r = static_cast<uint64_t>(static_cast<int64_t>(sign_extend(a, kSize)) >> count) &
+        size_mask(kSize);
+  set_reg<kSize>(c, d, r);
+  c.set_lazy_flags(kOp, kSize, a, count, r);
+}
+
 // ---- control transfer ----
 
 /// Condition `kCc` with the common lazy cases inline.
@@ -342,6 +364,17 @@ Handler fast_handler(const Insn& i) {
              : s == 2 ? &incdec_r<false, 2>
              : s == 4 ? &incdec_r<false, 4>
                       : &incdec_r<false, 8>;
+    case ZYDIS_MNEMONIC_SHL:
+    case ZYDIS_MNEMONIC_SHR:
+    case ZYDIS_MNEMONIC_SAR: {
+      if (!two || !r0 || !i1 || (s != 4 && s != 8)) return nullptr;
+      bool w = s == 8;
+      if (i.mnemonic == ZYDIS_MNEMONIC_SHL)
+        return w ? &shift_ri<LazyOp::kShl, 8> : &shift_ri<LazyOp::kShl, 4>;
+      if (i.mnemonic == ZYDIS_MNEMONIC_SHR)
+        return w ? &shift_ri<LazyOp::kShr, 8> : &shift_ri<LazyOp::kShr, 4>;
+      return w ? &shift_ri<LazyOp::kSar, 8> : &shift_ri<LazyOp::kSar, 4>;
+    }
     case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JL:
     case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JNBE:
     case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JNLE: case ZYDIS_MNEMONIC_JNO:

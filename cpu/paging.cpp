@@ -19,11 +19,16 @@ void CpuImpl::tlb_flush(bool include_global) {
   for (auto& e : tlb_) {
     if (include_global || !(e.perm & kTlbGlobal)) e.tag = ~0ull;
   }
+  for (auto& e : itlb_) {
+    if (include_global || !(e.perm & kTlbGlobal)) e.tag = ~0ull;
+  }
 }
 
 void CpuImpl::tlb_flush_page(uint64_t la) {
   TlbEntry& e = tlb_[tlb_index(la >> 12)];
   if (e.tag == (la >> 12)) e.tag = ~0ull;
+  TlbEntry& i = itlb_[itlb_index(la >> 12)];
+  if (i.tag == (la >> 12)) i.tag = ~0ull;
 }
 
 namespace {
@@ -64,8 +69,9 @@ uint8_t host_access(PhysicalMemory& mem, uint64_t page_pa, uint8_t** host) {
 }  // namespace
 
 void CpuImpl::tlb_restore_entry(unsigned k, uint64_t tag, uint64_t pa, uint8_t perm) {
-  TlbEntry& e = tlb_[k % kTlbEntries];
-  if (tag == ~0ull || tlb_index(tag) != k) {
+  bool itlb = k >= kTlbEntries;
+  TlbEntry& e = itlb ? itlb_[(k - kTlbEntries) % kItlbEntries] : tlb_[k % kTlbEntries];
+  if (tag == ~0ull || (itlb ? itlb_index(tag) + kTlbEntries : tlb_index(tag)) != k) {
     e = TlbEntry{};
     return;
   }
@@ -87,7 +93,7 @@ uint64_t CpuImpl::translate_slow(uint64_t la, Access acc, bool user) {
   ++tlb_misses_;
   PagingMode pm = paging_mode();
   uint64_t vpn = la >> 12;
-  TlbEntry& slot = tlb_[tlb_index(vpn)];
+  TlbEntry& slot = tlb_slot(vpn, acc);
   if (env_.mem->protect_generation() != protect_gen_) revoke_host_writes();
   if (pm == PagingMode::kNone) {
     uint8_t* host;
