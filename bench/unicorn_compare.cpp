@@ -42,7 +42,8 @@ class Asm {
     o.imm.s = v;
     return o;
   }
-  static ZydisEncoderOperand m(unsigned size, ZydisRegister base, ZydisRegister index, int64_t disp) {
+  static ZydisEncoderOperand m(unsigned size, ZydisRegister base, ZydisRegister index,
+                               int64_t disp) {
     ZydisEncoderOperand o{};
     o.type = ZYDIS_OPERAND_TYPE_MEMORY;
     o.mem.base = base;
@@ -97,8 +98,8 @@ Workload integer_loop(uint64_t n) {
   size_t loop = a.bytes.size();
   a(ZYDIS_MNEMONIC_ADD, {Asm::r(ZYDIS_REGISTER_RAX), Asm::r(ZYDIS_REGISTER_RCX)});
   a(ZYDIS_MNEMONIC_XOR, {Asm::r(ZYDIS_REGISTER_RBX), Asm::r(ZYDIS_REGISTER_RAX)});
-  a(ZYDIS_MNEMONIC_LEA, {Asm::r(ZYDIS_REGISTER_RDX),
-                         Asm::m(8, ZYDIS_REGISTER_RBX, ZYDIS_REGISTER_RAX, 7)});
+  a(ZYDIS_MNEMONIC_LEA,
+    {Asm::r(ZYDIS_REGISTER_RDX), Asm::m(8, ZYDIS_REGISTER_RBX, ZYDIS_REGISTER_RAX, 7)});
   a(ZYDIS_MNEMONIC_SUB, {Asm::r(ZYDIS_REGISTER_RDX), Asm::i(3)});
   a(ZYDIS_MNEMONIC_AND, {Asm::r(ZYDIS_REGISTER_RDX), Asm::r(ZYDIS_REGISTER_RBX)});
   a(ZYDIS_MNEMONIC_CMP, {Asm::r(ZYDIS_REGISTER_RDX), Asm::r(ZYDIS_REGISTER_RAX)});
@@ -114,12 +115,12 @@ Workload store_loop(uint64_t n) {
   size_t loop = a.bytes.size();
   a(ZYDIS_MNEMONIC_MOV, {Asm::r(ZYDIS_REGISTER_EAX), Asm::r(ZYDIS_REGISTER_ECX)});
   a(ZYDIS_MNEMONIC_AND, {Asm::r(ZYDIS_REGISTER_EAX), Asm::i(0xFFF0)});
-  a(ZYDIS_MNEMONIC_MOV, {Asm::m(8, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RAX, 0),
-                         Asm::r(ZYDIS_REGISTER_RCX)});
-  a(ZYDIS_MNEMONIC_MOV, {Asm::m(8, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RAX, 8),
-                         Asm::r(ZYDIS_REGISTER_RAX)});
-  a(ZYDIS_MNEMONIC_MOV, {Asm::m(4, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RAX, 0x10000),
-                         Asm::r(ZYDIS_REGISTER_ECX)});
+  a(ZYDIS_MNEMONIC_MOV,
+    {Asm::m(8, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RAX, 0), Asm::r(ZYDIS_REGISTER_RCX)});
+  a(ZYDIS_MNEMONIC_MOV,
+    {Asm::m(8, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RAX, 8), Asm::r(ZYDIS_REGISTER_RAX)});
+  a(ZYDIS_MNEMONIC_MOV,
+    {Asm::m(4, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RAX, 0x10000), Asm::r(ZYDIS_REGISTER_ECX)});
   a(ZYDIS_MNEMONIC_DEC, {Asm::r(ZYDIS_REGISTER_ECX)});
   a.jnz_to(loop);
   return {"store-heavy", "three stores per six instructions", a.bytes, 0};
@@ -139,7 +140,7 @@ std::vector<uint8_t> rep_copy_code(uint64_t rounds) {
 }
 
 Workload rep_copy(uint64_t rounds, uint64_t unicorn_rounds) {
-  return {"rep-movsb",         "1 MiB REP MOVSB copies",   rep_copy_code(rounds),
+  return {"rep-movsb",         "1 MiB REP MOVSB copies",      rep_copy_code(rounds),
           rounds * kCopyBytes, rep_copy_code(unicorn_rounds), unicorn_rounds * kCopyBytes};
 }
 
@@ -217,8 +218,10 @@ int main(int argc, char** argv) {
   bool quick = false, json = false;
   for (int k = 1; k < argc; ++k) {
     std::string a = argv[k];
-    if (a == "--quick") quick = true;
-    else if (a == "--json") json = true;
+    if (a == "--quick")
+      quick = true;
+    else if (a == "--json")
+      json = true;
     else {
       std::fprintf(stderr, "usage: unicorn_compare [--quick] [--json]\n");
       return 2;
@@ -245,8 +248,8 @@ int main(int argc, char** argv) {
           "\"hvsim_seconds\": %.6f, \"unicorn_seconds\": %.6f, \"hvsim_mips\": %.2f, "
           "\"unicorn_mips\": %.2f, \"ratio\": %.3f, \"hvsim_gbps\": %.3f, "
           "\"unicorn_gbps\": %.3f}%s\n",
-          w.name, w.what, static_cast<unsigned long long>(h.instructions), h.seconds, u.seconds,
-          hm, um, ratio, hg, ug, k + 1 < ws.size() ? "," : "");
+          w.name, w.what, static_cast<unsigned long long>(h.instructions), h.seconds, u.seconds, hm,
+          um, ratio, hg, ug, k + 1 < ws.size() ? "," : "");
     } else {
       std::printf("%-14s hvsim %8.1f MIPS  unicorn %8.1f MIPS  hvsim/unicorn speed %7.2fx", w.name,
                   hm, um, ratio);

@@ -82,10 +82,11 @@ void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn
   const Block* b = &first;
   const Insn* i = b->insns.data();
   const Insn* end = i + b->insns.size();
-  uint64_t rip_mask = long64_                                                     ? ~0ull
+  uint64_t rip_mask = long64_ ? ~0ull
                       : (mode_ == DecodeMode::kReal16 || mode_ == DecodeMode::kProt16 ||
-                         mode_ == DecodeMode::kCompat16) ? 0xFFFF
-                                                          : 0xFFFFFFFF;
+                         mode_ == DecodeMode::kCompat16)
+                          ? 0xFFFF
+                          : 0xFFFFFFFF;
   const bool* stop = stop_;
   try {
     for (;;) {
@@ -197,15 +198,17 @@ bool CpuImpl::cond(unsigned cc) {
     case LazyOp::kSub: {
       uint64_t a = lf_a_, b = lf_b_;
       switch (cc >> 1) {
-        case 1: r = a < b; break;        // B: CF
-        case 2: r = lf_r_ == 0; break;   // Z
-        case 3: r = a <= b; break;       // BE: CF | ZF
-        case 4: r = lf_r_ & sign; break; // S
-        case 6:                          // L: SF != OF, i.e. signed a < b
-          r = static_cast<int64_t>(sign_extend(a, size)) < static_cast<int64_t>(sign_extend(b, size));
+        case 1: r = a < b; break;         // B: CF
+        case 2: r = lf_r_ == 0; break;    // Z
+        case 3: r = a <= b; break;        // BE: CF | ZF
+        case 4: r = lf_r_ & sign; break;  // S
+        case 6:                           // L: SF != OF, i.e. signed a < b
+          r = static_cast<int64_t>(sign_extend(a, size)) <
+              static_cast<int64_t>(sign_extend(b, size));
           break;
         case 7:  // LE
-          r = static_cast<int64_t>(sign_extend(a, size)) <= static_cast<int64_t>(sign_extend(b, size));
+          r = static_cast<int64_t>(sign_extend(a, size)) <=
+              static_cast<int64_t>(sign_extend(b, size));
           break;
         default: return condition(rflags(), cc);
       }
@@ -218,10 +221,10 @@ bool CpuImpl::cond(unsigned cc) {
         case 0:
         case 1: r = false; break;  // O, B
         case 2:
-        case 3: r = z; break;      // Z, BE
+        case 3: r = z; break;  // Z, BE
         case 4:
-        case 6: r = s; break;      // S, L
-        case 7: r = z || s; break; // LE
+        case 6: r = s; break;       // S, L
+        case 7: r = z || s; break;  // LE
         default: return condition(rflags(), cc);
       }
       break;

@@ -360,7 +360,8 @@ void Cpu::inspect(InspectNode& node) const {
   node.counter("software_interrupts", c.interrupts_);
   InspectNode& irq = node.child("interrupts");
   for (unsigned v = 0; v < 256; ++v)
-    if (c.interrupts_by_vector_[v]) irq.counter("vector" + std::to_string(v), c.interrupts_by_vector_[v]);
+    if (c.interrupts_by_vector_[v])
+      irq.counter("vector" + std::to_string(v), c.interrupts_by_vector_[v]);
   InspectNode& dc = node.child("decode_cache");
   dc.counter("hits", c.dcache_.hits);
   dc.counter("misses", c.dcache_.misses);

@@ -59,7 +59,8 @@ TEST_F(EngineTest, StoreIntoALaterBlockOfTheSamePageInALoop) {
   int64_t disp = static_cast<int64_t>(loop + 2) - static_cast<int64_t>(here + 7);
   a(ZYDIS_MNEMONIC_MOV, {M(1, ZYDIS_REGISTER_RIP, disp), I(5)});
   a(ZYDIS_MNEMONIC_CMP, {R(ZYDIS_REGISTER_ECX), I(3)});
-  int8_t back = static_cast<int8_t>(static_cast<int64_t>(loop) - static_cast<int64_t>(a.size() + 2));
+  int8_t back =
+      static_cast<int8_t>(static_cast<int64_t>(loop) - static_cast<int64_t>(a.size() + 2));
   a.raw({0x75, static_cast<uint8_t>(back)});  // jne loop
   go(a);
   EXPECT_EQ(st().gpr[kRcx], 3u);
@@ -71,10 +72,10 @@ TEST_F(EngineTest, CodeAcrossAPageBoundaryAndAnInstructionStraddlingIt) {
   // straddles the boundary and runs through the uncached path.
   uint64_t start = L::kData + 0x1000 - 12;
   Asm a;
-  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_ECX), I(7)});  // 5 bytes
-  a(ZYDIS_MNEMONIC_INC, {R(ZYDIS_REGISTER_ECX)});         // 2 bytes -> 7 bytes used
-  a(ZYDIS_MNEMONIC_NOP);                                    // 1 byte  -> 8
-  a(ZYDIS_MNEMONIC_NOP);                                    // 9
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_ECX), I(7)});                   // 5 bytes
+  a(ZYDIS_MNEMONIC_INC, {R(ZYDIS_REGISTER_ECX)});                         // 2 bytes -> 7 bytes used
+  a(ZYDIS_MNEMONIC_NOP);                                                  // 1 byte  -> 8
+  a(ZYDIS_MNEMONIC_NOP);                                                  // 9
   a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RAX), I(0x1122334455667788)});  // 10: straddles
   a(ZYDIS_MNEMONIC_ADD, {R(ZYDIS_REGISTER_RAX), R(ZYDIS_REGISTER_RCX)});
   a(ZYDIS_MNEMONIC_INC, {R(ZYDIS_REGISTER_ECX)});
@@ -195,7 +196,7 @@ TEST_F(EngineTest, LazyFlagsThroughIncDecAdcAndConditions) {
 Asm flag_program(uint64_t seed) {
   Rng rng(seed);
   auto r = [&](uint64_t n) { return rng.next() % n; };
-  static const ZydisRegister kRegs8[] = {ZYDIS_REGISTER_AL, ZYDIS_REGISTER_BL, ZYDIS_REGISTER_CL,
+  static const ZydisRegister kRegs8[] = {ZYDIS_REGISTER_AL, ZYDIS_REGISTER_BL,  ZYDIS_REGISTER_CL,
                                          ZYDIS_REGISTER_DL, ZYDIS_REGISTER_SIL, ZYDIS_REGISTER_R8B};
   auto reg = [&](unsigned size) {
     unsigned k = static_cast<unsigned>(r(6));
@@ -208,9 +209,9 @@ Asm flag_program(uint64_t seed) {
     }
   };
   static const ZydisMnemonic kProducers[] = {
-      ZYDIS_MNEMONIC_ADD, ZYDIS_MNEMONIC_SUB, ZYDIS_MNEMONIC_ADC, ZYDIS_MNEMONIC_SBB,
-      ZYDIS_MNEMONIC_AND, ZYDIS_MNEMONIC_OR,  ZYDIS_MNEMONIC_XOR, ZYDIS_MNEMONIC_CMP,
-      ZYDIS_MNEMONIC_TEST};
+      ZYDIS_MNEMONIC_ADD, ZYDIS_MNEMONIC_SUB, ZYDIS_MNEMONIC_ADC,
+      ZYDIS_MNEMONIC_SBB, ZYDIS_MNEMONIC_AND, ZYDIS_MNEMONIC_OR,
+      ZYDIS_MNEMONIC_XOR, ZYDIS_MNEMONIC_CMP, ZYDIS_MNEMONIC_TEST};
   static const ZydisMnemonic kShifts[] = {ZYDIS_MNEMONIC_SHL, ZYDIS_MNEMONIC_SHR,
                                           ZYDIS_MNEMONIC_SAR};
   Asm a;
@@ -229,13 +230,13 @@ Asm flag_program(uint64_t seed) {
       case 4: a(kShifts[r(3)], {reg(size), I(static_cast<int64_t>(r(size * 8)))}); break;
       case 5:
         a.raw({0x0F, static_cast<uint8_t>(0x90 + r(16)), 0xC1});  // setcc cl
-        a(ZYDIS_MNEMONIC_LEA, {R(ZYDIS_REGISTER_R14), M(8, ZYDIS_REGISTER_RCX, 0,
-                                                        ZYDIS_REGISTER_R14, 2)});
+        a(ZYDIS_MNEMONIC_LEA,
+          {R(ZYDIS_REGISTER_R14), M(8, ZYDIS_REGISTER_RCX, 0, ZYDIS_REGISTER_R14, 2)});
         break;
       case 6:
         a.raw({0x48, 0x0F, static_cast<uint8_t>(0x40 + r(16)), 0xD3});  // cmovcc rdx, rbx
-        a(ZYDIS_MNEMONIC_LEA, {R(ZYDIS_REGISTER_R15), M(8, ZYDIS_REGISTER_RDX, 0,
-                                                        ZYDIS_REGISTER_R15, 2)});
+        a(ZYDIS_MNEMONIC_LEA,
+          {R(ZYDIS_REGISTER_R15), M(8, ZYDIS_REGISTER_RDX, 0, ZYDIS_REGISTER_R15, 2)});
         break;
       case 10:  // small values make equal operands (ZF, BE, LE) common
         a(ZYDIS_MNEMONIC_MOV, {reg(4), I(static_cast<int64_t>(r(3)))});
@@ -274,7 +275,8 @@ TEST_F(EngineTest, LazyFlagsAcrossBoundariesMatchMaterializedFlags) {
     whole.run(1'000'000);
     ASSERT_EQ(whole.cpu_->run_state(), RunState::kHalted);
     EXPECT_EQ(whole.cpu_->instructions(), stepped.cpu_->instructions()) << seed;
-    for (int k = 0; k < 16; ++k) EXPECT_EQ(whole.st().gpr[k], stepped.st().gpr[k]) << seed << " r" << k;
+    for (int k = 0; k < 16; ++k)
+      EXPECT_EQ(whole.st().gpr[k], stepped.st().gpr[k]) << seed << " r" << k;
     EXPECT_EQ(whole.st().rflags, stepped.st().rflags) << seed;
     EXPECT_EQ(whole.st().rip, stepped.st().rip) << seed;
   }

@@ -51,9 +51,9 @@ enum class Access : uint8_t { kRead, kWrite, kFetch };
 /// direct write needs no PhysicalMemory::note_write), and revoked when that changes
 /// (PhysicalMemory::protect_generation()).
 struct TlbEntry {
-  uint64_t tag = ~0ull;    ///< linear page number; ~0 = invalid
-  uint64_t pa = 0;         ///< physical page address
-  uint8_t* host = nullptr; ///< host address of the page (RAM only)
+  uint64_t tag = ~0ull;     ///< linear page number; ~0 = invalid
+  uint64_t pa = 0;          ///< physical page address
+  uint8_t* host = nullptr;  ///< host address of the page (RAM only)
   uint8_t perm = 0;
 };
 constexpr uint8_t kTlbUser = 1, kTlbWrite = 2, kTlbExec = 4, kTlbDirty = 8, kTlbGlobal = 16,
@@ -147,7 +147,8 @@ class CpuImpl {
   void grant_host_write(uint64_t la);
   /// Permission bits a TLB hit needs for a direct host access (ordinary, non-system).
   uint8_t host_need(Access acc, bool sys) const {
-    if (!sys) return acc == Access::kWrite ? wr_need_ : acc == Access::kFetch ? fetch_need_ : rd_need_;
+    if (!sys)
+      return acc == Access::kWrite ? wr_need_ : acc == Access::kFetch ? fetch_need_ : rd_need_;
     return need_perm(acc, false) | (acc == Access::kWrite ? kTlbHostWrite : kTlbHostRead);
   }
   uint8_t need_perm(Access acc, bool user) const {

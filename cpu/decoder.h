@@ -3,8 +3,8 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <map>
+#include <memory>
 #include <vector>
 
 namespace hvsim::cpu {
@@ -96,11 +96,11 @@ bool decode_insn(DecodeMode mode, const uint8_t* bytes, unsigned len, Insn* out,
 struct Block {
   uint64_t pa = 0;  ///< physical address of the first instruction
   DecodeMode mode = DecodeMode::kReal16;
-  bool valid = true;    ///< false once its page was written
+  bool valid = true;  ///< false once its page was written
   /// Ends with a plain control transfer or a straight-line instruction, so the next block
   /// on the same page may follow directly (chaining).
   bool chainable = false;
-  uint16_t bytes = 0;   ///< total length
+  uint16_t bytes = 0;  ///< total length
   std::vector<Insn> insns;
   /// Successors on the same page seen so far (page offset -> block), filled by the
   /// engine. A successor shares the page, so it is valid as long as this block is.

@@ -28,8 +28,7 @@ template <unsigned kSize>
 inline uint64_t load(C& c, unsigned seg, uint64_t la) {
   const TlbEntry& e = c.tlb_[tlb_index(la >> 12)];
   // A TLB tag only ever holds a canonical page, so a hit within the page is canonical.
-  if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize &&
-      (e.perm & c.rd_need_) == c.rd_need_) {
+  if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.rd_need_) == c.rd_need_) {
     ++c.tlb_hits_;
     return C::host_load(e.host + (la & 0xFFF), kSize);
   }
@@ -39,8 +38,7 @@ inline uint64_t load(C& c, unsigned seg, uint64_t la) {
 template <unsigned kSize>
 inline void store(C& c, unsigned seg, uint64_t la, uint64_t v) {
   const TlbEntry& e = c.tlb_[tlb_index(la >> 12)];
-  if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize &&
-      (e.perm & c.wr_need_) == c.wr_need_) {
+  if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.wr_need_) == c.wr_need_) {
     ++c.tlb_hits_;
     C::host_store(e.host + (la & 0xFFF), kSize, v);
     return;
@@ -265,11 +263,8 @@ void pop_r(C& c, const Insn& i) {
 // ---- selection ----
 
 /// Picks F<1|2|4|8> by a runtime size.
-#define HVSIM_BY_SIZE(fn, size)                                           \
-  ((size) == 1   ? &fn<1>                                                 \
-   : (size) == 2 ? &fn<2>                                                 \
-   : (size) == 4 ? &fn<4>                                                 \
-                 : &fn<8>)
+#define HVSIM_BY_SIZE(fn, size) \
+  ((size) == 1 ? &fn<1> : (size) == 2 ? &fn<2> : (size) == 4 ? &fn<4> : &fn<8>)
 
 template <Op kOp>
 Handler alu_form(const Insn& i, bool r0, bool r1, bool m0, bool m1, bool imm1) {
@@ -282,12 +277,12 @@ Handler alu_form(const Insn& i, bool r0, bool r1, bool m0, bool m1, bool imm1) {
 #undef HVSIM_ALU
   if (kOp == Op::kCmp || kOp == Op::kTest) {
     if (m0 && r1)
-      return s == 1 ? &cmp_m<kOp, 1, false>
+      return s == 1   ? &cmp_m<kOp, 1, false>
              : s == 2 ? &cmp_m<kOp, 2, false>
              : s == 4 ? &cmp_m<kOp, 4, false>
                       : &cmp_m<kOp, 8, false>;
     if (m0 && imm1)
-      return s == 1 ? &cmp_m<kOp, 1, true>
+      return s == 1   ? &cmp_m<kOp, 1, true>
              : s == 2 ? &cmp_m<kOp, 2, true>
              : s == 4 ? &cmp_m<kOp, 4, true>
                       : &cmp_m<kOp, 8, true>;
@@ -354,13 +349,13 @@ Handler fast_handler(const Insn& i) {
     case ZYDIS_MNEMONIC_TEST: return two ? alu_form<Op::kTest>(i, r0, r1, m0, m1, i1) : nullptr;
     case ZYDIS_MNEMONIC_INC:
       if (!r0) return nullptr;
-      return s == 1 ? &incdec_r<true, 1>
+      return s == 1   ? &incdec_r<true, 1>
              : s == 2 ? &incdec_r<true, 2>
              : s == 4 ? &incdec_r<true, 4>
                       : &incdec_r<true, 8>;
     case ZYDIS_MNEMONIC_DEC:
       if (!r0) return nullptr;
-      return s == 1 ? &incdec_r<false, 1>
+      return s == 1   ? &incdec_r<false, 1>
              : s == 2 ? &incdec_r<false, 2>
              : s == 4 ? &incdec_r<false, 4>
                       : &incdec_r<false, 8>;
@@ -375,24 +370,29 @@ Handler fast_handler(const Insn& i) {
         return w ? &shift_ri<LazyOp::kShr, 8> : &shift_ri<LazyOp::kShr, 4>;
       return w ? &shift_ri<LazyOp::kSar, 8> : &shift_ri<LazyOp::kSar, 4>;
     }
-    case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JL:
-    case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JNBE:
-    case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JNLE: case ZYDIS_MNEMONIC_JNO:
-    case ZYDIS_MNEMONIC_JNP: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JNZ:
-    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JS:
+    case ZYDIS_MNEMONIC_JB:
+    case ZYDIS_MNEMONIC_JBE:
+    case ZYDIS_MNEMONIC_JL:
+    case ZYDIS_MNEMONIC_JLE:
+    case ZYDIS_MNEMONIC_JNB:
+    case ZYDIS_MNEMONIC_JNBE:
+    case ZYDIS_MNEMONIC_JNL:
+    case ZYDIS_MNEMONIC_JNLE:
+    case ZYDIS_MNEMONIC_JNO:
+    case ZYDIS_MNEMONIC_JNP:
+    case ZYDIS_MNEMONIC_JNS:
+    case ZYDIS_MNEMONIC_JNZ:
+    case ZYDIS_MNEMONIC_JO:
+    case ZYDIS_MNEMONIC_JP:
+    case ZYDIS_MNEMONIC_JS:
     case ZYDIS_MNEMONIC_JZ:
       if (i.opsize != 8 || !imm(0)) return nullptr;
       return jcc_form(i.opcode & 15);
-    case ZYDIS_MNEMONIC_JMP:
-      return i.opsize == 8 && imm(0) ? &jmp_rel : nullptr;
-    case ZYDIS_MNEMONIC_CALL:
-      return i.opsize == 8 && imm(0) ? &call_rel : nullptr;
-    case ZYDIS_MNEMONIC_RET:
-      return i.opsize == 8 && i.nops == 0 ? &ret_near : nullptr;
-    case ZYDIS_MNEMONIC_PUSH:
-      return i.opsize == 8 && r0 && s == 8 ? &push_r : nullptr;
-    case ZYDIS_MNEMONIC_POP:
-      return i.opsize == 8 && r0 && s == 8 ? &pop_r : nullptr;
+    case ZYDIS_MNEMONIC_JMP: return i.opsize == 8 && imm(0) ? &jmp_rel : nullptr;
+    case ZYDIS_MNEMONIC_CALL: return i.opsize == 8 && imm(0) ? &call_rel : nullptr;
+    case ZYDIS_MNEMONIC_RET: return i.opsize == 8 && i.nops == 0 ? &ret_near : nullptr;
+    case ZYDIS_MNEMONIC_PUSH: return i.opsize == 8 && r0 && s == 8 ? &push_r : nullptr;
+    case ZYDIS_MNEMONIC_POP: return i.opsize == 8 && r0 && s == 8 ? &pop_r : nullptr;
     default: return nullptr;
   }
 }

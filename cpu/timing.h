@@ -109,9 +109,9 @@ enum class Class : uint8_t {
   kAlu,
   kMultiply,
   kDivide,
-  kBranch,       ///< conditional: the handler adds branch_taken when taken
-  kJump,         ///< always taken (JMP, CALL, RET)
-  kString,       ///< one element; REP adds string_iteration per further element
+  kBranch,  ///< conditional: the handler adds branch_taken when taken
+  kJump,    ///< always taken (JMP, CALL, RET)
+  kString,  ///< one element; REP adds string_iteration per further element
   kFarTransfer,
   kSyscall,
   kControlRegister,

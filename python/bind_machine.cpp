@@ -105,7 +105,8 @@ void bind_machine(py::module_& m) {
           "set_timing",
           [](Machine& self, const py::dict& entries) {
             cpu::timing::Table t = self.params().timing;
-            for (auto [k, v] : entries) cpu::timing::set(t, k.cast<std::string>(), v.cast<uint64_t>());
+            for (auto [k, v] : entries)
+              cpu::timing::set(t, k.cast<std::string>(), v.cast<uint64_t>());
             self.set_timing(t);
           },
           py::arg("entries"))
