@@ -370,6 +370,8 @@ void Cpu::inspect(InspectNode& node) const {
   dc.counter("blocks", c.dcache_.size());
   dc.counter("blocks_built", c.dcache_.blocks_built);
   dc.counter("chained", c.dcache_.chained);
+  dc.counter("cached_instructions", c.dcache_.cached_insns());
+  dc.counter("capacity_flushes", c.dcache_.capacity_flushes);
   InspectNode& tlb = node.child("tlb");
   tlb.counter("hits", c.tlb_hits_);
   tlb.counter("misses", c.tlb_misses_);

@@ -58,6 +58,10 @@ struct TlbEntry {
 };
 constexpr uint8_t kTlbUser = 1, kTlbWrite = 2, kTlbExec = 4, kTlbDirty = 8, kTlbGlobal = 16,
                   kTlbHostRead = 32, kTlbHostWrite = 64;
+/// Never set in an entry: adding it to rd_need_/wr_need_ (in update_mode) sends every data
+/// access through read_lin/write_lin's slow path and disables bulk REP copies, for
+/// features that must see each access (e.g. data breakpoints).
+constexpr uint8_t kTlbNoDirect = 128;
 constexpr unsigned kTlbEntries = 1024;
 /// TLB slot of a linear page number: direct-mapped with a folded index, so that pages a
 /// power-of-two distance apart (source and destination buffers) do not evict each other.

@@ -371,6 +371,11 @@ const Block* DecodeCache::find_slow(uint64_t pa, DecodeMode mode) {
 }
 
 const Block* DecodeCache::insert(std::unique_ptr<Block> b) {
+  if (insns_ + b->insns.size() > kMaxCachedInsns) {
+    clear();
+    ++capacity_flushes;
+  }
+  insns_ += b->insns.size();
   uint64_t key = key_of(b->pa, b->mode);
   const Block* p = b.get();
   ++blocks_built;
@@ -392,6 +397,7 @@ bool DecodeCache::invalidate(uint64_t pfn) {
     while (it != blocks_.end() && it->first < lo + 4096) {
       Block* b = it->second.get();
       b->valid = false;
+      insns_ -= b->insns.size();
       Slot& s = table_[slot_of(b->pa)];
       if (s.block == b) s = Slot{};
       retired_.push_back(std::move(it->second));
@@ -409,6 +415,7 @@ void DecodeCache::clear() {
     retired_.push_back(std::move(b));
   }
   blocks_.clear();
+  insns_ = 0;
   for (Slot& s : table_) s = Slot{};
 }
 

@@ -138,9 +138,15 @@ class DecodeCache {
   }
   /// Number of blocks cached.
   size_t size() const { return blocks_.size(); }
+  /// Decoded instructions held; past kMaxCachedInsns the cache starts over (a bound on
+  /// host memory: decoded records are ~18x the size of the code). Dropping blocks never
+  /// changes what executes or its cycle cost.
+  static constexpr size_t kMaxCachedInsns = size_t{1} << 19;
+  size_t cached_insns() const { return insns_; }
 
   uint64_t hits = 0, misses = 0, invalidations = 0, uncached = 0, blocks_built = 0;
-  uint64_t chained = 0;  ///< blocks entered from their predecessor without a lookup
+  uint64_t chained = 0;           ///< blocks entered from their predecessor without a lookup
+  uint64_t capacity_flushes = 0;  ///< times the cache started over at kMaxCachedInsns
 
  private:
   static constexpr unsigned kSlots = 4096;
@@ -157,6 +163,7 @@ class DecodeCache {
   std::vector<Slot> table_;
   std::map<uint64_t, std::unique_ptr<Block>> blocks_;  ///< by key_of(pa, mode)
   std::vector<std::unique_ptr<Block>> retired_;
+  size_t insns_ = 0;
 };
 
 }  // namespace hvsim::cpu

@@ -29,6 +29,7 @@ constexpr uint64_t kRepChunk = 4096;
 /// with the registers reflecting the elements already done, exactly as element by element.
 template <Str kOp, unsigned kSize>
 uint64_t bulk(C& c, const Insn& i, uint64_t budget) {
+  if ((c.rd_need_ | c.wr_need_) & kTlbNoDirect) return 0;
   unsigned as = i.addrsize;
   uint64_t amask = c.addr_mask(as);
   bool down = c.flag(kFlagDF);
