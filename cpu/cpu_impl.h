@@ -167,16 +167,12 @@ class CpuImpl {
 
   // ---- physical access ----
   uint64_t phys_read(uint64_t pa, unsigned size) {
-    if (env_.mem->contains(pa, size)) {
-      uint64_t v = 0;
-      std::memcpy(&v, env_.mem->read_ptr(pa), size);
-      return v;
-    }
+    if (env_.mem->contains(pa, size)) return host_load(env_.mem->read_ptr(pa), size);
     return phys_read_slow(pa, size);
   }
   void phys_write(uint64_t pa, unsigned size, uint64_t v) {
     if (env_.mem->contains(pa, size)) {
-      std::memcpy(env_.mem->write_ptr(pa, size), &v, size);
+      host_store(env_.mem->write_ptr(pa, size), size, v);
       return;
     }
     phys_write_slow(pa, size, v);
