@@ -39,6 +39,7 @@ void PhysicalMemory::write(uint64_t pa, const void* in, uint64_t len) {
 }
 
 void PhysicalMemory::clear_dirty() {
+  ++protect_gen_;
   for (auto& f : flags_) f.dirty = 0;
 }
 
@@ -59,6 +60,7 @@ std::vector<uint64_t> PhysicalMemory::touched_list() const {
 void PhysicalMemory::clear() {
   // Why: MADV_DONTNEED on a private anonymous mapping gives back zero-fill-on-demand pages.
   madvise(base_, size_, MADV_DONTNEED);
+  ++protect_gen_;
   for (auto& f : flags_) {
     // Code pages are about to change under the decode cache: notify before forgetting.
     for (uint64_t bits = f.code; bits; bits &= bits - 1)

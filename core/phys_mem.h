@@ -73,7 +73,16 @@ class PhysicalMemory {
   }
 
   /// Flags a page as holding decoded code; its next write notifies the listeners.
-  void mark_code_page(uint64_t pfn) { flags_[pfn >> 6].code |= uint64_t{1} << (pfn & 63); }
+  void mark_code_page(uint64_t pfn) {
+    uint64_t& w = flags_[pfn >> 6].code;
+    uint64_t bit = uint64_t{1} << (pfn & 63);
+    if (!(w & bit)) ++protect_gen_;
+    w |= bit;
+  }
+  /// Changes whenever a page may stop being directly writable by a cached host pointer
+  /// (it became a code page, dirty bits were cleared, RAM was cleared). Processors that
+  /// cache write pointers drop them when it moves.
+  uint64_t protect_generation() const { return protect_gen_; }
   bool is_code_page(uint64_t pfn) const { return flags_[pfn >> 6].code >> (pfn & 63) & 1; }
   /// Registers a listener called with the page number when a code page is written.
   void add_code_write_listener(std::function<void(uint64_t pfn)> listener) {
@@ -102,6 +111,7 @@ class PhysicalMemory {
   uint8_t* base_;
   std::vector<PageFlags> flags_;  // one entry per 64 pages
   std::vector<std::function<void(uint64_t)>> code_listeners_;
+  uint64_t protect_gen_ = 0;
 };
 
 }  // namespace hvsim

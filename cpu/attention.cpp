@@ -61,7 +61,8 @@ void CpuImpl::service_attention() {
 void CpuImpl::deliver_external(uint8_t vector, bool nmi) {
   ++irq_.by_vector[vector];
   if (nmi) ++irq_.nmis;
-  cycles_ += timing::kEventDelivery;
+  cycles_ += timing_.interrupt;
+  if (run_state_ == RunState::kHalted) cycles_ += timing_.hlt_wake;
   if (env_.tracer->enabled())
     trace(nmi ? "nmi" : "interrupt", {{"vector", uint64_t{vector}}, {"rip", s_.rip}});
   try {

@@ -28,7 +28,7 @@ const char* to_string(RunState s) {
 // ---- CpuImpl ----
 
 CpuImpl::CpuImpl(const CpuParams& params, const CpuEnv& env)
-    : params_(params), env_(env), clock_(params.freq_hz) {
+    : params_(params), env_(env), clock_(params.freq_hz), timing_(params.timing) {
   if (!env_.mem || !env_.io || !env_.mmio || !env_.tracer)
     throw InternalError("Cpu: CpuEnv needs mem, io, mmio and tracer");
   // Why: x87 and SSE arithmetic runs on the host's FPU (cpu/host_fp.h), up to SSE4.1.
@@ -43,8 +43,10 @@ CpuImpl::CpuImpl(const CpuParams& params, const CpuEnv& env)
   // Why: PhysicalMemory cannot unregister listeners, so the listener holds a weak
   // reference that dies with this processor.
   env_.mem->add_code_write_listener([weak](uint64_t pfn) {
-    if (auto slot = weak.lock()) (*slot)->dcache_.invalidate(pfn);
+    if (auto slot = weak.lock()) (*slot)->on_code_write(pfn);
   });
+  static const bool kNeverStop = false;
+  stop_ = env_.stop_flag ? env_.stop_flag : &kNeverStop;
   reset();
 }
 
@@ -65,6 +67,7 @@ void CpuImpl::reset() {
   shutdown_.reset();
   cycles_ = 0;
   instructions_ = 0;
+  lf_op_ = LazyOp::kNone;
   dcache_.clear();
   tlb_flush(true);
   update_mode();
@@ -89,47 +92,69 @@ void CpuImpl::update_mode() {
       mode_ = d ? DecodeMode::kProt32 : DecodeMode::kProt16;
     cpl_ = s_.rflags & kFlagVM ? 3 : spec::attr_dpl(s_.seg[kSs].attr);
   }
+  update_tlb_needs();
+}
+
+void CpuImpl::update_tlb_needs() {
+  // Direct host access on a TLB hit needs what the slow path would check (user/supervisor,
+  // SMAP/SMEP through kTlbSupData/kTlbSupFetch, write and WP) plus the host bits.
+  bool user = cpl_ == 3;
+  rd_need_ = need_perm(Access::kRead, user) | kTlbHostRead;
+  fetch_need_ = need_perm(Access::kFetch, user) | kTlbHostRead;
+  wr_need_ = need_perm(Access::kWrite, user) | kTlbHostWrite;
+  if (watch_data_) {  // data breakpoints must see every access (read_lin/write_lin)
+    rd_need_ |= kTlbNoDirect;
+    wr_need_ |= kTlbNoDirect;
+  }
 }
 
 void CpuImpl::step_one() {
   if (cycles_ >= wake_deadline_) attention_ = true;  // LAPIC timer or message due
   if (attention_) {
+    materialize_flags();
     service_attention();
     if (run_state_ != RunState::kRunning) return;
   }
+  step_insn();
+}
+
+void CpuImpl::step_insn() {
   dcache_.reap();
-  extra_cycles_ = 0;
+  check_protect_generation();
+  const Insn* insn = nullptr;
   try {
-    const Insn* insn = fetch();
+    insn = fetch();
     next_rip_ = (s_.rip + insn->length) & (long64_ ? ~0ull : 0xFFFFFFFFull);
     if (mode_ == DecodeMode::kReal16 || mode_ == DecodeMode::kProt16 ||
         mode_ == DecodeMode::kCompat16)
       next_rip_ &= 0xFFFF;
+    if (!(insn->exec & kExecLazyFlags)) materialize_flags();
     insn->handler(*this, *insn);
     s_.rip = next_rip_;
     ++instructions_;
-    cycles_ += timing::kInstruction + extra_cycles_;
+    cycles_ += insn->cycles;
   } catch (const Fault& f) {
     if (f.soft || f.trap) {
       // INT n retired: the event is delivered with the next instruction's RIP.
       ++instructions_;
-      cycles_ += timing::kInstruction;
+      cycles_ += insn ? insn->cycles : timing_.alu;
     }
-    cycles_ += timing::kEventDelivery;
+    cycles_ += timing_.exception;
     handle_fault(f);
   }
 }
 
 void CpuImpl::run(uint64_t cycle_target) {
-  const bool* stop = env_.stop_flag;
-  while (cycles_ < cycle_target) {
+  for (;;) {
     if (run_state_ != RunState::kRunning) {
       if (!idle_until(cycle_target)) return;  // halted: wake on interrupt or reach target
-      continue;
     }
-    if (instructions_ >= instruction_limit_) return;
-    step_one();
-    if (stop && *stop) return;
+    execute(cycle_target, instruction_limit_);
+    // The engine returns at the target, the instruction limit, a stop request, or when
+    // the processor stops running (HLT, shutdown, wait-for-SIPI): then idle as above.
+    if (run_state_ == RunState::kRunning || cycles_ >= cycle_target ||
+        instructions_ >= instruction_limit_ || *stop_)
+      return;
   }
 }
 
@@ -165,19 +190,17 @@ SimTime Cpu::local_time() const {
 uint64_t Cpu::step(uint64_t n) {
   CpuImpl& c = *impl_;
   uint64_t start = c.instructions_;
-  for (uint64_t k = 0; k < n; ++k) {
-    if (c.run_state_ != RunState::kRunning) break;
-    if (c.instructions_ >= c.instruction_limit_) break;
-    c.step_one();
-    if (c.env_.stop_flag && *c.env_.stop_flag) break;
-  }
+  uint64_t stop = n > c.instruction_limit_ - start ? c.instruction_limit_ : start + n;
+  c.execute(~uint64_t{0}, stop);
   return c.instructions_ - start;
 }
 
 ArchState& Cpu::state() {
+  impl_->materialize_flags();
   return impl_->s_;
 }
 const ArchState& Cpu::state() const {
+  impl_->materialize_flags();
   return impl_->s_;
 }
 void Cpu::state_changed() {
@@ -216,6 +239,12 @@ uint64_t Cpu::instructions() const {
 uint64_t Cpu::cycles() const {
   return impl_->cycles_;
 }
+void Cpu::set_timing(const timing::Table& t) {
+  impl_->set_timing(t);
+}
+const timing::Table& Cpu::timing() const {
+  return impl_->timing_;
+}
 void Cpu::set_instruction_limit(uint64_t count) {
   impl_->instruction_limit_ = count;
 }
@@ -227,6 +256,8 @@ const std::optional<ShutdownInfo>& Cpu::shutdown_info() const {
 }
 
 namespace {
+
+constexpr size_t kTlbRecord = 17;  ///< checkpoint bytes per TLB entry: tag, pa, perm
 
 /// Visits every field of ArchState with its name; the one list save, restore and hash share.
 template <typename F>
@@ -325,8 +356,9 @@ void for_each_fpu_field(FpuState& p, F&& f) {
 }  // namespace
 
 void Cpu::save(StateWriter& w) const {
+  impl_->materialize_flags();
   const CpuImpl& c = *impl_;
-  w.begin_section("cpu" + std::to_string(c.params_.index), 1);
+  w.begin_section("cpu" + std::to_string(c.params_.index), 2);  // 2: the TLB
   ArchState s = c.settled_state();
   for_each_field(s, [&](const char* name, uint64_t& v) { w.u64(name, v); });
   w.u8("run_state", static_cast<uint8_t>(c.run_state_));
@@ -338,6 +370,17 @@ void Cpu::save(StateWriter& w) const {
   }
   w.u64("cycles", c.cycles_);
   w.u64("instructions", c.instructions_);
+  // Why: TLB contents decide future miss and walk costs, so a restored run needs them
+  // to continue with the same cycle counts. Host-access bits are recomputed on restore.
+  std::vector<uint8_t> tlb((kTlbEntries + kItlbEntries) * kTlbRecord);
+  for (unsigned k = 0; k < kTlbEntries + kItlbEntries; ++k) {
+    const TlbEntry& e = k < kTlbEntries ? c.tlb_[k] : c.itlb_[k - kTlbEntries];
+    uint8_t* p = tlb.data() + k * kTlbRecord;
+    std::memcpy(p, &e.tag, 8);
+    std::memcpy(p + 8, &e.pa, 8);
+    p[16] = e.perm & static_cast<uint8_t>(~(kTlbHostRead | kTlbHostWrite));
+  }
+  w.bytes("tlb", tlb.data(), tlb.size());
   w.end_section();
   c.lapic_->save(w);
   // Why a section of its own: checkpoints written before the FPU existed stay readable.
@@ -351,7 +394,7 @@ void Cpu::restore(StateReader& r) {
   CpuImpl& c = *impl_;
   std::string name = "cpu" + std::to_string(c.params_.index);
   uint32_t version = r.begin_section(name);
-  if (version != 1)
+  if (version != 2)
     throw InputError("checkpoint section " + name + ": unsupported version " +
                      std::to_string(version));
   ArchState s;
@@ -369,6 +412,7 @@ void Cpu::restore(StateReader& r) {
   }
   uint64_t cycles = r.u64("cycles");
   uint64_t instructions = r.u64("instructions");
+  std::vector<uint8_t> tlb = r.bytes("tlb");
   r.end_section();
   // Older checkpoints have no FPU section: the processor keeps its power-up FPU state.
   if (r.has_section(name + ".fpu")) {
@@ -383,6 +427,8 @@ void Cpu::restore(StateReader& r) {
     if ((s.fpu.xcr0 & ~kXcr0Supported) || !(s.fpu.xcr0 & kXcr0X87))
       throw InputError("checkpoint section " + name + ".fpu: bad xcr0");
   }
+  if (tlb.size() != (kTlbEntries + kItlbEntries) * kTlbRecord)
+    throw InputError("checkpoint section " + name + ": tlb has the wrong size");
   c.s_ = s;
   c.run_state_ = static_cast<RunState>(rs);
   c.shutdown_ = sd;
@@ -390,12 +436,22 @@ void Cpu::restore(StateReader& r) {
   c.instructions_ = instructions;
   state_changed();
   c.lapic_->restore(r);
+  for (unsigned k = 0; k < kTlbEntries + kItlbEntries; ++k) {
+    const uint8_t* p = tlb.data() + k * kTlbRecord;
+    uint64_t tag, pa;
+    std::memcpy(&tag, p, 8);
+    std::memcpy(&pa, p + 8, 8);
+    c.tlb_restore_entry(k, tag, pa, p[16]);
+  }
 }
 
 void Cpu::inspect(InspectNode& node) const {
+  impl_->materialize_flags();
   const CpuImpl& c = *impl_;
   node.counter("instructions", c.instructions_);
   node.counter("cycles", c.cycles_);
+  // CPI in thousandths (the inspect tree holds integers).
+  node.counter("cpi_milli", c.instructions_ ? c.cycles_ * 1000 / c.instructions_ : 0);
   node.value("run_state", to_string(c.run_state_));
   node.value("mode", to_string(c.mode_));
   node.value("paging", spec::to_string(c.paging_mode()));
@@ -434,6 +490,11 @@ void Cpu::inspect(InspectNode& node) const {
   fpu.value("ftw", hex(c.s_.fpu.ftw));
   fpu.value("mxcsr", hex(c.s_.fpu.mxcsr));
   fpu.value("xcr0", hex(c.s_.fpu.xcr0));
+  dc.counter("blocks", c.dcache_.size());
+  dc.counter("blocks_built", c.dcache_.blocks_built);
+  dc.counter("chained", c.dcache_.chained);
+  dc.counter("cached_instructions", c.dcache_.cached_insns());
+  dc.counter("capacity_flushes", c.dcache_.capacity_flushes);
   InspectNode& tlb = node.child("tlb");
   tlb.counter("hits", c.tlb_hits_);
   tlb.counter("misses", c.tlb_misses_);
@@ -443,6 +504,7 @@ void Cpu::inspect(InspectNode& node) const {
 }
 
 void Cpu::hash_into(Hasher& h) const {
+  impl_->materialize_flags();
   const CpuImpl& c = *impl_;
   ArchState s = c.settled_state();
   for_each_field(s, [&](const char*, uint64_t& v) { h.u64(v); });

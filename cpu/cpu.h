@@ -10,6 +10,7 @@
 #include "core/scheduler.h"
 #include "core/time.h"
 #include "cpu/state.h"
+#include "cpu/timing.h"
 
 namespace hvsim {
 class PhysicalMemory;
@@ -37,6 +38,8 @@ struct CpuParams {
   uint64_t apic_timer_hz = 1'000'000'000;
   /// Processors in the machine (CPUID leaf 0xB topology).
   uint32_t cpu_count = 1;
+  /// Cycle costs (cpu/timing.h); the machine passes MachineParams::timing.
+  timing::Table timing;
 };
 
 /// What the processor is doing.
@@ -80,7 +83,7 @@ class Cpu : public Clocked {
   SimTime local_time() const override;
 
   /// Executes up to `n` instructions regardless of time (unit tests); returns the number
-  /// executed. Stops early on HLT, shutdown or stop request.
+  /// executed. Stops early on HLT, shutdown, stop request or the instruction limit.
   uint64_t step(uint64_t n);
 
   /// Architectural state. After changing it from outside, call state_changed() so cached
@@ -109,6 +112,10 @@ class Cpu : public Clocked {
   /// armed, unmasked LAPIC timer (with IF=1), a queued interrupt message, a pending NMI,
   /// INIT or SIPI, or a deliverable interrupt. Used for the machine's idle detection.
   bool can_wake() const;
+  /// Replaces the cycle-cost table (takes effect at the next instruction; decoded code
+  /// is re-decoded with the new costs).
+  void set_timing(const timing::Table& t);
+  const timing::Table& timing() const;
 
   /// Set once the processor shuts down (triple fault).
   const std::optional<ShutdownInfo>& shutdown_info() const;

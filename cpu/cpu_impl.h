@@ -20,6 +20,7 @@
 #include "cpu/spec/exceptions.h"
 #include "cpu/spec/paging.h"
 #include "cpu/state.h"
+#include "cpu/timing.h"
 
 namespace hvsim::cpu {
 
@@ -49,18 +50,46 @@ struct Fault {
 enum class Access : uint8_t { kRead, kWrite, kFetch };
 
 /// One software-TLB entry: a 4 KiB translation with the permissions of the whole walk.
+/// RAM pages also carry the host address of the page, so hits go straight to host memory:
+/// reads whenever kTlbHostRead is set, writes only with kTlbHostWrite, which is granted
+/// once the page is already marked touched and dirty and holds no decoded code (so a
+/// direct write needs no PhysicalMemory::note_write), and revoked when that changes
+/// (PhysicalMemory::protect_generation()).
 struct TlbEntry {
-  uint64_t tag = ~0ull;  ///< linear page number; ~0 = invalid
-  uint64_t pa = 0;       ///< physical page address
-  uint8_t perm = 0;
+  uint64_t tag = ~0ull;     ///< linear page number; ~0 = invalid
+  uint64_t pa = 0;          ///< physical page address
+  uint8_t* host = nullptr;  ///< host address of the page (RAM only)
+  uint16_t perm = 0;        ///< kTlb* bits
 };
-constexpr uint8_t kTlbUser = 1, kTlbWrite = 2, kTlbExec = 4, kTlbDirty = 8, kTlbGlobal = 16;
+/// TLB entry permission bits: what every access through the entry may do.
+constexpr uint16_t kTlbUser = 1, kTlbWrite = 2, kTlbExec = 4, kTlbDirty = 8, kTlbGlobal = 16;
 /// Supervisor data access / fetch allowed without SMAP / SMEP checks (a supervisor page, or
 /// the feature off); without it supervisor accesses take the slow path, which decides.
-constexpr uint8_t kTlbSupData = 32, kTlbSupFetch = 64;
+constexpr uint16_t kTlbSupData = 32, kTlbSupFetch = 64;
 /// Cached from a 2 MiB / 4 MiB / 1 GiB page (INVLPG must drop all of its 4 KiB entries).
-constexpr uint8_t kTlbLarge = 128;
-constexpr unsigned kTlbEntries = 512;
+constexpr uint16_t kTlbLarge = 128;
+/// The page is RAM and may be read / written directly through TlbEntry::host.
+constexpr uint16_t kTlbHostRead = 256, kTlbHostWrite = 512;
+/// Never set in an entry: adding it to rd_need_/wr_need_ (update_tlb_needs) sends every
+/// data access through read_lin/write_lin's slow path and disables bulk REP copies, for
+/// features that must see each access (data breakpoints).
+constexpr uint16_t kTlbNoDirect = 1024;
+constexpr unsigned kTlbEntries = 1024;
+/// TLB slot of a linear page number: direct-mapped with a folded index, so that pages a
+/// power-of-two distance apart (source and destination buffers) do not evict each other.
+inline unsigned tlb_index(uint64_t vpn) {
+  return static_cast<unsigned>((vpn ^ (vpn >> 10)) & (kTlbEntries - 1));
+}
+/// The instruction TLB: instruction fetches only, so data accesses never evict the code
+/// page of the running block and a block needs one fetch translation however it is split.
+constexpr unsigned kItlbEntries = 128;
+inline unsigned itlb_index(uint64_t vpn) {
+  return static_cast<unsigned>((vpn ^ (vpn >> 7)) & (kItlbEntries - 1));
+}
+
+/// How the arithmetic flags of the last flag-setting instruction are kept until read
+/// (lazy flags): the operation, its operands and result; kNone = RFLAGS holds them.
+enum class LazyOp : uint8_t { kNone, kAdd, kAdc, kSub, kSbb, kLogic, kInc, kDec, kShl, kShr, kSar };
 
 constexpr unsigned kNumVectorsCounted = 32;
 
@@ -72,8 +101,29 @@ class CpuImpl {
   // ---- run loop (cpu.cpp) ----
   /// Runs until cycles_ >= cycle_target, the instruction limit, a stop, HLT or shutdown.
   void run(uint64_t cycle_target);
-  /// Executes one instruction (or delivers the exception it raised).
+  /// Executes one instruction (or delivers the exception it raised) without the block
+  /// cache: the path for code the block cache cannot hold (MMIO, instructions crossing a
+  /// page, CS-limit edges).
   void step_one();
+  /// step_one without the instruction-boundary work (the caller did it).
+  void step_insn();
+  /// The block engine (block_exec.cpp): runs decoded blocks until cycles_ >= cycle_target,
+  /// instructions_ >= insn_stop, a stop request, or the processor stops running. Checks
+  /// attention_, the stop flag and both limits after every instruction.
+  void execute(uint64_t cycle_target, uint64_t insn_stop);
+  /// Runs the instructions of `b` from the current RIP (its first instruction).
+  void run_block(const Block& b, uint64_t cycle_target, uint64_t insn_stop);
+  /// Looks up (or decodes) the block at the current RIP; nullptr if it must be stepped
+  /// by step_one. Raises the fetch's #PF/#GP.
+  const Block* lookup_block();
+  /// Decodes the block starting at physical address `pa` in the current mode.
+  const Block* build_block(uint64_t pa);
+  /// Called by PhysicalMemory when a page holding decoded code is written.
+  void on_code_write(uint64_t pfn);
+  /// Replaces the timing table; decoded blocks are dropped (they carry cycle costs).
+  void set_timing(const timing::Table& t);
+  /// Fills the cost and execution bits of a freshly decoded instruction.
+  void finish_decode(Insn& i) const;
   void reset();
   /// Recomputes the decode mode, CPL and paging mode from the registers.
   void update_mode();
@@ -82,12 +132,17 @@ class CpuImpl {
   const Insn* fetch();
 
   // ---- paging (paging.cpp) ----
-  /// Translates a linear address; throws #PF (and sets CR2) on failure. `implicit`: an
-  /// implicit supervisor-mode access (descriptor tables, TSS; SMAP ignores EFLAGS.AC).
+  /// Translates a linear address; throws #PF (and sets CR2) on failure.
+  /// The TLB slot of linear page `vpn` for an access of kind `acc` (fetches: the ITLB).
+  TlbEntry& tlb_slot(uint64_t vpn, Access acc) {
+    return acc == Access::kFetch ? itlb_[itlb_index(vpn)] : tlb_[tlb_index(vpn)];
+  }
+  /// `implicit`: an implicit supervisor-mode access (descriptor tables, TSS; SMAP ignores
+  /// EFLAGS.AC).
   uint64_t translate(uint64_t la, Access acc, bool user, bool implicit = false) {
-    const TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
+    const TlbEntry& e = tlb_slot(la >> 12, acc);
     if (e.tag == (la >> 12)) {
-      uint8_t need = need_perm(acc, user);
+      uint16_t need = need_perm(acc, user);
       if ((e.perm & need) == need) {
         ++tlb_hits_;
         return e.pa | (la & 0xFFF);
@@ -96,8 +151,28 @@ class CpuImpl {
     return translate_slow(la, acc, user, implicit);
   }
   uint64_t translate_slow(uint64_t la, Access acc, bool user, bool implicit = false);
-  uint8_t need_perm(Access acc, bool user) const {
-    uint8_t need = user ? kTlbUser : acc == Access::kFetch ? kTlbSupFetch : kTlbSupData;
+  /// Drops the host-write permission of every TLB entry when PhysicalMemory's protection
+  /// generation moved (a page became a code page, dirty bits were cleared).
+  void check_protect_generation() {
+    if (env_.mem->protect_generation() != protect_gen_) revoke_host_writes();
+  }
+  void revoke_host_writes();
+  /// Reloads TLB entry `k` (k >= kTlbEntries: ITLB entry k - kTlbEntries) from a
+  /// checkpoint (host-access bits are recomputed).
+  void tlb_restore_entry(unsigned k, uint64_t tag, uint64_t pa, uint16_t perm);
+  /// After a slow-path write of [la, la+size): grants the TLB entry direct host writes if
+  /// the page now qualifies (RAM, touched, dirty, not code).
+  void grant_host_write(uint64_t la);
+  /// Permission bits a TLB hit needs for a direct host access (ordinary, non-system).
+  uint16_t host_need(Access acc, bool sys) const {
+    if (!sys)
+      return acc == Access::kWrite ? wr_need_ : acc == Access::kFetch ? fetch_need_ : rd_need_;
+    return need_perm(acc, false) | (acc == Access::kWrite ? kTlbHostWrite : kTlbHostRead);
+  }
+  /// Recomputes rd_need_/wr_need_/fetch_need_ (mode, CR0.WP, data breakpoints).
+  void update_tlb_needs();
+  uint16_t need_perm(Access acc, bool user) const {
+    uint16_t need = user ? kTlbUser : acc == Access::kFetch ? kTlbSupFetch : kTlbSupData;
     if (acc == Access::kWrite) need |= kTlbDirty | ((user || (s_.cr0 & kCr0WP)) ? kTlbWrite : 0);
     if (acc == Access::kFetch) need |= kTlbExec;
     return need;
@@ -110,7 +185,7 @@ class CpuImpl {
   /// Result of a successful walk: the physical address and the TLB permission bits.
   struct WalkResult {
     uint64_t pa;
-    uint8_t perm;
+    uint16_t perm;
   };
   /// Walks the paging structures (SDM 4.3-4.6), setting A/D bits; raises #PF with the
   /// exact error code and CR2 on failure. Counts the entries it reads in last_walk_refs_.
@@ -127,16 +202,12 @@ class CpuImpl {
 
   // ---- physical access ----
   uint64_t phys_read(uint64_t pa, unsigned size) {
-    if (env_.mem->contains(pa, size)) {
-      uint64_t v = 0;
-      std::memcpy(&v, env_.mem->read_ptr(pa), size);
-      return v;
-    }
+    if (env_.mem->contains(pa, size)) return host_load(env_.mem->read_ptr(pa), size);
     return phys_read_slow(pa, size);
   }
   void phys_write(uint64_t pa, unsigned size, uint64_t v) {
     if (env_.mem->contains(pa, size)) {
-      std::memcpy(env_.mem->write_ptr(pa, size), &v, size);
+      host_store(env_.mem->write_ptr(pa, size), size, v);
       return;
     }
     phys_write_slow(pa, size, v);
@@ -144,14 +215,59 @@ class CpuImpl {
   uint64_t phys_read_slow(uint64_t pa, unsigned size);
   void phys_write_slow(uint64_t pa, unsigned size, uint64_t v);
 
+  // ---- direct host access with fixed-size copies (no memcpy call) ----
+  static uint64_t host_load(const uint8_t* p, unsigned size) {
+    switch (size) {
+      case 1: return *p;
+      case 2: {
+        uint16_t v;
+        std::memcpy(&v, p, 2);
+        return v;
+      }
+      case 4: {
+        uint32_t v;
+        std::memcpy(&v, p, 4);
+        return v;
+      }
+      default: {
+        uint64_t v;
+        std::memcpy(&v, p, 8);
+        return v;
+      }
+    }
+  }
+  static void host_store(uint8_t* p, unsigned size, uint64_t v) {
+    switch (size) {
+      case 1: *p = static_cast<uint8_t>(v); return;
+      case 2: {
+        uint16_t x = static_cast<uint16_t>(v);
+        std::memcpy(p, &x, 2);
+        return;
+      }
+      case 4: {
+        uint32_t x = static_cast<uint32_t>(v);
+        std::memcpy(p, &x, 4);
+        return;
+      }
+      default: std::memcpy(p, &v, 8); return;
+    }
+  }
+
   // ---- linear access (after segmentation). `sys`: implicit supervisor access. ----
   bool user_access(bool sys) const { return !sys && cpl_ == 3; }
   uint64_t read_lin(uint64_t la, unsigned size, Access acc = Access::kRead, bool sys = false) {
     if (!long_mode_) la &= 0xFFFFFFFF;
     if (watch_data_) [[unlikely]]
       watch_data(la, size, false);
-    if ((la & 0xFFF) + size <= 4096)
+    if ((la & 0xFFF) + size <= 4096) {
+      const TlbEntry& e = tlb_slot(la >> 12, acc);
+      uint16_t need = host_need(acc, sys);
+      if (e.tag == (la >> 12) && (e.perm & need) == need) {
+        ++tlb_hits_;
+        return host_load(e.host + (la & 0xFFF), size);
+      }
       return phys_read(translate(la, acc, user_access(sys), sys), size);
+    }
     return read_lin_split(la, size, acc, sys);
   }
   void write_lin(uint64_t la, unsigned size, uint64_t v, bool sys = false) {
@@ -159,7 +275,15 @@ class CpuImpl {
     if (watch_data_) [[unlikely]]
       watch_data(la, size, true);
     if ((la & 0xFFF) + size <= 4096) {
+      const TlbEntry& e = tlb_[tlb_index(la >> 12)];
+      uint16_t need = host_need(Access::kWrite, sys);
+      if (e.tag == (la >> 12) && (e.perm & need) == need) {
+        ++tlb_hits_;
+        host_store(e.host + (la & 0xFFF), size, v);
+        return;
+      }
       phys_write(translate(la, Access::kWrite, user_access(sys), sys), size, v);
+      grant_host_write(la);
       return;
     }
     write_lin_split(la, size, v, sys);
@@ -304,8 +428,43 @@ class CpuImpl {
   }
 
   // ---- flags ----
-  void set_arith_flags(uint64_t f) { s_.rflags = (s_.rflags & ~kArithFlags) | f; }
-  bool flag(uint64_t f) const { return (s_.rflags & f) != 0; }
+  // Arithmetic flags are computed lazily: flag-setting instructions record the operation
+  // (set_lazy_flags) and RFLAGS is brought up to date (materialize_flags) when something
+  // reads it. The block engine materializes before every instruction not marked
+  // kExecLazyFlags, before exception and interrupt delivery, and whenever the state is
+  // visible from outside, so code that reads s_.rflags directly stays correct.
+  void set_arith_flags(uint64_t f) {
+    lf_op_ = LazyOp::kNone;
+    s_.rflags = (s_.rflags & ~kArithFlags) | f;
+  }
+  void set_lazy_flags(LazyOp op, unsigned size, uint64_t a, uint64_t b, uint64_t r) {
+    lf_op_ = op;
+    lf_size_ = static_cast<uint8_t>(size);
+    lf_a_ = a;
+    lf_b_ = b;
+    lf_r_ = r;
+  }
+  /// The arithmetic flags the pending lazy operation produces.
+  uint64_t lazy_arith_flags() const;
+  void materialize_flags() {
+    if (lf_op_ != LazyOp::kNone) {
+      s_.rflags = (s_.rflags & ~kArithFlags) | lazy_arith_flags();
+      lf_op_ = LazyOp::kNone;
+    }
+  }
+  /// RFLAGS with up-to-date arithmetic flags.
+  uint64_t rflags() {
+    materialize_flags();
+    return s_.rflags;
+  }
+  bool flag(uint64_t f) {
+    if (f & kArithFlags) materialize_flags();
+    return (s_.rflags & f) != 0;
+  }
+  /// Condition code `cc` (Jcc/SETcc/CMOVcc low nibble), with fast paths on lazy flags.
+  bool cond(unsigned cc);
+  /// CF without materializing the other flags (INC/DEC, ADC/SBB).
+  bool carry_flag() const;
   /// Writes RFLAGS as POPF/IRET would, honouring CPL/IOPL and the reserved bits.
   void write_rflags(uint64_t v, unsigned opsize, bool iret);
 
@@ -409,7 +568,10 @@ class CpuImpl {
   RunState run_state_ = RunState::kRunning;
   std::optional<ShutdownInfo> shutdown_;
   uint64_t cycles_ = 0, instructions_ = 0, instruction_limit_ = Cpu::kNoLimit;
-  uint64_t extra_cycles_ = 0;  ///< added by the current instruction (REP iterations)
+  /// Handlers add the extra cycles of the current instruction here (REP iterations, taken
+  /// branches); an alias of cycles_, so they count at once and are never lost.
+  uint64_t& extra_cycles_ = cycles_;
+  timing::Table timing_;  ///< the cost table (CpuParams::timing, Cpu::set_timing)
   /// Set by anything that must act at the next instruction boundary (a pending interrupt,
   /// NMI, INIT/SIPI, a debug trap, a timer deadline). The run loop calls
   /// service_attention() when it is set, before fetching the next instruction.
@@ -445,10 +607,21 @@ class CpuImpl {
   } dbg_;
   std::string track_;  ///< trace track name "cpu<index>"
 
+  // permission bits of direct host accesses for the current CPL and CR0.WP (update_mode)
+  uint16_t rd_need_ = kTlbHostRead, wr_need_ = kTlbHostWrite, fetch_need_ = kTlbHostRead;
+  uint64_t protect_gen_ = 0;  ///< PhysicalMemory::protect_generation() the TLB reflects
+
+  // lazy flags (see set_lazy_flags)
+  LazyOp lf_op_ = LazyOp::kNone;
+  uint8_t lf_size_ = 8;
+  uint64_t lf_a_ = 0, lf_b_ = 0, lf_r_ = 0;
+
   TlbEntry tlb_[kTlbEntries];
+  TlbEntry itlb_[kItlbEntries];
   DecodeCache dcache_;
   Insn scratch_;  ///< an instruction decoded without caching
   std::shared_ptr<CpuImpl*> listener_slot_;
+  const bool* stop_ = nullptr;  ///< env_.stop_flag, or a flag that is never set
 
   // statistics
   uint64_t tlb_hits_ = 0, tlb_misses_ = 0, tlb_flushes_ = 0;
@@ -456,7 +629,8 @@ class CpuImpl {
   /// entries read by the most recent walk.
   uint64_t page_walks_ = 0, walk_refs_ = 0, last_walk_refs_ = 0;
   uint64_t exceptions_[kNumVectorsCounted] = {};
-  uint64_t interrupts_ = 0;
+  uint64_t interrupts_ = 0;  ///< software interrupts (INT n, INT3, INTO)
+  /// External interrupts (and NMI) delivered, by vector; filled by interrupt delivery.
 };
 
 /// Registers the handlers of each executor file into the mnemonic table.
@@ -475,6 +649,9 @@ void register_sse4(HandlerTable t);
 void register_xsave(HandlerTable t);
 void register_bitmanip(HandlerTable t);
 void register_sysenter(HandlerTable t);
+/// A handler specialized for the operand forms of `i` decoded in 64-bit mode, or nullptr
+/// (exec_fast.cpp).
+Handler fast_handler(const Insn& i);
 /// MOV to/from control and debug registers (exec_system.cpp).
 void exec_mov_special(CpuImpl& c, const Insn& i);
 

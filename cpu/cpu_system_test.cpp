@@ -262,6 +262,11 @@ TEST_F(SystemTest, PortIoMmioCpuidRdtsc) {
   a(ZYDIS_MNEMONIC_RDTSC);
   enter_long_mode();
   put64(L::kPd + 16 * 8, 0x2000000 | 0x83);
+  // One cycle per instruction, nothing for TLB misses: the TSC then counts instructions.
+  timing::Table unit;
+  for (const auto& e : timing::entries()) unit.*e.field = 1;
+  unit.memory = unit.tlb_miss = unit.walk_reference = unit.branch_taken = 0;
+  cpu_->set_timing(unit);
   go(a);
   EXPECT_EQ(dev.last, 0x33u);
   EXPECT_EQ(st().gpr[kR8] & 0xFF, 0x5Au);

@@ -61,6 +61,7 @@ void CpuImpl::debug_update() {
       data = true;
   }
   watch_data_ = data;
+  update_tlb_needs();
   if ((dr7 & kDr7EnableMask) || (s_.rflags & (kFlagTF | kFlagRF)) || s_.pending_dbg ||
       s_.interruptibility || dbg_.armed)
     attention_ = true;
@@ -144,7 +145,7 @@ void CpuImpl::debug_traps() {
   s_.dr[6] |= s_.pending_dbg & kDr6Writable;
   s_.pending_dbg = 0;
   next_rip_ = s_.rip;
-  cycles_ += timing::kEventDelivery;
+  cycles_ += timing_.exception;
   handle_fault(Fault{static_cast<uint8_t>(Vector::kDB), false, 0, false, true});
 }
 
@@ -165,7 +166,7 @@ void CpuImpl::debug_before_insn() {
       // in the IRET image to get past it (SDM 17.3.1.1).
       s_.dr[6] |= bits;
       next_rip_ = s_.rip;
-      cycles_ += timing::kEventDelivery;
+      cycles_ += timing_.exception;
       handle_fault(Fault{static_cast<uint8_t>(Vector::kDB), false, 0, false, true});
       if (run_state_ != RunState::kRunning) return;
     }

@@ -129,7 +129,151 @@ int gpr_index(ZydisRegister r) {
   return o.rc == RegClass::kGpr ? o.reg : -1;
 }
 
+/// Per-mnemonic execution bits (kExec*) and timing classes.
+struct ExecTables {
+  std::array<uint8_t, ZYDIS_MNEMONIC_MAX_VALUE + 1> exec{};
+  std::array<uint8_t, ZYDIS_MNEMONIC_MAX_VALUE + 1> cost{};
+  ExecTables() {
+    using timing::Class;
+    // Straight-line integer instructions whose handlers (exec_alu.cpp, exec_control.cpp,
+    // exec_string.cpp) keep the kExecStraight and kExecLazyFlags contracts.
+    static constexpr ZydisMnemonic kStraight[] = {
+        ZYDIS_MNEMONIC_ADD,     ZYDIS_MNEMONIC_OR,        ZYDIS_MNEMONIC_ADC,
+        ZYDIS_MNEMONIC_SBB,     ZYDIS_MNEMONIC_AND,       ZYDIS_MNEMONIC_SUB,
+        ZYDIS_MNEMONIC_XOR,     ZYDIS_MNEMONIC_CMP,       ZYDIS_MNEMONIC_TEST,
+        ZYDIS_MNEMONIC_INC,     ZYDIS_MNEMONIC_DEC,       ZYDIS_MNEMONIC_NEG,
+        ZYDIS_MNEMONIC_NOT,     ZYDIS_MNEMONIC_ROL,       ZYDIS_MNEMONIC_ROR,
+        ZYDIS_MNEMONIC_RCL,     ZYDIS_MNEMONIC_RCR,       ZYDIS_MNEMONIC_SHL,
+        ZYDIS_MNEMONIC_SHR,     ZYDIS_MNEMONIC_SAR,       ZYDIS_MNEMONIC_SHLD,
+        ZYDIS_MNEMONIC_SHRD,    ZYDIS_MNEMONIC_MUL,       ZYDIS_MNEMONIC_IMUL,
+        ZYDIS_MNEMONIC_DIV,     ZYDIS_MNEMONIC_IDIV,      ZYDIS_MNEMONIC_MOV,
+        ZYDIS_MNEMONIC_MOVZX,   ZYDIS_MNEMONIC_MOVSX,     ZYDIS_MNEMONIC_MOVSXD,
+        ZYDIS_MNEMONIC_LEA,     ZYDIS_MNEMONIC_XCHG,      ZYDIS_MNEMONIC_XADD,
+        ZYDIS_MNEMONIC_CMPXCHG, ZYDIS_MNEMONIC_CMPXCHG8B, ZYDIS_MNEMONIC_CMPXCHG16B,
+        ZYDIS_MNEMONIC_BSWAP,   ZYDIS_MNEMONIC_BT,        ZYDIS_MNEMONIC_BTS,
+        ZYDIS_MNEMONIC_BTR,     ZYDIS_MNEMONIC_BTC,       ZYDIS_MNEMONIC_BSF,
+        ZYDIS_MNEMONIC_BSR,     ZYDIS_MNEMONIC_SETB,      ZYDIS_MNEMONIC_SETBE,
+        ZYDIS_MNEMONIC_SETL,    ZYDIS_MNEMONIC_SETLE,     ZYDIS_MNEMONIC_SETNB,
+        ZYDIS_MNEMONIC_SETNBE,  ZYDIS_MNEMONIC_SETNL,     ZYDIS_MNEMONIC_SETNLE,
+        ZYDIS_MNEMONIC_SETNO,   ZYDIS_MNEMONIC_SETNP,     ZYDIS_MNEMONIC_SETNS,
+        ZYDIS_MNEMONIC_SETNZ,   ZYDIS_MNEMONIC_SETO,      ZYDIS_MNEMONIC_SETP,
+        ZYDIS_MNEMONIC_SETS,    ZYDIS_MNEMONIC_SETZ,      ZYDIS_MNEMONIC_CMOVB,
+        ZYDIS_MNEMONIC_CMOVBE,  ZYDIS_MNEMONIC_CMOVL,     ZYDIS_MNEMONIC_CMOVLE,
+        ZYDIS_MNEMONIC_CMOVNB,  ZYDIS_MNEMONIC_CMOVNBE,   ZYDIS_MNEMONIC_CMOVNL,
+        ZYDIS_MNEMONIC_CMOVNLE, ZYDIS_MNEMONIC_CMOVNO,    ZYDIS_MNEMONIC_CMOVNP,
+        ZYDIS_MNEMONIC_CMOVNS,  ZYDIS_MNEMONIC_CMOVNZ,    ZYDIS_MNEMONIC_CMOVO,
+        ZYDIS_MNEMONIC_CMOVP,   ZYDIS_MNEMONIC_CMOVS,     ZYDIS_MNEMONIC_CMOVZ,
+        ZYDIS_MNEMONIC_CBW,     ZYDIS_MNEMONIC_CWDE,      ZYDIS_MNEMONIC_CDQE,
+        ZYDIS_MNEMONIC_CWD,     ZYDIS_MNEMONIC_CDQ,       ZYDIS_MNEMONIC_CQO,
+        ZYDIS_MNEMONIC_LAHF,    ZYDIS_MNEMONIC_SAHF,      ZYDIS_MNEMONIC_CLC,
+        ZYDIS_MNEMONIC_STC,     ZYDIS_MNEMONIC_CMC,       ZYDIS_MNEMONIC_CLD,
+        ZYDIS_MNEMONIC_STD,     ZYDIS_MNEMONIC_NOP,       ZYDIS_MNEMONIC_XLAT,
+        ZYDIS_MNEMONIC_PUSH,    ZYDIS_MNEMONIC_POP,       ZYDIS_MNEMONIC_LEAVE,
+        ZYDIS_MNEMONIC_ENTER,   ZYDIS_MNEMONIC_MOVSB,     ZYDIS_MNEMONIC_MOVSW,
+        ZYDIS_MNEMONIC_MOVSD,   ZYDIS_MNEMONIC_MOVSQ,     ZYDIS_MNEMONIC_STOSB,
+        ZYDIS_MNEMONIC_STOSW,   ZYDIS_MNEMONIC_STOSD,     ZYDIS_MNEMONIC_STOSQ,
+        ZYDIS_MNEMONIC_LODSB,   ZYDIS_MNEMONIC_LODSW,     ZYDIS_MNEMONIC_LODSD,
+        ZYDIS_MNEMONIC_LODSQ,   ZYDIS_MNEMONIC_CMPSB,     ZYDIS_MNEMONIC_CMPSW,
+        ZYDIS_MNEMONIC_CMPSD,   ZYDIS_MNEMONIC_CMPSQ,     ZYDIS_MNEMONIC_SCASB,
+        ZYDIS_MNEMONIC_SCASW,   ZYDIS_MNEMONIC_SCASD,     ZYDIS_MNEMONIC_SCASQ,
+    };
+    for (ZydisMnemonic m : kStraight) exec[m] = kExecStraight | kExecLazyFlags;
+    // Control transfers end a block but read flags lazily.
+    for (ZydisMnemonic m :
+         {ZYDIS_MNEMONIC_JMP,   ZYDIS_MNEMONIC_CALL,   ZYDIS_MNEMONIC_RET,  ZYDIS_MNEMONIC_LOOP,
+          ZYDIS_MNEMONIC_LOOPE, ZYDIS_MNEMONIC_LOOPNE, ZYDIS_MNEMONIC_JCXZ, ZYDIS_MNEMONIC_JECXZ,
+          ZYDIS_MNEMONIC_JRCXZ, ZYDIS_MNEMONIC_JB,     ZYDIS_MNEMONIC_JBE,  ZYDIS_MNEMONIC_JL,
+          ZYDIS_MNEMONIC_JLE,   ZYDIS_MNEMONIC_JNB,    ZYDIS_MNEMONIC_JNBE, ZYDIS_MNEMONIC_JNL,
+          ZYDIS_MNEMONIC_JNLE,  ZYDIS_MNEMONIC_JNO,    ZYDIS_MNEMONIC_JNP,  ZYDIS_MNEMONIC_JNS,
+          ZYDIS_MNEMONIC_JNZ,   ZYDIS_MNEMONIC_JO,     ZYDIS_MNEMONIC_JP,   ZYDIS_MNEMONIC_JS,
+          ZYDIS_MNEMONIC_JZ}) {
+      exec[m] = kExecLazyFlags | kExecCondBranch;
+      cost[m] = static_cast<uint8_t>(Class::kBranch);
+    }
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_JMP, ZYDIS_MNEMONIC_CALL, ZYDIS_MNEMONIC_RET}) {
+      exec[m] = kExecLazyFlags;
+      cost[m] = static_cast<uint8_t>(Class::kJump);
+    }
+    auto set = [&](Class c, std::initializer_list<ZydisMnemonic> ms) {
+      for (ZydisMnemonic m : ms) cost[m] = static_cast<uint8_t>(c);
+    };
+    set(Class::kMultiply, {ZYDIS_MNEMONIC_MUL, ZYDIS_MNEMONIC_IMUL});
+    set(Class::kDivide, {ZYDIS_MNEMONIC_DIV, ZYDIS_MNEMONIC_IDIV});
+    set(Class::kString,
+        {ZYDIS_MNEMONIC_MOVSB, ZYDIS_MNEMONIC_MOVSW, ZYDIS_MNEMONIC_MOVSD, ZYDIS_MNEMONIC_MOVSQ,
+         ZYDIS_MNEMONIC_STOSB, ZYDIS_MNEMONIC_STOSW, ZYDIS_MNEMONIC_STOSD, ZYDIS_MNEMONIC_STOSQ,
+         ZYDIS_MNEMONIC_LODSB, ZYDIS_MNEMONIC_LODSW, ZYDIS_MNEMONIC_LODSD, ZYDIS_MNEMONIC_LODSQ,
+         ZYDIS_MNEMONIC_CMPSB, ZYDIS_MNEMONIC_CMPSW, ZYDIS_MNEMONIC_CMPSD, ZYDIS_MNEMONIC_CMPSQ,
+         ZYDIS_MNEMONIC_SCASB, ZYDIS_MNEMONIC_SCASW, ZYDIS_MNEMONIC_SCASD, ZYDIS_MNEMONIC_SCASQ});
+    set(Class::kFarTransfer,
+        {ZYDIS_MNEMONIC_IRET, ZYDIS_MNEMONIC_IRETD, ZYDIS_MNEMONIC_IRETQ, ZYDIS_MNEMONIC_INT,
+         ZYDIS_MNEMONIC_INT3, ZYDIS_MNEMONIC_INTO, ZYDIS_MNEMONIC_INT1, ZYDIS_MNEMONIC_SYSENTER,
+         ZYDIS_MNEMONIC_SYSEXIT});
+    set(Class::kSyscall, {ZYDIS_MNEMONIC_SYSCALL, ZYDIS_MNEMONIC_SYSRET});
+    set(Class::kControlRegister,
+        {ZYDIS_MNEMONIC_LGDT, ZYDIS_MNEMONIC_LIDT, ZYDIS_MNEMONIC_SGDT, ZYDIS_MNEMONIC_SIDT,
+         ZYDIS_MNEMONIC_LTR, ZYDIS_MNEMONIC_LLDT, ZYDIS_MNEMONIC_STR, ZYDIS_MNEMONIC_SLDT,
+         ZYDIS_MNEMONIC_CLTS, ZYDIS_MNEMONIC_LMSW, ZYDIS_MNEMONIC_SMSW, ZYDIS_MNEMONIC_INVLPG,
+         ZYDIS_MNEMONIC_SWAPGS, ZYDIS_MNEMONIC_WBINVD, ZYDIS_MNEMONIC_INVD});
+    set(Class::kMsr, {ZYDIS_MNEMONIC_RDMSR, ZYDIS_MNEMONIC_WRMSR});
+    set(Class::kCpuid, {ZYDIS_MNEMONIC_CPUID});
+    set(Class::kRdtsc, {ZYDIS_MNEMONIC_RDTSC, ZYDIS_MNEMONIC_RDTSCP});
+    set(Class::kPortIo,
+        {ZYDIS_MNEMONIC_IN, ZYDIS_MNEMONIC_OUT, ZYDIS_MNEMONIC_INSB, ZYDIS_MNEMONIC_INSW,
+         ZYDIS_MNEMONIC_INSD, ZYDIS_MNEMONIC_OUTSB, ZYDIS_MNEMONIC_OUTSW, ZYDIS_MNEMONIC_OUTSD});
+    set(Class::kSystem,
+        {ZYDIS_MNEMONIC_CLI, ZYDIS_MNEMONIC_STI, ZYDIS_MNEMONIC_PUSHF, ZYDIS_MNEMONIC_PUSHFD,
+         ZYDIS_MNEMONIC_PUSHFQ, ZYDIS_MNEMONIC_POPF, ZYDIS_MNEMONIC_POPFD, ZYDIS_MNEMONIC_POPFQ,
+         ZYDIS_MNEMONIC_PAUSE, ZYDIS_MNEMONIC_HLT});
+    set(Class::kLocked, {ZYDIS_MNEMONIC_XCHG});  // register forms are reclassified as ALU
+  }
+};
+
+ExecTables& exec_tables() {
+  static ExecTables t;
+  return t;
+}
+
 }  // namespace
+
+void mark_straight_line(uint16_t mnemonic) {
+  if (mnemonic <= ZYDIS_MNEMONIC_MAX_VALUE)
+    exec_tables().exec[mnemonic] = kExecStraight | kExecLazyFlags;
+}
+
+void CpuImpl::finish_decode(Insn& i) const {
+  const ExecTables& t = exec_tables();
+  uint8_t exec = t.exec[i.mnemonic];
+  auto cls = static_cast<timing::Class>(t.cost[i.mnemonic]);
+  bool mem = false;
+  for (unsigned k = 0; k < i.nops; ++k) {
+    const Operand& o = i.op[k];
+    if (o.kind == OpKind::kMem) mem = true;
+    // Segment, control and debug register moves change the mode, paging or address
+    // translation: they end the block.
+    if (o.kind == OpKind::kReg &&
+        (o.rc == RegClass::kSeg || o.rc == RegClass::kCr || o.rc == RegClass::kDr)) {
+      exec &= ~kExecStraight;
+      if (o.rc != RegClass::kSeg)
+        cls = timing::Class::kControlRegister;
+      else if (protected_ && (i.mnemonic == ZYDIS_MNEMONIC_MOV || i.mnemonic == ZYDIS_MNEMONIC_POP))
+        cls = timing::Class::kFarTransfer;
+    }
+  }
+  // REP string instructions may restart at the same RIP (they yield every kRepChunk
+  // iterations): they end the block.
+  if (i.flags & (kInsnRep | kInsnRepne)) exec &= ~kExecStraight;
+  if (cls == timing::Class::kLocked && !mem) cls = timing::Class::kAlu;
+  if ((i.flags & kInsnLock) && mem) cls = timing::Class::kLocked;
+  if (i.flags & kInsnFar) cls = timing::Class::kFarTransfer;
+  i.exec = exec;
+  if (mode_ == DecodeMode::kLong64) {
+    if (Handler h = fast_handler(i)) i.handler = h;
+  }
+  i.cost_class = static_cast<uint8_t>(cls);
+  unsigned size = i.nops ? i.op[0].size : i.opsize;
+  i.cycles = timing::instruction_cycles(timing_, cls, size, mem);
+}
 
 Handler handler_for(uint16_t mnemonic) {
   return mnemonic <= ZYDIS_MNEMONIC_MAX_VALUE ? tables().handlers[mnemonic] : &handle_unimplemented;
@@ -245,55 +389,71 @@ bool decode_insn(DecodeMode mode, const uint8_t* bytes, unsigned len, Insn* out,
 
 // ---- DecodeCache ----
 
-CodePage* DecodeCache::find(uint64_t pfn, DecodeMode mode) {
-  CodePage* p = nullptr;
-  if (pfn == last_pfn_) {
-    p = last_;
-  } else {
-    auto it = pages_.find(pfn);
-    if (it == pages_.end()) return nullptr;
-    p = it->second.get();
-    last_pfn_ = pfn;
-    last_ = p;
-  }
-  if (p->mode != mode) {
-    invalidate(pfn);
+DecodeCache::DecodeCache() : table_(kSlots) {}
+
+const Block* DecodeCache::find_slow(uint64_t pa, DecodeMode mode) {
+  auto it = blocks_.find(key_of(pa, mode));
+  if (it == blocks_.end()) {
+    ++misses;
     return nullptr;
   }
-  return p;
+  ++hits;
+  Slot& s = table_[slot_of(pa)];
+  s.key = it->first;
+  s.block = it->second.get();
+  return s.block;
 }
 
-CodePage* DecodeCache::create(uint64_t pfn, DecodeMode mode) {
-  auto page = std::make_unique<CodePage>();
-  page->mode = mode;
-  std::memset(page->index, 0, sizeof page->index);
-  CodePage* p = page.get();
-  pages_[pfn] = std::move(page);
-  last_pfn_ = pfn;
-  last_ = p;
-  return p;
-}
-
-void DecodeCache::invalidate(uint64_t pfn) {
-  auto it = pages_.find(pfn);
-  if (it == pages_.end()) return;
-  retired_.push_back(std::move(it->second));
-  pages_.erase(it);
-  ++invalidations;
-  if (last_pfn_ == pfn) {
-    last_pfn_ = ~0ull;
-    last_ = nullptr;
+const Block* DecodeCache::insert(std::unique_ptr<Block> b) {
+  if (insns_ + b->insns.size() > kMaxCachedInsns) {
+    clear();
+    ++capacity_flushes;
   }
+  insns_ += b->insns.size();
+  uint64_t key = key_of(b->pa, b->mode);
+  const Block* p = b.get();
+  ++blocks_built;
+  auto [it, fresh] = blocks_.try_emplace(key);
+  if (!fresh) retired_.push_back(std::move(it->second));
+  it->second = std::move(b);
+  Slot& s = table_[slot_of(p->pa)];
+  s.key = key;
+  s.block = p;
+  return p;
+}
+
+bool DecodeCache::invalidate(uint64_t pfn) {
+  // Blocks of page pfn have keys in [pfn << 12, (pfn + 1) << 12) for each mode.
+  bool any = false;
+  for (unsigned m = 0; m < 6; ++m) {
+    uint64_t lo = key_of(pfn << 12, static_cast<DecodeMode>(m));
+    auto it = blocks_.lower_bound(lo);
+    while (it != blocks_.end() && it->first < lo + 4096) {
+      Block* b = it->second.get();
+      b->valid = false;
+      insns_ -= b->insns.size();
+      Slot& s = table_[slot_of(b->pa)];
+      if (s.block == b) s = Slot{};
+      retired_.push_back(std::move(it->second));
+      it = blocks_.erase(it);
+      any = true;
+    }
+  }
+  if (any) ++invalidations;
+  return any;
 }
 
 void DecodeCache::clear() {
-  for (auto& [pfn, page] : pages_) retired_.push_back(std::move(page));
-  pages_.clear();
-  last_pfn_ = ~0ull;
-  last_ = nullptr;
+  for (auto& [key, b] : blocks_) {
+    b->valid = false;
+    retired_.push_back(std::move(b));
+  }
+  blocks_.clear();
+  insns_ = 0;
+  for (Slot& s : table_) s = Slot{};
 }
 
-// ---- fetch ----
+// ---- fetch (the uncached path of step_one) ----
 
 const Insn* CpuImpl::fetch() {
   uint64_t rip = s_.rip;
@@ -307,24 +467,13 @@ const Insn* CpuImpl::fetch() {
   }
   bool user = cpl_ == 3;
   uint64_t pa = translate(la, Access::kFetch, user);
-  uint64_t pfn = pa >> 12;
   unsigned off = pa & 0xFFF;
-  bool in_ram = env_.mem->contains(pa, 1);
-  CodePage* page = nullptr;
-  if (in_ram) {
-    page = dcache_.find(pfn, mode_);
-    if (page && page->index[off]) {
-      ++dcache_.hits;
-      return &page->insns[page->index[off] - 1];
-    }
-  }
   uint8_t buf[16];
   unsigned avail = 4096 - off < 15 ? 4096 - off : 15;
   for (unsigned k = 0; k < avail; ++k) buf[k] = static_cast<uint8_t>(phys_read(pa + k, 1));
   bool need_more = false;
   Insn* out = &scratch_;
   bool ok = decode_insn(mode_, buf, avail, out, &need_more);
-  bool cacheable = ok && in_ram;
   if (!ok && need_more && avail < 15) {
     // The instruction continues on the next linear page: fetch it only now, so an
     // instruction that fits in the first page never faults on the second.
@@ -333,25 +482,43 @@ const Insn* CpuImpl::fetch() {
     for (unsigned k = avail; k < 15; ++k)
       buf[k] = static_cast<uint8_t>(phys_read(pa2 + (k - avail), 1));
     ok = decode_insn(mode_, buf, 15, out, &need_more);
-    cacheable = false;
   }
+  ++dcache_.uncached;
   if (!ok) {
-    ++dcache_.misses;
     // Why: 15 bytes without a complete instruction is the "too long" #GP(0) (SDM 2.3.11).
     if (need_more) raise_gp(0);
     raise_ud();
   }
   if (!long64_ && rip + out->length - 1 > s_.seg[kCs].limit) raise_gp(0);
-  ++dcache_.misses;
-  if (!cacheable) {
-    ++dcache_.uncached;
-    return out;
+  finish_decode(*out);
+  return out;
+}
+
+const Block* CpuImpl::build_block(uint64_t pa) {
+  if (!env_.mem->contains(pa & ~0xFFFull, 4096)) return nullptr;  // code in MMIO: step
+  auto b = std::make_unique<Block>();
+  b->pa = pa;
+  b->mode = mode_;
+  const uint8_t* page = env_.mem->read_ptr(pa & ~0xFFFull);
+  unsigned off = pa & 0xFFF;
+  Insn i;
+  while (off < 4096 && b->insns.size() < kMaxBlockInsns) {
+    unsigned avail = 4096 - off < 15 ? 4096 - off : 15;
+    bool need_more = false;
+    // An instruction that crosses the page end or does not decode ends the block before
+    // it; step_one runs it (and raises its fault) when execution gets there.
+    if (!decode_insn(mode_, page + off, avail, &i, &need_more)) break;
+    finish_decode(i);
+    b->insns.push_back(i);
+    off += i.length;
+    if (!(i.exec & (kExecStraight | kExecCondBranch))) break;
   }
-  if (!page) page = dcache_.create(pfn, mode_);
-  page->insns.push_back(*out);
-  page->index[off] = static_cast<uint16_t>(page->insns.size());
-  env_.mem->mark_code_page(pfn);
-  return &page->insns.back();
+  if (b->insns.empty()) return nullptr;
+  b->bytes = static_cast<uint16_t>(off - (pa & 0xFFF));
+  b->chainable = (b->insns.back().exec & kExecLazyFlags) != 0;
+  b->insns.shrink_to_fit();
+  env_.mem->mark_code_page(pa >> 12);
+  return dcache_.insert(std::move(b));
 }
 
 }  // namespace hvsim::cpu

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 namespace hvsim::cpu {
@@ -44,6 +44,25 @@ struct MemRef {
 // Insn::flags
 constexpr uint8_t kInsnRep = 1, kInsnRepne = 2, kInsnLock = 4, kInsnSegOverride = 8, kInsnFar = 16;
 
+// Insn::exec: how the block engine may run the instruction (set at decode time).
+/// Straight-line: execution continues with the next instruction of the block. The
+/// instruction never transfers control (RIP always advances by its length), never changes
+/// the mode, CPL, CS, paging, TLB or interrupt state, and (together with kExecLazyFlags)
+/// never reads or writes RFLAGS other than through CpuImpl's flag helpers.
+constexpr uint8_t kExecStraight = 1;
+/// The handler works on lazily computed flags (uses flag()/rflags()/cond()/
+/// set_arith_flags()/set_lazy_flags(), or calls materialize_flags() before touching
+/// s_.rflags). Other instructions see RFLAGS materialized before they run.
+constexpr uint8_t kExecLazyFlags = 2;
+/// A conditional near branch (Jcc, LOOPcc, JrCXZ) with no other effect on the mode or
+/// translation: when not taken, the block goes on with the next instruction.
+constexpr uint8_t kExecCondBranch = 4;
+
+/// Marks `mnemonic` as straight-line and lazy-flag aware (see kExecStraight). Handlers
+/// registered without this end their block and see materialized flags, which is always
+/// correct; mark only handlers that satisfy both contracts. Call before decoding starts.
+void mark_straight_line(uint16_t mnemonic);
+
 /// A decoded instruction in the form the executor uses.
 struct Insn {
   Handler handler = nullptr;
@@ -56,6 +75,9 @@ struct Insn {
   uint8_t opcode = 0;      ///< last opcode byte
   uint8_t modrm = 0;       ///< ModR/M byte (x87 FOP), 0 if none
   uint8_t seg_prefix = 3;  ///< segment override prefix, else DS (string sources, XLAT)
+  uint8_t exec = 0;        ///< kExec* bits
+  uint8_t cost_class = 0;  ///< timing::Class
+  uint32_t cycles = 1;     ///< base cycles under the processor's timing table
   Operand op[4];
   MemRef mem;
   uint64_t imm = 0;   ///< first immediate (sign-extended when signed; relative branch offset)
@@ -69,38 +91,81 @@ Handler handler_for(uint16_t mnemonic);
 /// form a valid instruction; sets *need_more when the buffer ended inside the instruction.
 bool decode_insn(DecodeMode mode, const uint8_t* bytes, unsigned len, Insn* out, bool* need_more);
 
-/// Decoded instructions of one physical page, keyed by page offset.
-struct CodePage {
-  DecodeMode mode;
+/// A block: instructions decoded from consecutive bytes of one physical page, ending after
+/// an unconditional control transfer or any instruction not marked kExecStraight or
+/// kExecCondBranch, before an instruction that crosses the page end or does not decode, or
+/// at kMaxBlockInsns. A taken conditional branch leaves the block early.
+struct Block {
+  uint64_t pa = 0;  ///< physical address of the first instruction
+  DecodeMode mode = DecodeMode::kReal16;
+  bool valid = true;  ///< false once its page was written
+  /// Ends with a plain control transfer or a straight-line instruction, so the next block
+  /// on the same page may follow directly (chaining).
+  bool chainable = false;
+  uint16_t bytes = 0;  ///< total length
   std::vector<Insn> insns;
-  uint16_t index[4096];  ///< 0 = not decoded, else 1 + position in insns
+  /// Successors on the same page seen so far (page offset -> block), filled by the
+  /// engine. A successor shares the page, so it is valid as long as this block is.
+  mutable const Block* succ[2] = {nullptr, nullptr};
+  mutable uint16_t succ_off[2] = {0, 0};
 };
+constexpr unsigned kMaxBlockInsns = 64;
 
-/// Per-physical-page decode cache. Pages are dropped when written (code-write listener);
-/// a dropped page is kept alive until the next instruction boundary because the
-/// instruction that wrote it may still be executing from it.
+/// The decoded-block cache. Blocks are found through a direct-mapped table keyed by
+/// physical address and decode mode, backed by an ordered map (misses only). A write to a
+/// page holding blocks (PhysicalMemory's code-write listener) drops them all; dropped
+/// blocks stay alive until the next dispatch (reap) because the writing instruction may be
+/// running from one.
 class DecodeCache {
  public:
-  /// The page for `pfn` if cached in `mode` (a page cached in another mode is dropped).
-  CodePage* find(uint64_t pfn, DecodeMode mode);
-  /// Creates an empty page for `pfn`.
-  CodePage* create(uint64_t pfn, DecodeMode mode);
-  /// Drops the page (called on a write to it).
-  void invalidate(uint64_t pfn);
+  DecodeCache();
+  /// The valid block at `pa` decoded in `mode`, or nullptr.
+  const Block* find(uint64_t pa, DecodeMode mode) {
+    const Slot& s = table_[slot_of(pa)];
+    if (s.key == key_of(pa, mode)) {
+      ++hits;
+      return s.block;
+    }
+    return find_slow(pa, mode);
+  }
+  /// Takes ownership of a freshly decoded block and makes it findable.
+  const Block* insert(std::unique_ptr<Block> b);
+  /// Drops the blocks of page `pfn` (called on a write to it). Returns true if any.
+  bool invalidate(uint64_t pfn);
   /// Drops everything.
   void clear();
-  /// Frees pages dropped while an instruction was running.
+  /// Frees blocks dropped while an instruction was running.
   void reap() {
     if (!retired_.empty()) retired_.clear();
   }
+  /// Number of blocks cached.
+  size_t size() const { return blocks_.size(); }
+  /// Decoded instructions held; past kMaxCachedInsns the cache starts over (a bound on
+  /// host memory: decoded records are ~18x the size of the code). Dropping blocks never
+  /// changes what executes or its cycle cost.
+  static constexpr size_t kMaxCachedInsns = size_t{1} << 19;
+  size_t cached_insns() const { return insns_; }
 
-  uint64_t hits = 0, misses = 0, invalidations = 0, uncached = 0;
+  uint64_t hits = 0, misses = 0, invalidations = 0, uncached = 0, blocks_built = 0;
+  uint64_t chained = 0;           ///< blocks entered from their predecessor without a lookup
+  uint64_t capacity_flushes = 0;  ///< times the cache started over at kMaxCachedInsns
 
  private:
-  std::unordered_map<uint64_t, std::unique_ptr<CodePage>> pages_;
-  std::vector<std::unique_ptr<CodePage>> retired_;
-  uint64_t last_pfn_ = ~0ull;
-  CodePage* last_ = nullptr;
+  static constexpr unsigned kSlots = 4096;
+  struct Slot {
+    uint64_t key = ~0ull;
+    const Block* block = nullptr;
+  };
+  static uint64_t key_of(uint64_t pa, DecodeMode m) {
+    return pa | (static_cast<uint64_t>(m) << 56);
+  }
+  static unsigned slot_of(uint64_t pa) { return (pa ^ (pa >> 10) ^ (pa >> 20)) & (kSlots - 1); }
+  const Block* find_slow(uint64_t pa, DecodeMode mode);
+
+  std::vector<Slot> table_;
+  std::map<uint64_t, std::unique_ptr<Block>> blocks_;  ///< by key_of(pa, mode)
+  std::vector<std::unique_ptr<Block>> retired_;
+  size_t insns_ = 0;
 };
 
 }  // namespace hvsim::cpu

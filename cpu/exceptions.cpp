@@ -18,6 +18,7 @@ void CpuImpl::shutdown(uint8_t vector, std::string reason) {
 }
 
 void CpuImpl::handle_fault(const Fault& first) {
+  materialize_flags();  // delivery pushes RFLAGS
   Fault f = first;
   uint64_t ret = (f.soft || f.trap) ? next_rip_ : s_.rip;
   // Faults other than an instruction-breakpoint #DB save RFLAGS with RF = 1, so that the

@@ -21,42 +21,47 @@ void alu(C& c, const Insn& i) {
   C::Loc loc;
   uint64_t a = kWrites ? c.read_rmw(i, 0, &loc) : c.read_op(i, 0);
   uint64_t b = c.read_op(i, 1) & m;
-  uint64_t r, f;
-  uint64_t cf = c.flag(kFlagCF) ? 1 : 0;
+  a &= m;
+  uint64_t r;
+  LazyOp op;
   switch (kOp) {
     case Alu::kAdd:
       r = (a + b) & m;
-      f = add_flags(a, b, 0, r, size);
+      op = LazyOp::kAdd;
       break;
-    case Alu::kAdc:
+    case Alu::kAdc: {
+      uint64_t cf = c.carry_flag() ? 1 : 0;
       r = (a + b + cf) & m;
-      f = add_flags(a, b, cf, r, size);
+      op = cf ? LazyOp::kAdc : LazyOp::kAdd;
       break;
+    }
     case Alu::kSub:
     case Alu::kCmp:
       r = (a - b) & m;
-      f = sub_flags(a, b, 0, r, size);
+      op = LazyOp::kSub;
       break;
-    case Alu::kSbb:
+    case Alu::kSbb: {
+      uint64_t cf = c.carry_flag() ? 1 : 0;
       r = (a - b - cf) & m;
-      f = sub_flags(a, b, cf, r, size);
+      op = cf ? LazyOp::kSbb : LazyOp::kSub;
       break;
+    }
     case Alu::kAnd:
     case Alu::kTest:
       r = a & b;
-      f = logic_flags(r, size);
+      op = LazyOp::kLogic;
       break;
     case Alu::kOr:
       r = a | b;
-      f = logic_flags(r, size);
+      op = LazyOp::kLogic;
       break;
     case Alu::kXor:
       r = a ^ b;
-      f = logic_flags(r, size);
+      op = LazyOp::kLogic;
       break;
   }
   if (kWrites) c.write_rmw(i, 0, loc, r);
-  c.set_arith_flags(f);
+  c.set_lazy_flags(op, size, a, b, r);
 }
 
 void inc(C& c, const Insn& i) {
@@ -64,8 +69,9 @@ void inc(C& c, const Insn& i) {
   C::Loc loc;
   uint64_t a = c.read_rmw(i, 0, &loc);
   uint64_t r = (a + 1) & size_mask(size);
+  uint64_t cf = c.carry_flag() ? kFlagCF : 0;
   c.write_rmw(i, 0, loc, r);
-  c.set_arith_flags((add_flags(a, 1, 0, r, size) & ~kFlagCF) | (c.s_.rflags & kFlagCF));
+  c.set_lazy_flags(LazyOp::kInc, size, a, cf, r);
 }
 
 void dec(C& c, const Insn& i) {
@@ -73,8 +79,9 @@ void dec(C& c, const Insn& i) {
   C::Loc loc;
   uint64_t a = c.read_rmw(i, 0, &loc);
   uint64_t r = (a - 1) & size_mask(size);
+  uint64_t cf = c.carry_flag() ? kFlagCF : 0;
   c.write_rmw(i, 0, loc, r);
-  c.set_arith_flags((sub_flags(a, 1, 0, r, size) & ~kFlagCF) | (c.s_.rflags & kFlagCF));
+  c.set_lazy_flags(LazyOp::kDec, size, a, cf, r);
 }
 
 void neg(C& c, const Insn& i) {
@@ -83,7 +90,7 @@ void neg(C& c, const Insn& i) {
   uint64_t a = c.read_rmw(i, 0, &loc);
   uint64_t r = (0 - a) & size_mask(size);
   c.write_rmw(i, 0, loc, r);
-  c.set_arith_flags(sub_flags(0, a, 0, r, size));
+  c.set_lazy_flags(LazyOp::kSub, size, 0, a & size_mask(size), r);
 }
 
 void not_(C& c, const Insn& i) {
@@ -109,7 +116,26 @@ void shift(C& c, const Insn& i) {
     c.write_rmw(i, 0, loc, a);  // still a write access (and a 32-bit register zero-extends)
     return;
   }
-  uint64_t fl = c.s_.rflags;
+  if constexpr (kOp == Sh::kShl || kOp == Sh::kShr || kOp == Sh::kSar) {
+    // Shifts keep their flags lazily (flags.h shl_flags/shr_flags/sar_flags).
+    uint64_t r;
+    LazyOp lop;
+    if (kOp == Sh::kShl) {
+      r = count < 64 ? (a << count) & m : 0;
+      lop = LazyOp::kShl;
+    } else if (kOp == Sh::kShr) {
+      r = a >> count;
+      lop = LazyOp::kShr;
+    } else {
+      int64_t sa = static_cast<int64_t>(sign_extend(a, size));
+      r = static_cast<uint64_t>(sa >> count) & m;
+      lop = LazyOp::kSar;
+    }
+    c.write_rmw(i, 0, loc, r);
+    c.set_lazy_flags(lop, size, a, count, r);
+    return;
+  }
+  uint64_t fl = c.rflags();
   uint64_t r = a, cf = 0, of = 0;
   uint64_t f = fl & kArithFlags;
   switch (kOp) {
@@ -152,30 +178,7 @@ void shift(C& c, const Insn& i) {
       f = (f & ~(kFlagCF | kFlagOF)) | (cf ? kFlagCF : 0) | (of ? kFlagOF : 0);
       break;
     }
-    case Sh::kShl: {
-      uint64_t tmp = count - 1 < 64 ? a << (count - 1) : 0;
-      r = count < 64 ? (a << count) & m : 0;
-      cf = (tmp & msb) ? 1 : 0;
-      of = ((r & msb) ? 1 : 0) ^ cf;
-      f = szp_flags(r, size) | (cf ? kFlagCF : 0) | (of ? kFlagOF : 0);
-      break;
-    }
-    case Sh::kShr: {
-      uint64_t tmp = a >> (count - 1);
-      r = tmp >> 1;
-      cf = tmp & 1;
-      of = ((tmp ^ r) & msb) ? 1 : 0;
-      f = szp_flags(r, size) | (cf ? kFlagCF : 0) | (of ? kFlagOF : 0);
-      break;
-    }
-    case Sh::kSar: {
-      int64_t sa = static_cast<int64_t>(sign_extend(a, size));
-      uint64_t tmp = static_cast<uint64_t>(sa >> (count - 1));
-      r = static_cast<uint64_t>(static_cast<int64_t>(tmp) >> 1) & m;
-      cf = tmp & 1;
-      f = szp_flags(r, size) | (cf ? kFlagCF : 0);
-      break;
-    }
+    default: break;  // SHL/SHR/SAR: above
   }
   c.write_rmw(i, 0, loc, r);
   c.set_arith_flags(f);
@@ -415,6 +418,7 @@ void cmpxchg8b16b(C& c, const Insn& i) {
     c.set_gpr(kRax, half, lo);
     c.set_gpr(kRdx, half, hi);
   }
+  c.materialize_flags();
   c.s_.rflags = (c.s_.rflags & ~kFlagZF) | (eq ? kFlagZF : 0);
 }
 
@@ -459,6 +463,7 @@ void bt(C& c, const Insn& i) {
     v = c.get_reg(i.op[0]);
   }
   bool set = (v >> bit) & 1;
+  c.materialize_flags();
   uint64_t r = v;
   if (kOp == Bt::kSet) r |= 1ull << bit;
   if (kOp == Bt::kReset) r &= ~(1ull << bit);
@@ -475,6 +480,7 @@ void bt(C& c, const Insn& i) {
 template <bool kReverse>
 void bitscan(C& c, const Insn& i) {
   uint64_t v = c.read_op(i, 1) & size_mask(i.op[1].size);
+  c.materialize_flags();
   if (v == 0) {
     // The destination is undefined (AMD: unchanged); a 32-bit destination is still
     // zero-extended, as on Intel hardware and in QEMU.
@@ -490,12 +496,12 @@ void bitscan(C& c, const Insn& i) {
 // ---- condition codes ----
 
 void setcc(C& c, const Insn& i) {
-  c.write_op(i, 0, condition(c.s_.rflags, i.opcode & 15) ? 1 : 0);
+  c.write_op(i, 0, c.cond(i.opcode & 15) ? 1 : 0);
 }
 
 void cmovcc(C& c, const Insn& i) {
   uint64_t v = c.read_op(i, 1);  // the source is read (and may fault) even if false
-  if (condition(c.s_.rflags, i.opcode & 15))
+  if (c.cond(i.opcode & 15))
     c.set_reg(i.op[0], v);
   else if (i.op[0].size == 4)
     c.set_reg(i.op[0], c.get_reg(i.op[0]));  // 32-bit destination is zero-extended anyway
@@ -519,19 +525,24 @@ void cwd(C& c, const Insn&) {
 }
 
 void lahf(C& c, const Insn&) {
+  c.materialize_flags();
   c.s_.gpr[kRax] = (c.s_.gpr[kRax] & ~0xFF00ull) | ((c.s_.rflags & 0xD5) | 2) << 8;
 }
 void sahf(C& c, const Insn&) {
   uint64_t ah = (c.s_.gpr[kRax] >> 8) & 0xD5;
+  c.materialize_flags();
   c.s_.rflags = (c.s_.rflags & ~0xD5ull) | ah | 2;
 }
 void clc(C& c, const Insn&) {
+  c.materialize_flags();
   c.s_.rflags &= ~kFlagCF;
 }
 void stc(C& c, const Insn&) {
+  c.materialize_flags();
   c.s_.rflags |= kFlagCF;
 }
 void cmc(C& c, const Insn&) {
+  c.materialize_flags();
   c.s_.rflags ^= kFlagCF;
 }
 void cld(C& c, const Insn&) {

@@ -51,7 +51,10 @@ void jmp(C& c, const Insn& i) {
 }
 
 void jcc(C& c, const Insn& i) {
-  if (condition(c.s_.rflags, i.opcode & 15)) c.branch(relative_target(c, i), branch_size(c, i));
+  if (c.cond(i.opcode & 15)) {
+    c.branch(relative_target(c, i), branch_size(c, i));
+    c.cycles_ += c.timing_.branch_taken;
+  }
 }
 
 void call(C& c, const Insn& i) {
@@ -92,12 +95,18 @@ void loop(C& c, const Insn& i) {
   uint64_t cnt = (c.get_gpr(kRcx, as) - 1) & c.addr_mask(as);
   bool zf = c.flag(kFlagZF);
   bool take = cnt != 0 && (kCond == 0 || (kCond == 1 ? zf : !zf));
-  if (take) c.branch(relative_target(c, i), branch_size(c, i));
+  if (take) {
+    c.branch(relative_target(c, i), branch_size(c, i));
+    c.cycles_ += c.timing_.branch_taken;
+  }
   c.set_gpr(kRcx, as, cnt);
 }
 
 void jrcxz(C& c, const Insn& i) {
-  if (c.get_gpr(kRcx, i.addrsize) == 0) c.branch(relative_target(c, i), branch_size(c, i));
+  if (c.get_gpr(kRcx, i.addrsize) == 0) {
+    c.branch(relative_target(c, i), branch_size(c, i));
+    c.cycles_ += c.timing_.branch_taken;
+  }
 }
 
 void push(C& c, const Insn& i) {

@@ -57,6 +57,30 @@ inline uint64_t logic_flags(uint64_t r, unsigned size) {
   return szp_flags(r, size);
 }
 
+// Shifts by a nonzero count (already masked): CF is the last bit shifted out; OF is the
+// 1-bit formula applied to the last step (defined only for count 1 in the SDM; as QEMU);
+// AF = 0.
+/// Flags of SHL/SAL: `a` the operand, `r` the truncated result.
+inline uint64_t shl_flags(uint64_t a, uint64_t count, uint64_t r, unsigned size) {
+  uint64_t tmp = count - 1 < 64 ? a << (count - 1) : 0;
+  bool cf = (tmp & sign_bit(size)) != 0;
+  bool of = ((r & sign_bit(size)) != 0) != cf;
+  return szp_flags(r, size) | (cf ? kFlagCF : 0) | (of ? kFlagOF : 0);
+}
+/// Flags of SHR (`a` zero-extended from `size` bytes).
+inline uint64_t shr_flags(uint64_t a, uint64_t count, uint64_t r, unsigned size) {
+  uint64_t tmp = a >> (count - 1);
+  bool cf = tmp & 1;
+  bool of = ((tmp ^ r) & sign_bit(size)) != 0;
+  return szp_flags(r, size) | (cf ? kFlagCF : 0) | (of ? kFlagOF : 0);
+}
+/// Flags of SAR (OF = 0).
+inline uint64_t sar_flags(uint64_t a, uint64_t count, uint64_t r, unsigned size) {
+  int64_t sa = static_cast<int64_t>(sign_extend(a, size));
+  bool cf = static_cast<uint64_t>(sa >> (count - 1)) & 1;
+  return szp_flags(r, size) | (cf ? kFlagCF : 0);
+}
+
 /// Evaluates condition code `cc` (low nibble of Jcc/SETcc/CMOVcc opcodes, SDM Table B-1).
 inline bool condition(uint64_t fl, unsigned cc) {
   bool r;

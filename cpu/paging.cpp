@@ -23,16 +23,22 @@ void CpuImpl::tlb_flush(bool include_global) {
   for (auto& e : tlb_) {
     if (include_global || !(e.perm & kTlbGlobal)) e.tag = ~0ull;
   }
+  for (auto& e : itlb_) {
+    if (include_global || !(e.perm & kTlbGlobal)) e.tag = ~0ull;
+  }
 }
 
 void CpuImpl::tlb_flush_page(uint64_t la) {
-  TlbEntry& e = tlb_[(la >> 12) % kTlbEntries];
+  TlbEntry& e = tlb_[tlb_index(la >> 12)];
   if (e.tag == (la >> 12)) e.tag = ~0ull;
+  TlbEntry& i = itlb_[itlb_index(la >> 12)];
+  if (i.tag == (la >> 12)) i.tag = ~0ull;
   // A large page is cached as 4 KiB pieces in many slots: drop every large-page piece
   // (more than the SDM requires, never less).
-  for (auto& x : tlb_) {
+  for (auto& x : tlb_)
     if (x.perm & kTlbLarge) x.tag = ~0ull;
-  }
+  for (auto& x : itlb_)
+    if (x.perm & kTlbLarge) x.tag = ~0ull;
 }
 
 void CpuImpl::invpcid(InvpcidType type, uint16_t id, uint64_t la) {
@@ -48,17 +54,66 @@ void CpuImpl::invpcid(InvpcidType type, uint16_t id, uint64_t la) {
   }
 }
 
+void CpuImpl::revoke_host_writes() {
+  for (auto& e : tlb_) e.perm &= static_cast<uint16_t>(~kTlbHostWrite);
+  protect_gen_ = env_.mem->protect_generation();
+}
+
+namespace {
+
+/// Host address and direct-access bits of the physical page at `page_pa`.
+uint16_t host_access(PhysicalMemory& mem, uint64_t page_pa, uint8_t** host) {
+  if (!mem.contains(page_pa, PhysicalMemory::kPageSize)) {
+    *host = nullptr;
+    return 0;
+  }
+  // Why: read_ptr is the one accessor for the host address; writes through it are made
+  // only under kTlbHostWrite, when note_write would have nothing left to record.
+  *host = const_cast<uint8_t*>(mem.read_ptr(page_pa));
+  uint64_t pfn = page_pa >> PhysicalMemory::kPageShift;
+  bool direct_write = mem.touched(pfn) && mem.dirty(pfn) && !mem.is_code_page(pfn);
+  return kTlbHostRead | (direct_write ? kTlbHostWrite : 0);
+}
+
+}  // namespace
+
+void CpuImpl::tlb_restore_entry(unsigned k, uint64_t tag, uint64_t pa, uint16_t perm) {
+  bool itlb = k >= kTlbEntries;
+  TlbEntry& e = itlb ? itlb_[(k - kTlbEntries) % kItlbEntries] : tlb_[k % kTlbEntries];
+  if (tag == ~0ull || (itlb ? itlb_index(tag) + kTlbEntries : tlb_index(tag)) != k) {
+    e = TlbEntry{};
+    return;
+  }
+  uint8_t* host;
+  perm &= static_cast<uint16_t>(~(kTlbHostRead | kTlbHostWrite));
+  perm |= host_access(*env_.mem, pa & ~0xFFFull, &host);
+  e = TlbEntry{tag, pa & ~0xFFFull, host, perm};
+}
+
+void CpuImpl::grant_host_write(uint64_t la) {
+  TlbEntry& e = tlb_[tlb_index(la >> 12)];
+  if (e.tag != (la >> 12) || !e.host || env_.mem->protect_generation() != protect_gen_) return;
+  uint64_t pfn = e.pa >> PhysicalMemory::kPageShift;
+  const PhysicalMemory& m = *env_.mem;
+  if (m.touched(pfn) && m.dirty(pfn) && !m.is_code_page(pfn)) e.perm |= kTlbHostWrite;
+}
+
 uint64_t CpuImpl::translate_slow(uint64_t la, Access acc, bool user, bool implicit) {
   ++tlb_misses_;
   uint64_t vpn = la >> 12;
-  TlbEntry& slot = tlb_[vpn % kTlbEntries];
+  TlbEntry& slot = tlb_slot(vpn, acc);
+  if (env_.mem->protect_generation() != protect_gen_) revoke_host_writes();
+  uint8_t* host;
   if (!(s_.cr0 & kCr0PG)) {
-    slot = TlbEntry{vpn, la & ~0xFFFull,
-                    kTlbUser | kTlbWrite | kTlbExec | kTlbDirty | kTlbSupData | kTlbSupFetch};
+    uint16_t hb = host_access(*env_.mem, la & ~0xFFFull, &host);
+    slot = TlbEntry{vpn, la & ~0xFFFull, host,
+                    static_cast<uint16_t>(kTlbUser | kTlbWrite | kTlbExec | kTlbDirty |
+                                          kTlbSupData | kTlbSupFetch | hb)};
     return la;
   }
   WalkResult w = walk(la, acc, user, implicit);
-  slot = TlbEntry{vpn, w.pa & ~0xFFFull, w.perm};
+  uint16_t hb = host_access(*env_.mem, w.pa & ~0xFFFull, &host);
+  slot = TlbEntry{vpn, w.pa & ~0xFFFull, host, static_cast<uint16_t>(w.perm | hb)};
   return w.pa;
 }
 

@@ -38,6 +38,7 @@ CpuImpl::WalkResult CpuImpl::walk(uint64_t la, Access acc, bool user, bool impli
   const unsigned esize = legacy ? 4 : 8;
   ++page_walks_;
   last_walk_refs_ = 0;
+  cycles_ += timing_.tlb_miss;  // the walk's references are charged as they are made
 
   Used used[5];
   int n = 0;  // entries used so far (all present, no reserved bits)
@@ -58,6 +59,7 @@ CpuImpl::WalkResult CpuImpl::walk(uint64_t la, Access acc, bool user, bool impli
   };
   auto read = [&](uint64_t pa) {
     ++last_walk_refs_;
+    cycles_ += timing_.walk_reference;
     return phys_read(pa, esize);
   };
   auto use = [&](uint64_t pa, uint64_t e) {
@@ -150,9 +152,9 @@ CpuImpl::WalkResult CpuImpl::walk(uint64_t la, Access acc, bool user, bool impli
   walk_refs_ += last_walk_refs_;
 
   const bool dirty = write || (used[n - 1].value & kPteD);
-  uint8_t perm = (us ? kTlbUser : 0) | (rw ? kTlbWrite : 0) | (nx ? 0 : kTlbExec) |
-                 (dirty ? kTlbDirty : 0) | ((global && (s_.cr4 & kCr4PGE)) ? kTlbGlobal : 0) |
-                 (page_size > 4096 ? kTlbLarge : 0);
+  uint16_t perm = (us ? kTlbUser : 0) | (rw ? kTlbWrite : 0) | (nx ? 0 : kTlbExec) |
+                  (dirty ? kTlbDirty : 0) | ((global && (s_.cr4 & kCr4PGE)) ? kTlbGlobal : 0) |
+                  (page_size > 4096 ? kTlbLarge : 0);
   if (!us || !smap) perm |= kTlbSupData;
   if (!us || !smep) perm |= kTlbSupFetch;
   return WalkResult{page_pa | (la & (page_size - 1)), perm};

@@ -12,13 +12,13 @@
 #include "cpu/cpu.h"
 #include "cpu/lapic/apic_bus.h"
 #include "devices/acpi_pm/acpi_pm.h"
-#include "devices/ioapic/ioapic.h"
-#include "devices/isa_irq.h"
-#include "devices/pit8254/pit8254.h"
-#include "devices/rtc_cmos/rtc_cmos.h"
 #include "devices/debug_exit/debug_exit.h"
 #include "devices/fw_cfg/fw_cfg.h"
+#include "devices/ioapic/ioapic.h"
+#include "devices/isa_irq.h"
 #include "devices/pic8259/pic8259.h"
+#include "devices/pit8254/pit8254.h"
+#include "devices/rtc_cmos/rtc_cmos.h"
 #include "devices/uart16550/uart16550.h"
 
 namespace hvsim {
@@ -27,7 +27,7 @@ namespace {
 /// The run loop checks its stop conditions at least this often (simulated time). Chunk
 /// ends lie on a fixed grid, so where a run is split never changes what it computes.
 constexpr SimTime kChunk = kPicosPerMilli;
-constexpr uint32_t kCheckpointVersion = 1;
+constexpr uint32_t kCheckpointVersion = 2;  // 2: the timing table
 }  // namespace
 
 /// Adapts a processor to the scheduler: enforces the run's instruction budget exactly
@@ -97,6 +97,7 @@ Machine::Machine(const MachineParams& params)
     cp.index = i;
     cp.freq_hz = params_.cpu_freq_hz;
     cp.cpu_count = params_.cpus;
+    cp.timing = params_.timing;
     cpu::CpuEnv env{&mem_, &io_, &mmio_, &tracer_, scheduler_.stop_flag(), apic_bus_.get()};
     cpus_.push_back(std::make_unique<cpu::Cpu>(cp, env));
     cpus_.back()->reset();
@@ -173,6 +174,11 @@ void Machine::add_interrupt_devices() {
 }
 
 Machine::~Machine() = default;
+
+void Machine::set_timing(const cpu::timing::Table& t) {
+  params_.timing = t;
+  for (auto& c : cpus_) c->set_timing(t);
+}
 
 void Machine::add_device(std::unique_ptr<Device> dev, uint16_t first_port, uint32_t ports) {
   if (PortIoHandler* h = dev->port_io()) io_.map(first_port, ports, h, std::string(dev->name()));
@@ -395,6 +401,8 @@ void Machine::save(const std::string& path) const {
   w.u64("cpu_freq_hz", params_.cpu_freq_hz);
   w.u64("quantum", params_.quantum);
   w.u64("rtc_start", static_cast<uint64_t>(params_.rtc_start));
+  for (const auto& e : cpu::timing::entries())
+    w.u32(std::string("timing.") + e.name, params_.timing.*e.field);
   w.u64("now", events_.now());
   w.u64("event_seq", events_.next_seq());
   w.u64("round_end", scheduler_.round_end());
@@ -433,6 +441,8 @@ std::unique_ptr<Machine> Machine::restore(const std::string& path) {
   p.cpu_freq_hz = r.u64("cpu_freq_hz");
   p.quantum = r.u64("quantum");
   p.rtc_start = static_cast<int64_t>(r.u64("rtc_start"));
+  for (const auto& e : cpu::timing::entries())
+    p.timing.*e.field = r.u32(std::string("timing.") + e.name);
   SimTime now = r.u64("now");
   uint64_t seq = r.u64("event_seq");
   SimTime round_end = r.u64("round_end");

@@ -22,7 +22,7 @@ namespace hvsim {
 namespace cpu {
 class Cpu;
 class ApicBus;
-}
+}  // namespace cpu
 class Device;
 class Uart16550;
 class DebugExit;
@@ -69,6 +69,8 @@ class Machine {
   Machine& operator=(const Machine&) = delete;
 
   const MachineParams& params() const { return params_; }
+  /// Replaces every processor's cycle-cost table (and the one checkpoints record).
+  void set_timing(const cpu::timing::Table& t);
 
   /// Loads a kernel and modules (see load_kernel in loader/boot.h) and sets the bootstrap
   /// processor's entry state. Throws InputError on bad files.

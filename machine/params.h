@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/time.h"
+#include "cpu/timing.h"
 
 namespace hvsim {
 
@@ -23,6 +24,8 @@ struct MachineParams {
   /// Wall-clock time the CMOS RTC shows at simulated time 0, in seconds since
   /// 1970-01-01 00:00:00 UTC (default 2024-01-01 00:00:00). Never the host clock.
   int64_t rtc_start = 1704067200;
+  /// Cycle costs of every processor (cpu/timing.h); checkpoints record the table.
+  cpu::timing::Table timing;
 };
 
 /// Parses a size such as "256M", "1G", "4096K", "65536" (bytes) or "2GiB". Throws

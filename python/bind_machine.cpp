@@ -10,6 +10,14 @@ namespace py = pybind11;
 
 namespace hvsim::python {
 
+namespace {
+py::dict timing_dict(const cpu::timing::Table& t) {
+  py::dict d;
+  for (const auto& e : cpu::timing::entries()) d[e.name] = t.*e.field;
+  return d;
+}
+}  // namespace
+
 void bind_machine(py::module_& m) {
   py::class_<MachineParams>(m, "MachineParams", "Parameters of a machine (see machine/params.h).")
       .def(py::init<>())
@@ -19,7 +27,28 @@ void bind_machine(py::module_& m) {
       .def_readwrite("cpu_freq_hz", &MachineParams::cpu_freq_hz, "core clock in Hz")
       .def_readwrite("quantum_ps", &MachineParams::quantum, "scheduler quantum in picoseconds")
       .def_readwrite("rtc_start", &MachineParams::rtc_start,
-                     "CMOS RTC time at simulated time 0, seconds since 1970 (UTC)");
+                     "CMOS RTC time at simulated time 0, seconds since 1970 (UTC)")
+      .def(
+          "set_timing",
+          [](MachineParams& p, const std::string& name, uint64_t cycles) {
+            cpu::timing::set(p.timing, name, cycles);
+          },
+          py::arg("name"), py::arg("cycles"),
+          "Sets one entry of the cycle-cost table (cpu/timing.h); InputError if unknown.")
+      .def(
+          "timing", [](const MachineParams& p) { return timing_dict(p.timing); },
+          "The cycle-cost table as a dict.");
+
+  m.def(
+      "timing_entries",
+      [] {
+        py::list out;
+        cpu::timing::Table defaults;
+        for (const auto& e : cpu::timing::entries())
+          out.append(py::make_tuple(e.name, defaults.*e.field, e.doc));
+        return out;
+      },
+      "The timing table's entries: (name, default cycles, description), in table order.");
 
   py::class_<StopReason>(m, "StopReason", "Why a run stopped.")
       .def_property_readonly("kind", &StopReason::kind_name)
@@ -74,6 +103,16 @@ void bind_machine(py::module_& m) {
       .def_property_readonly("host_seconds",
                              [](const Machine& self) { return self.host_stats().seconds; })
       .def_property_readonly("cpu_count", &Machine::cpu_count)
+      .def(
+          "set_timing",
+          [](Machine& self, const py::dict& entries) {
+            cpu::timing::Table t = self.params().timing;
+            for (auto [k, v] : entries)
+              cpu::timing::set(t, k.cast<std::string>(), v.cast<uint64_t>());
+            self.set_timing(t);
+          },
+          py::arg("entries"))
+      .def("timing", [](const Machine& self) { return timing_dict(self.params().timing); })
       .def("state_hash", &Machine::state_hash)
       .def("inspect_json", &Machine::inspect_json)
       .def("save", &Machine::save, py::arg("path"))

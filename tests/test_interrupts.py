@@ -62,7 +62,13 @@ def test_timer_rates_follow_the_configured_clock(guest):
     m = boot(guest("timers"), "tsc_hz=1000000000 apic_hz=1000000000", cpu_freq_hz=1_000_000_000)
     stop = finish(m)
     assert stop.exit_value == 0, m.serial_output
-    assert "one-shot fired 100058 cycles after arming (expected 100000)" in m.serial_output
+    import re
+    fired = re.search(r"one-shot fired (\d+) cycles after arming \(expected 100000\)",
+                      m.serial_output)
+    assert fired, m.serial_output
+    # The expiry plus the wake-up and delivery costs of the timing table, nothing more.
+    t = m.timing()
+    assert 100_000 <= int(fired.group(1)) < 100_000 + t["hlt_wake"] + t["interrupt"] + 200
 
 
 def test_rtc_start_time_is_a_parameter(guest):
@@ -88,15 +94,18 @@ def test_smp_twice_same_hash(guest):
 
 
 @pytest.mark.parametrize("program,cpus,args,cuts", [
-    ("smp", 4, "", (5_000, 150_000, 330_000, 600_000)),
-    ("timers", 2, TIMER_ARGS, (700_000, 5_000_000, 41_000_000, 60_000_000)),
+    # Cuts as fractions of the whole run: early boot, AP bring-up / calibration, IPIs or
+    # timers in flight, near the end.
+    ("smp", 4, "", (0.005, 0.25, 0.55, 0.95)),
+    ("timers", 2, TIMER_ARGS, (0.01, 0.08, 0.6, 0.95)),
 ])
 def test_checkpoint_with_pending_interrupts_equals_uninterrupted(guest, tmp_path, program, cpus,
                                                                  args, cuts):
     ref = boot(guest(program), args, cpus=cpus)
     ref_stop = finish(ref)
     assert ref_stop.exit_value == 0, ref.serial_output
-    for n in cuts:
+    for fraction in cuts:
+        n = max(1, int(ref.instructions * fraction))
         m = boot(guest(program), args, cpus=cpus)
         assert m.run(max_instructions=n).kind == "instruction_limit"
         ckpt = tmp_path / ("%s_%d.ckpt" % (program, n))

@@ -6,6 +6,10 @@
 #include "kit/intr.h"
 #include "kit/kit.h"
 
+/// Most TSC cycles from a timer's expiry to its handler's time stamp: wake-up from HLT,
+/// interrupt delivery and a few instructions (simulator: 200 + 100 + ~20 by default).
+static const uint64_t kWakeLatency = 1000;
+
 #define VEC_APIC_ONESHOT 0x30
 #define VEC_APIC_PERIODIC 0x31
 #define VEC_APIC_DEADLINE 0x32
@@ -110,7 +114,9 @@ int kmain(uint32_t magic, uint32_t mbi) {
   printf("timers: lapic one-shot after %lu TSC cycles: apic_hz=%lu\n", delta, apic_hz);
   if (exact) {
     uint64_t expect = 100000 * want_tsc / want_apic;
-    check(delta >= expect && delta < expect + 300,
+    // Latency: HLT wake-up, interrupt delivery and the handler's first instructions, as
+    // the simulator's timing table charges them (cpu/timing.h): well under 1000 cycles.
+    check(delta >= expect && delta < expect + kWakeLatency,
           "one-shot fired %lu cycles after arming "
           "(expected %lu)",
           delta, expect);
@@ -130,7 +136,9 @@ int kmain(uint32_t magic, uint32_t mbi) {
   uint64_t first = 0;
   bool ok;
   uint64_t period = exact ? 100000 * want_tsc / want_apic : delta;
-  ok = intervals_ok(6, period, 100, &first);
+  // Without exact clock arguments the reference is the one-shot delay, which includes the
+  // wake-up latency once; intervals between periodic interrupts do not.
+  ok = intervals_ok(6, period, exact ? 100 : kWakeLatency, &first);
   check(n >= 6 && ok, "periodic: 6 interrupts, each %lu TSC cycles apart", first);
   t0 = rdtsc();
   while (rdtsc() - t0 < ms) cpu_pause();
@@ -145,7 +153,7 @@ int kmain(uint32_t magic, uint32_t mbi) {
     uint64_t deadline = rdtsc() + 50000;
     wrmsr(MSR_TSC_DEADLINE, deadline);
     while (count == 0) sti_hlt();
-    check(stamps[0] >= deadline && stamps[0] < deadline + 300,
+    check(stamps[0] >= deadline && stamps[0] < deadline + kWakeLatency,
           "TSC-deadline interrupt %lu cycles after the deadline", stamps[0] - deadline);
     check(rdmsr(MSR_TSC_DEADLINE) == 0, "IA32_TSC_DEADLINE reads 0 after it fired");
     reset_stamps();

@@ -1,45 +1,160 @@
-"""`hvsim bench`: guest MIPS on the compute workload (integer mix), measured on this host.
+"""`hvsim bench`: guest speed on this host, measured in one run and reported as numbers and
+ratios (never asserted): the integer mix, memory copies (REP MOVSB/MOVSQ and a plain loop),
+a page-walk-heavy workload, a SYSCALL round-trip loop, the same flat code side by side with
+Unicorn 2.0.1, and the simulator's peak memory against the guest RAM it touched.
 
-Reports host-dependent speed; the simulated results (instructions, state hash) are also
-printed so a reader can see the same work was done."""
+The simulated results (instructions, state hash) are printed too, so a reader can see the
+same work was done; the host figures (seconds, MIPS, GB/s) vary from machine to machine."""
 
 import json
+import os
 import platform
+import re
+import subprocess
 
-from ._native import guest_program
+from ._native import BUILD_DIR, guest_program
 from .machine import Machine
 
+# name, program, command line (full, quick), memory, description
 WORKLOADS = [
-    # name, program, command line, description
-    ("integer-mix", "compute", "rounds=%d", "sieve, sort, hash, bytecode interpreter"),
+    ("integer-mix", "compute", ("rounds=10", "rounds=1"), "256M",
+     "sieve, sort, hash, bytecode interpreter"),
+    ("memcopy-rep", "memcopy", ("mode=rep rounds=16", "mode=rep rounds=2"), "256M",
+     "REP MOVSB and REP MOVSQ over 4 MiB buffers"),
+    ("memcopy-loop", "memcopy", ("mode=loop rounds=4", "mode=loop rounds=1"), "256M",
+     "8-byte load/store loop over 4 MiB"),
+    ("pagewalk", "pagewalk", ("accesses=2000000", "accesses=100000"), "256M",
+     "random accesses over 1 GiB of 4 KiB pages"),
+    ("syscall-loop", "syscall_loop", ("iterations=300000", "iterations=20000"), "256M",
+     "ring 3 SYSCALL -> ring 0 handler -> SYSRET"),
 ]
 
+MIB = 1 << 20
 
-def run_one(program, cmdline):
-    m = Machine(memory="256M")
+
+def run_one(program, cmdline, memory):
+    m = Machine(memory=memory)
     m.load_kernel(guest_program(program), cmdline=cmdline)
     stop = m.run()
     if stop.kind != "debug_exit" or stop.exit_value != 0:
         raise RuntimeError("benchmark guest %s failed: %r\n%s" % (program, stop, m.serial_output))
-    return m.stats()
+    s = m.stats()
+    s["serial"] = m.serial_output
+    return s
+
+
+def _extra(name, s):
+    """Workload-specific figures: GB/s for copies, walks per instruction, round trips/s."""
+    host = s["host_seconds"] or 1e-9
+    if name.startswith("memcopy"):
+        m = re.search(r"rep_bytes=(\d+) loop_bytes=(\d+)", s["serial"])
+        copied = int(m.group(1)) + int(m.group(2)) if m else 0
+        return {"guest_bytes_copied": copied, "gb_per_s": round(copied / host / 1e9, 3)}
+    if name == "pagewalk":
+        return {"page_walks": s["page_walks"], "walk_references": s["walk_references"],
+                "cpi": round(s["cpi"], 3)}
+    if name == "syscall-loop":
+        m = re.search(r"(\d+) round trips", s["serial"])
+        trips = int(m.group(1)) if m else 0
+        return {"round_trips": trips, "round_trips_per_s": round(trips / host)}
+    return {"cpi": round(s["cpi"], 3)}
+
+
+def _tool(name):
+    path = os.path.join(BUILD_DIR, "bench", name)
+    return path if os.path.exists(path) else None
+
+
+def unicorn_rows(quick):
+    """Runs bench/unicorn_compare (same flat code on both engines, one process)."""
+    tool = _tool("unicorn_compare")
+    if not tool:
+        return [{"workload": "unicorn", "error": "build/bench/unicorn_compare not built"}]
+    out = subprocess.run([tool, "--json"] + (["--quick"] if quick else []), capture_output=True,
+                         text=True, timeout=600)
+    if out.returncode != 0:
+        return [{"workload": "unicorn", "error": out.stderr.strip()}]
+    return json.loads(out.stdout)
+
+
+def memory_rows(quick):
+    """Peak RSS of the simulator process (bench/guest_run, no Python around it) against the
+    allowance 64 MiB + 1.05 x guest RAM touched."""
+    tool = _tool("guest_run")
+    if not tool:
+        return [{"workload": "memory", "error": "build/bench/guest_run not built"}]
+    rows = []
+    for name, program, cmdline, memory in [
+            ("pagewalk", "pagewalk", "accesses=%d" % (100000 if quick else 2000000), "256M"),
+            ("memcopy", "memcopy", "rounds=1", "256M")]:
+        out = subprocess.run([tool, guest_program(program), cmdline, memory], capture_output=True,
+                             text=True, timeout=600)
+        m = re.search(r"touched_pages=(\d+) peak_rss_kib=(\d+)", out.stdout)
+        if out.returncode != 0 or not m:
+            rows.append({"workload": name, "error": (out.stderr or out.stdout)[-300:]})
+            continue
+        touched_mib = int(m.group(1)) * 4096 / MIB
+        rss_mib = int(m.group(2)) / 1024
+        allowance = 64 + 1.05 * touched_mib
+        rows.append({"workload": name, "touched_mib": round(touched_mib, 1),
+                     "peak_rss_mib": round(rss_mib, 1), "allowance_mib": round(allowance, 1),
+                     "ratio": round(rss_mib / allowance, 3)})
+    return rows
 
 
 def main(args):
-    rounds = 1 if args.quick else 10
-    repeats = 1 if args.quick else 3
+    quick = bool(args.quick)
+    repeats = 1 if quick else 3
     results = []
-    print("hvsim bench (%s, %s)" % (platform.machine(), platform.processor() or "cpu"))
-    for name, program, cmdline, what in WORKLOADS:
+    print("hvsim bench (%s, %s)%s" % (platform.machine(), platform.processor() or "cpu",
+                                      " --quick" if quick else ""))
+    for name, program, cmdlines, memory, what in WORKLOADS:
+        cmdline = cmdlines[1] if quick else cmdlines[0]
         best = None
         for _ in range(repeats):
-            s = run_one(program, cmdline % rounds if "%d" in cmdline else cmdline)
+            s = run_one(program, cmdline, memory)
             if best is None or s["mips"] > best["mips"]:
                 best = s
-        results.append({"workload": name, "description": what, "instructions": best["instructions"],
-                        "host_seconds": round(best["host_seconds"], 4),
-                        "mips": round(best["mips"], 2), "state_hash": best["state_hash"]})
-        print("  %-14s %12d insns  %8.3f s  %8.1f MIPS  (best of %d; %s)"
-              % (name, best["instructions"], best["host_seconds"], best["mips"], repeats, what))
+        row = {"workload": name, "description": what, "program": program, "cmdline": cmdline,
+               "instructions": best["instructions"], "cycles": best["cycles"],
+               "host_seconds": round(best["host_seconds"], 4), "mips": round(best["mips"], 2),
+               "state_hash": best["state_hash"]}
+        row.update(_extra(name, best))
+        results.append(row)
+        extra = ""
+        if "gb_per_s" in row:
+            extra = "%.2f GB/s copied" % row["gb_per_s"]
+        elif "round_trips_per_s" in row:
+            extra = "%.2f M round trips/s" % (row["round_trips_per_s"] / 1e6)
+        elif name == "pagewalk":
+            extra = "%d walks, CPI %.2f" % (row["page_walks"], row["cpi"])
+        else:
+            extra = "CPI %.2f" % row["cpi"]
+        print("  %-14s %11d insns %8.3f s %7.1f MIPS  %-24s (best of %d; %s)"
+              % (name, row["instructions"], row["host_seconds"], row["mips"], extra, repeats,
+                 what))
+
+    print("  side by side with Unicorn 2.0.1 (same flat 64-bit code, one process):")
+    for u in unicorn_rows(quick):
+        results.append(dict(u, kind="unicorn"))
+        if "error" in u:
+            print("    %-14s not measured: %s" % (u["workload"], u["error"]))
+        elif u.get("hvsim_gbps"):
+            print("    %-14s hvsim %7.2f GB/s  unicorn %7.3f GB/s  ratio %8.2f"
+                  % (u["workload"], u["hvsim_gbps"], u["unicorn_gbps"], u["ratio"]))
+        else:
+            print("    %-14s hvsim %7.1f MIPS  unicorn %7.1f MIPS  ratio %8.2f"
+                  % (u["workload"], u["hvsim_mips"], u["unicorn_mips"], u["ratio"]))
+
+    print("  memory: peak RSS vs 64 MiB + 1.05 x guest RAM touched (ratio <= 1 meets it):")
+    for r in memory_rows(quick):
+        results.append(dict(r, kind="memory"))
+        if "error" in r:
+            print("    %-14s not measured: %s" % (r["workload"], r["error"]))
+        else:
+            print("    %-14s RSS %6.1f MiB vs %6.1f MiB (touched %6.1f MiB): ratio %.2f"
+                  % (r["workload"], r["peak_rss_mib"], r["allowance_mib"], r["touched_mib"],
+                     r["ratio"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

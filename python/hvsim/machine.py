@@ -63,6 +63,18 @@ def _epoch(value):
     return int(d.timestamp())
 
 
+def _cycles(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError("timing: entry '%s' must be a non-negative integer of cycles, not %r"
+                         % (name, value))
+    return value
+
+
+def timing_entries():
+    """The cycle-cost table: a list of (name, default cycles, description)."""
+    return list(native.timing_entries())
+
+
 def _duration_ps(value):
     """None -> no limit; int -> nanoseconds; str -> '10ms', '5us', ..."""
     if value is None:
@@ -84,9 +96,12 @@ class Machine:
     (0x510/0x511), the 8259 PIC pair, an IOAPIC (0xFEC00000), the 8254 PIT, the CMOS RTC
     (0x70/0x71), the ACPI PM timer (port 0x608) and a local APIC per processor. Runs are
     deterministic: the same kernel and inputs give the same state.
+    `timing` overrides entries of the cycle-cost table by name, e.g. {"divide": 30}
+    (`hvsim.timing_entries()` lists them with their defaults; see cpu/timing.h).
     """
 
     def __init__(self, cpus=1, memory="256M", seed=0, cpu_freq_hz=2_000_000_000, rtc_start=None,
+                 timing=None,
                  _native=None):
         if _native is not None:
             self._m = _native
@@ -98,6 +113,8 @@ class Machine:
             p.cpu_freq_hz = int(cpu_freq_hz)
             if rtc_start is not None:
                 p.rtc_start = _epoch(rtc_start)
+            for name, cycles in (timing or {}).items():
+                p.set_timing(str(name), _cycles(name, cycles))
             self._m = native.Machine(p)
         self._serial_callbacks = []
 
@@ -183,20 +200,53 @@ class Machine:
         mxcsr, fcw, fsw, xcr0 and xmm, a list of 16 128-bit integers)."""
         return self._m.cpu_state(index)
 
+    def set_timing(self, entries=None, **kw):
+        """Overrides cycle-cost entries by name from now on, e.g. m.set_timing(divide=30) or
+        m.set_timing({"divide": 30}). Checkpoints record the table in force."""
+        merged = dict(entries or {})
+        merged.update(kw)
+        self._m.set_timing({str(k): _cycles(k, v) for k, v in merged.items()})
+
+    def timing(self):
+        """The cycle-cost table in force, as a dict name -> cycles."""
+        return dict(self._m.timing())
+
     def stats(self):
-        """Counters of the run so far: instructions, cycles, sim_time_ns, host_seconds, mips,
-        state_hash (host_seconds and mips are host measurements, not simulated state)."""
+        """Counters of the run so far: instructions, cycles, cpi, sim_time_ns, host_seconds,
+        mips, state_hash, and per-machine sums of the processors' TLB hits and misses, page
+        walks and their memory references, exceptions and interrupts by vector (host_seconds
+        and mips are host measurements, not simulated state)."""
         host = self._m.host_seconds
         insns = self._m.instructions
-        return {
+        cycles = self._m.cycles
+        tree = self.inspect()
+        sums = {"tlb_hits": 0, "tlb_misses": 0, "page_walks": 0, "walk_references": 0}
+        exceptions, interrupts = {}, {}
+        for i in range(self._m.cpu_count):
+            node = tree.get("cpu%d" % i, {})
+            tlb = node.get("tlb", {})
+            sums["tlb_hits"] += tlb.get("hits", 0)
+            sums["tlb_misses"] += tlb.get("misses", 0)
+            sums["page_walks"] += tlb.get("page_walks", 0)
+            sums["walk_references"] += tlb.get("walk_refs", 0)
+            for k, v in node.get("exceptions", {}).items():
+                exceptions[k] = exceptions.get(k, 0) + v
+            for k, v in node.get("interrupts", {}).get("by_vector", {}).items():
+                interrupts[k] = interrupts.get(k, 0) + v
+        out = {
             "instructions": insns,
-            "cycles": self._m.cycles,
+            "cycles": cycles,
+            "cpi": (cycles / insns) if insns else 0.0,
             "sim_time_ns": self._m.now_ps // 1000,
             "host_seconds": host,
             "mips": (insns / host / 1e6) if host > 0 else 0.0,
             "state_hash": self.state_hash(),
             "cpus": self._m.cpu_count,
+            "exceptions": exceptions,
+            "interrupts": interrupts,
         }
+        out.update(sums)
+        return out
 
     def inspect(self):
         """The inspect tree (every component's counters and values) as nested dicts."""

@@ -1,0 +1,400 @@
+// Decode-time specializations of the most frequent 64-bit-mode instruction forms (MOV,
+// ALU register/immediate/memory forms, LEA, MOVZX, INC/DEC, Jcc, JMP, CALL, RET, PUSH,
+// POP): handlers with the operand kinds and sizes fixed, memory accesses that go straight
+// through the TLB to host memory and fall back to the generic path (with every check) on
+// a miss. Semantics are identical to the generic handlers in exec_alu.cpp and
+// exec_control.cpp (Intel SDM Vol. 2 instruction pages).
+#include <Zydis/Zydis.h>
+
+#include "cpu/cpu_impl.h"
+
+namespace hvsim::cpu {
+namespace {
+
+using C = CpuImpl;
+
+// ---- operand access in 64-bit mode (FS/GS excluded: their bases are 0 here) ----
+
+inline uint64_t ea64(const C& c, const Insn& i) {
+  const MemRef& m = i.mem;
+  uint64_t a = static_cast<uint64_t>(m.disp);
+  if (m.base >= 0) a += c.s_.gpr[m.base];
+  if (m.index >= 0) a += c.s_.gpr[m.index] << m.scale;
+  if (m.rip_rel) a += c.next_rip_;
+  return a;
+}
+
+template <unsigned kSize>
+inline uint64_t load(C& c, unsigned seg, uint64_t la) {
+  const TlbEntry& e = c.tlb_[tlb_index(la >> 12)];
+  // A TLB tag only ever holds a canonical page, so a hit within the page is canonical.
+  if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.rd_need_) == c.rd_need_) {
+    ++c.tlb_hits_;
+    return C::host_load(e.host + (la & 0xFFF), kSize);
+  }
+  return c.read_mem(seg, la, kSize);
+}
+
+template <unsigned kSize>
+inline void store(C& c, unsigned seg, uint64_t la, uint64_t v) {
+  const TlbEntry& e = c.tlb_[tlb_index(la >> 12)];
+  if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.wr_need_) == c.wr_need_) {
+    ++c.tlb_hits_;
+    C::host_store(e.host + (la & 0xFFF), kSize, v);
+    return;
+  }
+  c.write_mem(seg, la, kSize, v);
+}
+
+template <unsigned kSize>
+inline uint64_t reg(const C& c, unsigned r) {
+  return c.s_.gpr[r] & size_mask(kSize);
+}
+
+template <unsigned kSize>
+inline void set_reg(C& c, unsigned r, uint64_t v) {
+  c.set_gpr(r, kSize, v);
+}
+
+// ---- MOV ----
+
+template <unsigned kSize>
+void mov_rr(C& c, const Insn& i) {
+  set_reg<kSize>(c, i.op[0].reg, reg<kSize>(c, i.op[1].reg));
+}
+template <unsigned kSize>
+void mov_ri(C& c, const Insn& i) {
+  set_reg<kSize>(c, i.op[0].reg, i.imm);
+}
+template <unsigned kSize>
+void mov_rm(C& c, const Insn& i) {
+  set_reg<kSize>(c, i.op[0].reg, load<kSize>(c, i.mem.seg, ea64(c, i)));
+}
+template <unsigned kSize>
+void mov_mr(C& c, const Insn& i) {
+  store<kSize>(c, i.mem.seg, ea64(c, i), reg<kSize>(c, i.op[1].reg));
+}
+template <unsigned kSize>
+void mov_mi(C& c, const Insn& i) {
+  store<kSize>(c, i.mem.seg, ea64(c, i), i.imm & size_mask(kSize));
+}
+
+/// MOVZX/MOVSX r, r/m with source size kSrc.
+template <unsigned kDst, unsigned kSrc, bool kSigned, bool kMem>
+void movx(C& c, const Insn& i) {
+  uint64_t v = kMem ? load<kSrc>(c, i.mem.seg, ea64(c, i)) : reg<kSrc>(c, i.op[1].reg);
+  if (kSigned) v = sign_extend(v, kSrc);
+  set_reg<kDst>(c, i.op[0].reg, v & size_mask(kDst));
+}
+
+template <unsigned kSize>
+void lea(C& c, const Insn& i) {
+  set_reg<kSize>(c, i.op[0].reg, ea64(c, i));
+}
+
+// ---- ALU ----
+
+enum class Op { kAdd, kOr, kAnd, kSub, kXor, kCmp, kTest };
+
+template <Op kOp, unsigned kSize>
+inline void alu_core(C& c, unsigned dst, uint64_t a, uint64_t b) {
+  constexpr uint64_t m = size_mask(kSize);
+  uint64_t r;
+  LazyOp lop;
+  switch (kOp) {
+    case Op::kAdd:
+      r = (a + b) & m;
+      lop = LazyOp::kAdd;
+      break;
+    case Op::kSub:
+    case Op::kCmp:
+      r = (a - b) & m;
+      lop = LazyOp::kSub;
+      break;
+    case Op::kAnd:
+    case Op::kTest:
+      r = a & b;
+      lop = LazyOp::kLogic;
+      break;
+    case Op::kOr:
+      r = a | b;
+      lop = LazyOp::kLogic;
+      break;
+    case Op::kXor:
+      r = a ^ b;
+      lop = LazyOp::kLogic;
+      break;
+  }
+  if (kOp != Op::kCmp && kOp != Op::kTest) set_reg<kSize>(c, dst, r);
+  c.set_lazy_flags(lop, kSize, a, b, r);
+}
+
+template <Op kOp, unsigned kSize>
+void alu_rr(C& c, const Insn& i) {
+  alu_core<kOp, kSize>(c, i.op[0].reg, reg<kSize>(c, i.op[0].reg), reg<kSize>(c, i.op[1].reg));
+}
+template <Op kOp, unsigned kSize>
+void alu_ri(C& c, const Insn& i) {
+  alu_core<kOp, kSize>(c, i.op[0].reg, reg<kSize>(c, i.op[0].reg), i.imm & size_mask(kSize));
+}
+template <Op kOp, unsigned kSize>
+void alu_rm(C& c, const Insn& i) {
+  uint64_t b = load<kSize>(c, i.mem.seg, ea64(c, i));
+  alu_core<kOp, kSize>(c, i.op[0].reg, reg<kSize>(c, i.op[0].reg), b);
+}
+/// CMP/TEST with a memory first operand (nothing is written).
+template <Op kOp, unsigned kSize, bool kImm>
+void cmp_m(C& c, const Insn& i) {
+  uint64_t a = load<kSize>(c, i.mem.seg, ea64(c, i));
+  uint64_t b = kImm ? i.imm & size_mask(kSize) : reg<kSize>(c, i.op[1].reg);
+  alu_core<kOp, kSize>(c, 0, a, b);
+}
+
+template <bool kInc, unsigned kSize>
+void incdec_r(C& c, const Insn& i) {
+  unsigned d = i.op[0].reg;
+  uint64_t a = reg<kSize>(c, d);
+  uint64_t r = (kInc ? a + 1 : a - 1) & size_mask(kSize);
+  uint64_t cf = c.carry_flag() ? kFlagCF : 0;
+  set_reg<kSize>(c, d, r);
+  c.set_lazy_flags(kInc ? LazyOp::kInc : LazyOp::kDec, kSize, a, cf, r);
+}
+
+/// SHL/SHR/SAR register, immediate count.
+template <LazyOp kOp, unsigned kSize>
+void shift_ri(C& c, const Insn& i) {
+  unsigned d = i.op[0].reg;
+  uint64_t a = reg<kSize>(c, d);
+  uint64_t count = i.imm & (kSize == 8 ? 0x3F : 0x1F);
+  if (count == 0) {
+    set_reg<kSize>(c, d, a);  // flags unchanged; a 32-bit destination still zero-extends
+    return;
+  }
+  uint64_t r;
+  if (kOp == LazyOp::kShl)
+    r = (a << count) & size_mask(kSize);
+  else if (kOp == LazyOp::kShr)
+    r = a >> count;
+  else
+    r = static_cast<uint64_t>(static_cast<int64_t>(sign_extend(a, kSize)) >> count) &
+        size_mask(kSize);
+  set_reg<kSize>(c, d, r);
+  c.set_lazy_flags(kOp, kSize, a, count, r);
+}
+
+// ---- control transfer ----
+
+/// Condition `kCc` with the common lazy cases inline.
+template <unsigned kCc>
+inline bool cond_fast(C& c) {
+  if (c.lf_op_ == LazyOp::kSub) {
+    uint64_t a = c.lf_a_, b = c.lf_b_;
+    bool r;
+    switch (kCc >> 1) {
+      case 1: r = a < b; break;
+      case 2: r = c.lf_r_ == 0; break;
+      case 3: r = a <= b; break;
+      case 6:
+      case 7: {
+        unsigned sh = 64 - 8 * c.lf_size_;
+        int64_t sa = static_cast<int64_t>(a << sh), sb = static_cast<int64_t>(b << sh);
+        r = (kCc >> 1) == 6 ? sa < sb : sa <= sb;
+        break;
+      }
+      default: return c.cond(kCc);
+    }
+    return (kCc & 1) ? !r : r;
+  }
+  if (c.lf_op_ == LazyOp::kLogic && ((kCc >> 1) == 2)) {
+    bool r = c.lf_r_ == 0;
+    return (kCc & 1) ? !r : r;
+  }
+  return c.cond(kCc);
+}
+
+inline void near_jump(C& c, uint64_t target) {
+  if (!c.canonical(target)) raise_gp(0);
+  c.next_rip_ = target;
+}
+
+template <unsigned kCc>
+void jcc(C& c, const Insn& i) {
+  if (cond_fast<kCc>(c)) {
+    near_jump(c, c.next_rip_ + i.imm);
+    c.cycles_ += c.timing_.branch_taken;
+  }
+}
+
+void jmp_rel(C& c, const Insn& i) {
+  near_jump(c, c.next_rip_ + i.imm);
+}
+
+inline void push64(C& c, uint64_t v) {
+  uint64_t sp = c.s_.gpr[kRsp] - 8;
+  store<8>(c, kSs, sp, v);
+  c.s_.gpr[kRsp] = sp;
+}
+
+void call_rel(C& c, const Insn& i) {
+  uint64_t target = c.next_rip_ + i.imm;
+  if (!c.canonical(target)) raise_gp(0);  // checked before the push commits
+  push64(c, c.next_rip_);
+  c.next_rip_ = target;
+}
+
+void ret_near(C& c, const Insn&) {
+  uint64_t sp = c.s_.gpr[kRsp];
+  uint64_t target = load<8>(c, kSs, sp);
+  near_jump(c, target);
+  c.s_.gpr[kRsp] = sp + 8;
+}
+
+void push_r(C& c, const Insn& i) {
+  push64(c, c.s_.gpr[i.op[0].reg]);
+}
+
+void pop_r(C& c, const Insn& i) {
+  uint64_t sp = c.s_.gpr[kRsp];
+  uint64_t v = load<8>(c, kSs, sp);
+  c.s_.gpr[kRsp] = sp + 8;
+  c.s_.gpr[i.op[0].reg] = v;  // POP RSP: the popped value wins
+}
+
+// ---- selection ----
+
+/// Picks F<1|2|4|8> by a runtime size.
+#define HVSIM_BY_SIZE(fn, size) \
+  ((size) == 1 ? &fn<1> : (size) == 2 ? &fn<2> : (size) == 4 ? &fn<4> : &fn<8>)
+
+template <Op kOp>
+Handler alu_form(const Insn& i, bool r0, bool r1, bool m0, bool m1, bool imm1) {
+  unsigned s = i.op[0].size;
+#define HVSIM_ALU(form) \
+  (s == 1 ? &form<kOp, 1> : s == 2 ? &form<kOp, 2> : s == 4 ? &form<kOp, 4> : &form<kOp, 8>)
+  if (r0 && r1) return HVSIM_ALU(alu_rr);
+  if (r0 && imm1) return HVSIM_ALU(alu_ri);
+  if (r0 && m1) return HVSIM_ALU(alu_rm);
+#undef HVSIM_ALU
+  if (kOp == Op::kCmp || kOp == Op::kTest) {
+    if (m0 && r1)
+      return s == 1   ? &cmp_m<kOp, 1, false>
+             : s == 2 ? &cmp_m<kOp, 2, false>
+             : s == 4 ? &cmp_m<kOp, 4, false>
+                      : &cmp_m<kOp, 8, false>;
+    if (m0 && imm1)
+      return s == 1   ? &cmp_m<kOp, 1, true>
+             : s == 2 ? &cmp_m<kOp, 2, true>
+             : s == 4 ? &cmp_m<kOp, 4, true>
+                      : &cmp_m<kOp, 8, true>;
+  }
+  return nullptr;
+}
+
+template <unsigned kDst, bool kSigned>
+Handler movx_form(unsigned src, bool mem) {
+  if (src == 1) return mem ? &movx<kDst, 1, kSigned, true> : &movx<kDst, 1, kSigned, false>;
+  if (src == 2) return mem ? &movx<kDst, 2, kSigned, true> : &movx<kDst, 2, kSigned, false>;
+  if (kDst == 8 && src == 4) return mem ? &movx<8, 4, kSigned, true> : &movx<8, 4, kSigned, false>;
+  return nullptr;
+}
+
+Handler jcc_form(unsigned cc) {
+  static constexpr Handler kJcc[16] = {&jcc<0>,  &jcc<1>,  &jcc<2>,  &jcc<3>, &jcc<4>,  &jcc<5>,
+                                       &jcc<6>,  &jcc<7>,  &jcc<8>,  &jcc<9>, &jcc<10>, &jcc<11>,
+                                       &jcc<12>, &jcc<13>, &jcc<14>, &jcc<15>};
+  return kJcc[cc & 15];
+}
+
+}  // namespace
+
+/// Returns a specialized handler for `i` decoded in 64-bit mode, or nullptr.
+Handler fast_handler(const Insn& i) {
+  if (i.flags & (kInsnLock | kInsnRep | kInsnRepne | kInsnFar)) return nullptr;
+  auto gpr = [&](unsigned n) {
+    return n < i.nops && i.op[n].kind == OpKind::kReg && i.op[n].rc == RegClass::kGpr;
+  };
+  bool mem_ok = i.addrsize == 8 && i.mem.seg != kFs && i.mem.seg != kGs;
+  auto mem = [&](unsigned n) { return n < i.nops && i.op[n].kind == OpKind::kMem && mem_ok; };
+  auto imm = [&](unsigned n) { return n < i.nops && i.op[n].kind == OpKind::kImm; };
+  bool r0 = gpr(0), r1 = gpr(1), m0 = mem(0), m1 = mem(1), i1 = imm(1);
+  unsigned s = i.nops ? i.op[0].size : 0;
+  bool two = i.nops == 2;
+  switch (i.mnemonic) {
+    case ZYDIS_MNEMONIC_MOV:
+      if (!two) return nullptr;
+      if (r0 && r1) return HVSIM_BY_SIZE(mov_rr, s);
+      if (r0 && i1) return HVSIM_BY_SIZE(mov_ri, s);
+      if (r0 && m1) return HVSIM_BY_SIZE(mov_rm, s);
+      if (m0 && r1) return HVSIM_BY_SIZE(mov_mr, s);
+      if (m0 && i1) return HVSIM_BY_SIZE(mov_mi, s);
+      return nullptr;
+    case ZYDIS_MNEMONIC_MOVZX:
+    case ZYDIS_MNEMONIC_MOVSX:
+    case ZYDIS_MNEMONIC_MOVSXD: {
+      if (!two || !r0 || !(r1 || m1) || (s != 4 && s != 8)) return nullptr;
+      bool sgn = i.mnemonic != ZYDIS_MNEMONIC_MOVZX;
+      unsigned src = i.op[1].size;
+      if (s == 4) return sgn ? movx_form<4, true>(src, m1) : movx_form<4, false>(src, m1);
+      return sgn ? movx_form<8, true>(src, m1) : movx_form<8, false>(src, m1);
+    }
+    case ZYDIS_MNEMONIC_LEA:
+      if (!two || !r0 || i.op[1].kind != OpKind::kMem || i.addrsize != 8) return nullptr;
+      return s == 8 ? &lea<8> : s == 4 ? &lea<4> : nullptr;
+    case ZYDIS_MNEMONIC_ADD: return two ? alu_form<Op::kAdd>(i, r0, r1, m0, m1, i1) : nullptr;
+    case ZYDIS_MNEMONIC_OR: return two ? alu_form<Op::kOr>(i, r0, r1, m0, m1, i1) : nullptr;
+    case ZYDIS_MNEMONIC_AND: return two ? alu_form<Op::kAnd>(i, r0, r1, m0, m1, i1) : nullptr;
+    case ZYDIS_MNEMONIC_SUB: return two ? alu_form<Op::kSub>(i, r0, r1, m0, m1, i1) : nullptr;
+    case ZYDIS_MNEMONIC_XOR: return two ? alu_form<Op::kXor>(i, r0, r1, m0, m1, i1) : nullptr;
+    case ZYDIS_MNEMONIC_CMP: return two ? alu_form<Op::kCmp>(i, r0, r1, m0, m1, i1) : nullptr;
+    case ZYDIS_MNEMONIC_TEST: return two ? alu_form<Op::kTest>(i, r0, r1, m0, m1, i1) : nullptr;
+    case ZYDIS_MNEMONIC_INC:
+      if (!r0) return nullptr;
+      return s == 1   ? &incdec_r<true, 1>
+             : s == 2 ? &incdec_r<true, 2>
+             : s == 4 ? &incdec_r<true, 4>
+                      : &incdec_r<true, 8>;
+    case ZYDIS_MNEMONIC_DEC:
+      if (!r0) return nullptr;
+      return s == 1   ? &incdec_r<false, 1>
+             : s == 2 ? &incdec_r<false, 2>
+             : s == 4 ? &incdec_r<false, 4>
+                      : &incdec_r<false, 8>;
+    case ZYDIS_MNEMONIC_SHL:
+    case ZYDIS_MNEMONIC_SHR:
+    case ZYDIS_MNEMONIC_SAR: {
+      if (!two || !r0 || !i1 || (s != 4 && s != 8)) return nullptr;
+      bool w = s == 8;
+      if (i.mnemonic == ZYDIS_MNEMONIC_SHL)
+        return w ? &shift_ri<LazyOp::kShl, 8> : &shift_ri<LazyOp::kShl, 4>;
+      if (i.mnemonic == ZYDIS_MNEMONIC_SHR)
+        return w ? &shift_ri<LazyOp::kShr, 8> : &shift_ri<LazyOp::kShr, 4>;
+      return w ? &shift_ri<LazyOp::kSar, 8> : &shift_ri<LazyOp::kSar, 4>;
+    }
+    case ZYDIS_MNEMONIC_JB:
+    case ZYDIS_MNEMONIC_JBE:
+    case ZYDIS_MNEMONIC_JL:
+    case ZYDIS_MNEMONIC_JLE:
+    case ZYDIS_MNEMONIC_JNB:
+    case ZYDIS_MNEMONIC_JNBE:
+    case ZYDIS_MNEMONIC_JNL:
+    case ZYDIS_MNEMONIC_JNLE:
+    case ZYDIS_MNEMONIC_JNO:
+    case ZYDIS_MNEMONIC_JNP:
+    case ZYDIS_MNEMONIC_JNS:
+    case ZYDIS_MNEMONIC_JNZ:
+    case ZYDIS_MNEMONIC_JO:
+    case ZYDIS_MNEMONIC_JP:
+    case ZYDIS_MNEMONIC_JS:
+    case ZYDIS_MNEMONIC_JZ:
+      if (i.opsize != 8 || !imm(0)) return nullptr;
+      return jcc_form(i.opcode & 15);
+    case ZYDIS_MNEMONIC_JMP: return i.opsize == 8 && imm(0) ? &jmp_rel : nullptr;
+    case ZYDIS_MNEMONIC_CALL: return i.opsize == 8 && imm(0) ? &call_rel : nullptr;
+    case ZYDIS_MNEMONIC_RET: return i.opsize == 8 && i.nops == 0 ? &ret_near : nullptr;
+    case ZYDIS_MNEMONIC_PUSH: return i.opsize == 8 && r0 && s == 8 ? &push_r : nullptr;
+    case ZYDIS_MNEMONIC_POP: return i.opsize == 8 && r0 && s == 8 ? &pop_r : nullptr;
+    default: return nullptr;
+  }
+}
+
+}  // namespace hvsim::cpu
