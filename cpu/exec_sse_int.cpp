@@ -13,23 +13,6 @@ namespace {
 
 using C = CpuImpl;
 
-template <typename T>
-T lane(const V128& v, unsigned k) {
-  T x;
-  std::memcpy(&x, v.b + k * sizeof(T), sizeof(T));
-  return x;
-}
-template <typename T>
-void set_lane(V128& v, unsigned k, T x) {
-  std::memcpy(v.b + k * sizeof(T), &x, sizeof(T));
-}
-
-/// Saturates a wide value to the range of T.
-template <typename T>
-T saturate(int64_t v) {
-  return static_cast<T>(
-      std::clamp<int64_t>(v, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
-}
 
 /// dest = OP(dest, src) lane by lane, in the MMX (64-bit) or SSE (128-bit) form.
 template <typename T, typename Op>

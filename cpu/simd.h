@@ -3,8 +3,10 @@
 // 2.6 CR4.OSFXSR/OSXMMEXCPT; Vol. 2 2.4 "exception conditions of SIMD instructions").
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "cpu/cpu_impl.h"
 
@@ -197,6 +199,25 @@ inline void sse_fp_flags(CpuImpl& c, uint32_t flags) {
   }
   if (c.s_.cr4 & kCr4OSXMMEXCPT) raise_fault(spec::Vector::kXM);
   raise_ud();
+}
+
+/// Lane k of v as a T (lanes numbered from the least significant byte).
+template <typename T>
+T lane(const V128& v, unsigned k) {
+  T x;
+  std::memcpy(&x, v.b + k * sizeof(T), sizeof(T));
+  return x;
+}
+/// Sets lane k of v to x.
+template <typename T>
+void set_lane(V128& v, unsigned k, T x) {
+  std::memcpy(v.b + k * sizeof(T), &x, sizeof(T));
+}
+/// Saturates a wide value to the range of T (PACKSS, PADDS, ...).
+template <typename T>
+T saturate(int64_t v) {
+  return static_cast<T>(
+      std::clamp<int64_t>(v, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
 }
 
 }  // namespace hvsim::cpu
