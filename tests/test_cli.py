@@ -43,3 +43,18 @@ def test_help_lists_every_run_flag(cli):
     for flag in ("--kernel", "--append", "--module", "--smp", "--memory", "--serial",
                  "--max-insns", "--stats", "--trace"):
         assert flag in p.stdout
+
+
+def test_timing_override_from_the_command_line(cli, guest, tmp_path):
+    base, slow = tmp_path / "base.json", tmp_path / "slow.json"
+    assert cli("run", "--kernel", guest("compute"), "--append", "rounds=1", "--stats", base,
+               "-q").returncode == 1
+    p = cli("run", "--kernel", guest("compute"), "--append", "rounds=1", "--stats", slow,
+            "--timing", "divide=400", "--timing", "multiply=20", "-q")
+    assert p.returncode == 1, p.stderr
+    b, s = json.loads(base.read_text()), json.loads(slow.read_text())
+    assert s["instructions"] == b["instructions"] and s["cycles"] > b["cycles"]
+    bad = cli("run", "--kernel", guest("hello"), "--timing", "warp=1")
+    assert bad.returncode == 2 and "warp" in bad.stderr and "Traceback" not in bad.stderr
+    bad = cli("run", "--kernel", guest("hello"), "--timing", "divide")
+    assert bad.returncode == 2 and "NAME=CYCLES" in bad.stderr

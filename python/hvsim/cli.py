@@ -29,6 +29,18 @@ def _count(text):
     return v
 
 
+def _timing_entry(text):
+    """NAME=CYCLES for --timing (names: hvsim.timing_entries())."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError("expected NAME=CYCLES, e.g. divide=30, got %r" % text)
+    try:
+        cycles = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("cycles of %s must be an integer, got %r" % (name, value))
+    return name.strip(), cycles
+
+
 def _positive_int(text):
     try:
         v = int(text)
@@ -99,7 +111,8 @@ def cmd_run(args):
     else:
         if not args.kernel:
             raise InputError("run needs --kernel FILE (or --restore CHECKPOINT)")
-        m = Machine(cpus=args.smp, memory=args.memory, seed=args.seed, rtc_start=args.rtc_start)
+        m = Machine(cpus=args.smp, memory=args.memory, seed=args.seed, rtc_start=args.rtc_start,
+                    timing=dict(args.timing or []))
         # Load before opening any output: bad input must not truncate an existing file.
         m.load_kernel(args.kernel, cmdline=args.append or "", modules=args.module or [])
     serial_file = None
@@ -171,6 +184,9 @@ def build_parser():
     r.add_argument("--rtc-start", metavar="TIME",
                    help="CMOS RTC time at start: seconds since 1970 or an ISO date "
                    "(2024-01-01T00:00:00)")
+    r.add_argument("--timing", metavar="NAME=CYCLES", type=_timing_entry, action="append",
+                   help="override a cycle cost, e.g. divide=30 (repeatable; names and "
+                   "defaults: hvsim.timing_entries() or cpu/timing.h)")
     r.add_argument("--serial", metavar="stdio|FILE|none", default="stdio",
                    help="where COM1 output goes (stdio)")
     r.add_argument("--max-insns", metavar="N", type=_count, help="stop after N instructions")
