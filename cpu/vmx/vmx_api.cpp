@@ -93,9 +93,14 @@ RunResult VmxApi::run(uint64_t max_instructions) {
     uint64_t n = std::min(kChunk, max_instructions - done);
     if (c.run_state_ == RunState::kRunning) {
       c.execute(~uint64_t{0}, c.instructions_ + n);
-    } else if (!c.idle_until(c.cycles_ + kChunk)) {
-      // Halted in the guest with nothing due within the chunk: time goes on.
-      continue;
+    } else {
+      // Halted: boundary events (an MTF exit, the timer) are serviced, time goes on to
+      // the next wake-up; if only a device event could wake the guest, say so.
+      c.idle_until(c.cycles_ + kChunk);
+      if (vmx_.non_root() && c.run_state_ == RunState::kHalted && !cpu_.can_wake()) {
+        r.kind = RunResult::Kind::kHalted;
+        break;
+      }
     }
   }
   c.stop_ = saved_stop;

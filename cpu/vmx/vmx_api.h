@@ -38,6 +38,7 @@ struct RunResult {
     kEntryFailed,  ///< VMLAUNCH/VMRESUME failed with VMfail or a fault: `entry`
     kLimit,        ///< the instruction budget ran out with the guest still running
     kShutdown,     ///< the processor shut down (a VMX abort)
+    kHalted,       ///< the guest halted and nothing the processor has can wake it
   };
   Kind kind = Kind::kExit;
   VmResult entry;             ///< the entry's status (kEntryFailed)

@@ -162,7 +162,9 @@ void Vmx::check_mode() const {
 
 void Vmx::check_instruction() const {
   check_mode();
-  if (!on_) raise_ud();
+  // Why non_root_: guest instructions exit before getting here; a C++ caller (vmx_api.h)
+  // using the operations while its guest is still running gets #UD, never a nested entry.
+  if (!on_ || non_root_) raise_ud();
   if (c_.cpl_ != 0) raise_gp(0);
 }
 
@@ -193,7 +195,7 @@ void Vmx::load_region(uint64_t pa) {
 
 bool Vmx::check_vmxon() const {
   // SDM Vol. 2 "VMXON" operation, in order (the non-root VM exit is the caller's).
-  if (!(c_.s_.cr4 & kCr4VMXE)) raise_ud();
+  if (!(c_.s_.cr4 & kCr4VMXE) || non_root_) raise_ud();
   check_mode();
   if (on_) {
     if (c_.cpl_ != 0) raise_gp(0);

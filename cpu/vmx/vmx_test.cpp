@@ -452,5 +452,32 @@ TEST_F(VmxTest, CheckpointInGuest) {
   EXPECT_EQ(a[0], 10u);
 }
 
+TEST_F(VmxTest, ApiGuardsAndHaltedGuest) {
+  // cli; hlt: a guest nothing can wake (no HLT exiting, IF = 0, no timer).
+  Asm g;
+  g(ZYDIS_MNEMONIC_CLI)(ZYDIS_MNEMONIC_HLT);
+  load(kGuestCode, g);
+  build_vmcs(kGuestCode);
+  RunResult x = api_.vm_enter(VmxApi::Entry::kLaunch);
+  EXPECT_EQ(x.kind, Kind::kHalted);
+  EXPECT_TRUE(api_.in_guest());
+  // While the guest runs, the operations are refused (#UD), never a nested entry.
+  EXPECT_EQ(api_.vmwrite(F::GUEST_RIP, 0).vector, 6);
+  EXPECT_EQ(api_.vm_enter(VmxApi::Entry::kResume).kind, Kind::kEntryFailed);
+}
+
+TEST_F(VmxTest, PreemptionTimerWakesHaltedGuest) {
+  Asm g;
+  g(ZYDIS_MNEMONIC_CLI)(ZYDIS_MNEMONIC_HLT);
+  load(kGuestCode, g);
+  build_vmcs(kGuestCode, spec::pin::kActivateVmxPreemptionTimer);
+  w(F::VMX_PREEMPTION_TIMER_VALUE, 10);
+  RunResult x = api_.vm_enter(VmxApi::Entry::kLaunch);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.basic(), ExitReason::VMX_PREEMPTION_TIMER_EXPIRED);
+  EXPECT_EQ(r(F::GUEST_ACTIVITY_STATE), 1u) << "saved in the HLT state";
+  EXPECT_EQ(r(F::GUEST_RIP), kGuestCode + 2);
+}
+
 }  // namespace
 }  // namespace hvsim::cpu::vmx
