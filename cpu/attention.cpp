@@ -8,6 +8,7 @@
 #include "core/trace.h"
 #include "cpu/cpu_impl.h"
 #include "cpu/timing.h"
+#include "cpu/vmx/vmx.h"
 
 namespace hvsim::cpu {
 
@@ -36,6 +37,8 @@ void CpuImpl::service_attention() {
 
   // 4: traps of the previous instruction (single-step, data and I/O breakpoints).
   debug_traps();
+  if (vmx_non_root_ && vmx_->boundary()) [[unlikely]]
+    return;  // MTF, timer, windows, NMI, INTR
 
   // 5-6: NMI, then maskable interrupts, both held for one boundary after STI (with IF
   // clear before) and after MOV SS / POP SS (SDM 6.8.3).
@@ -127,7 +130,8 @@ bool CpuImpl::idle_until(uint64_t target) {
     }
     // Why: a processor halted with IF=0 (or waiting for SIPI) can only be woken by a
     // message (NMI, INIT, SIPI); timer expiries meanwhile coalesce at the next poll.
-    bool maskable_wakes = run_state_ == RunState::kHalted && (s_.rflags & kFlagIF);
+    bool maskable_wakes =
+        run_state_ == RunState::kHalted && ((s_.rflags & kFlagIF) || vmx_non_root_);
     uint64_t wake = maskable_wakes ? wake_deadline_ : lapic_->message_cycle();
     if (wake >= target) break;
     if (wake > cycles_) cycles_ = wake;

@@ -12,6 +12,7 @@
 #include "cpu/cpu_impl.h"
 #include "cpu/host_fp.h"
 #include "cpu/timing.h"
+#include "cpu/vmx/vmx.h"
 
 namespace hvsim::cpu {
 
@@ -47,6 +48,7 @@ CpuImpl::CpuImpl(const CpuParams& params, const CpuEnv& env)
   });
   static const bool kNeverStop = false;
   stop_ = env_.stop_flag ? env_.stop_flag : &kNeverStop;
+  vmx_ = std::make_unique<vmx::Vmx>(*this);
   reset();
 }
 
@@ -71,6 +73,7 @@ void CpuImpl::reset() {
   dcache_.clear();
   tlb_flush(true);
   update_mode();
+  vmx_->leave_operation();  // reset and INIT leave VMX operation
 }
 
 void CpuImpl::update_mode() {
@@ -218,6 +221,7 @@ void Cpu::set_run_state(RunState s) {
 }
 void Cpu::reset() {
   impl_->reset();
+  impl_->vmx_->power_on_reset();
   impl_->lapic_->reset();
   impl_->irq_ = CoreInterruptState{};
 }
@@ -228,6 +232,7 @@ bool Cpu::can_wake() const {
   const CpuImpl& c = *impl_;
   if (c.irq_.nmi_pending || c.irq_.init_pending || c.irq_.sipi_vector >= 0) return true;
   if (c.lapic_->has_queued()) return true;
+  if (c.vmx_->can_wake()) return true;  // a guest's VMX-preemption timer
   // A maskable interrupt or the timer can only wake a processor that has IF set.
   if (c.run_state_ == RunState::kHalted && (c.s_.rflags & kFlagIF))
     return c.lapic_->intr_pending() || c.lapic_->timer_can_fire();
@@ -253,6 +258,9 @@ bool Cpu::instruction_limit_reached() const {
 }
 const std::optional<ShutdownInfo>& Cpu::shutdown_info() const {
   return impl_->shutdown_;
+}
+vmx::Vmx& Cpu::vmx() {
+  return *impl_->vmx_;
 }
 
 namespace {
@@ -388,6 +396,7 @@ void Cpu::save(StateWriter& w) const {
   FpuState fpu = c.s_.fpu;
   for_each_fpu_field(fpu, [&](const char* name, uint64_t& v) { w.u64(name, v); });
   w.end_section();
+  c.vmx_->save(w, "cpu" + std::to_string(c.params_.index) + ".vmx");
 }
 
 void Cpu::restore(StateReader& r) {
@@ -443,6 +452,11 @@ void Cpu::restore(StateReader& r) {
     std::memcpy(&pa, p + 8, 8);
     c.tlb_restore_entry(k, tag, pa, p[16]);
   }
+  // Older checkpoints have no VMX section: the processor is outside VMX operation.
+  if (r.has_section(name + ".vmx"))
+    c.vmx_->restore(r, name + ".vmx");
+  else
+    c.vmx_->power_on_reset();
 }
 
 void Cpu::inspect(InspectNode& node) const {
@@ -473,6 +487,7 @@ void Cpu::inspect(InspectNode& node) const {
   for (unsigned v = 0; v < 256; ++v)
     if (c.irq_.by_vector[v]) byv.counter("vector" + std::to_string(v), c.irq_.by_vector[v]);
   c.lapic_->inspect(node.child("lapic"));
+  c.vmx_->inspect(node.child("vmx"));
   InspectNode& dc = node.child("decode_cache");
   dc.counter("hits", c.dcache_.hits);
   dc.counter("misses", c.dcache_.misses);
@@ -511,6 +526,7 @@ void Cpu::hash_into(Hasher& h) const {
   for_each_fpu_field(s.fpu, [&](const char*, uint64_t& v) { h.u64(v); });
   h.u64(static_cast<uint64_t>(c.run_state_));
   c.lapic_->hash_into(h);
+  c.vmx_->hash_into(h);
 }
 
 }  // namespace hvsim::cpu

@@ -27,6 +27,9 @@ namespace hvsim::cpu {
 
 class Lapic;
 class ApicBus;
+namespace vmx {
+class Vmx;
+}
 
 /// Parameters of one processor.
 struct CpuParams {
@@ -116,6 +119,9 @@ class Cpu : public Clocked {
   /// is re-decoded with the new costs).
   void set_timing(const timing::Table& t);
   const timing::Table& timing() const;
+
+  /// The VMX engine (cpu/vmx/vmx_api.h wraps it for hv/).
+  vmx::Vmx& vmx();
 
   /// Set once the processor shuts down (triple fault).
   const std::optional<ShutdownInfo>& shutdown_info() const;

@@ -24,6 +24,10 @@
 
 namespace hvsim::cpu {
 
+namespace vmx {
+class Vmx;
+}
+
 /// An exception raised while executing an instruction; thrown, caught by the step loop,
 /// which delivers it. Nothing of the faulting instruction has been committed.
 struct Fault {
@@ -621,6 +625,12 @@ class CpuImpl {
   DecodeCache dcache_;
   Insn scratch_;  ///< an instruction decoded without caching
   std::shared_ptr<CpuImpl*> listener_slot_;
+  /// VMX (cpu/vmx/): the engine, a copy of "in VMX non-root operation" for the one-flag
+  /// checks of intercepting handlers, and the VMX-preemption timer's deadline (cycles; the
+  /// LAPIC folds it into wake_deadline_).
+  std::unique_ptr<vmx::Vmx> vmx_;
+  bool vmx_non_root_ = false;
+  uint64_t vmx_timer_deadline_ = ~0ull;
   const bool* stop_ = nullptr;  ///< env_.stop_flag, or a flag that is never set
 
   // statistics
@@ -649,6 +659,7 @@ void register_sse4(HandlerTable t);
 void register_xsave(HandlerTable t);
 void register_bitmanip(HandlerTable t);
 void register_sysenter(HandlerTable t);
+void register_vmx(HandlerTable t);  // cpu/vmx/vmx_insns.cpp
 /// A handler specialized for the operand forms of `i` decoded in 64-bit mode, or nullptr
 /// (exec_fast.cpp).
 Handler fast_handler(const Insn& i);

@@ -22,6 +22,8 @@ constexpr uint32_t kEdxDe = 1u << 2;
 constexpr uint32_t kEdxFpu = 1u << 0, kEdxSep = 1u << 11, kEdxClfsh = 1u << 19, kEdxMmx = 1u << 23,
                    kEdxFxsr = 1u << 24, kEdxSse = 1u << 25, kEdxSse2 = 1u << 26;
 // Leaf 1 ECX
+// Leaf 1 ECX: VMX (cpu/vmx/)
+constexpr uint32_t kEcxVmx = 1u << 5;
 constexpr uint32_t kEcxCx16 = 1u << 13, kEcxPcid = 1u << 17, kEcxX2Apic = 1u << 21,
                    kEcxTscDeadline = 1u << 24;
 constexpr uint32_t kEcxSse3 = 1u << 0, kEcxSsse3 = 1u << 9, kEcxSse41 = 1u << 19,
@@ -59,7 +61,7 @@ void CpuImpl::cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) const {
       out[0] = 0x000306A0;  // family 6, model 0x3A, stepping 0
       out[1] = (params_.index << 24) | (1u << 16) | (8u << 8);
       out[2] = kEcxCx16 | kEcxPcid | kEcxX2Apic | kEcxTscDeadline | kEcxSse3 | kEcxSsse3 |
-               kEcxSse41 | kEcxSse42 | kEcxMovbe | kEcxPopcnt | kEcxXsave |
+               kEcxSse41 | kEcxSse42 | kEcxMovbe | kEcxPopcnt | kEcxXsave | kEcxVmx |
                ((s_.cr4 & kCr4OSXSAVE) ? kEcxOsxsave : 0);
       out[3] = kEdxDe | kEdxPse | kEdxTsc | kEdxMsr | kEdxPae | kEdxCx8 | kEdxPge | kEdxCmov |
                kEdxPat | kEdxPse36 | kEdxFpu | kEdxSep | kEdxClfsh | kEdxMmx | kEdxFxsr | kEdxSse |

@@ -3,12 +3,15 @@
 // 6.15 "Interrupt 8 - double fault", 20.1.4 real-mode interrupts).
 #include "core/trace.h"
 #include "cpu/cpu_impl.h"
+#include "cpu/vmx/vmx.h"
 
 namespace hvsim::cpu {
 
 using namespace spec;
 
 void CpuImpl::shutdown(uint8_t vector, std::string reason) {
+  if (vmx_non_root_) [[unlikely]]
+    return vmx_->triple_fault();  // VM exit, reason 2
   run_state_ = RunState::kShutdown;
   shutdown_ = ShutdownInfo{s_.rip, vector, std::move(reason)};
   if (env_.tracer->enabled())
@@ -33,6 +36,8 @@ void CpuImpl::handle_fault(const Fault& first) {
       trace("exception", {{"vector", to_string(static_cast<Vector>(f.vector))},
                           {"error", uint64_t{f.has_error ? f.error : 0}},
                           {"rip", s_.rip}});
+    if (vmx_non_root_ && vmx_->intercept_fault(f)) [[unlikely]]
+      return;  // exception bitmap
     try {
       deliver(f.vector, f.has_error, f.error, f.soft, ret);
       return;

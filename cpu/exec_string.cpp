@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "cpu/cpu_impl.h"
+#include "cpu/vmx/vmx.h"
 
 namespace hvsim::cpu {
 namespace {
@@ -124,6 +125,7 @@ void string_op(C& c, const Insn& i) {
   uint64_t done = 0;
   if (kOp == Str::kIns || kOp == Str::kOuts)
     c.check_io(static_cast<uint16_t>(c.s_.gpr[kRdx]), kSize);
+  if ((kOp == Str::kIns || kOp == Str::kOuts) && c.vmx_non_root_ && c.vmx_->intercept(i)) return;
   for (;;) {
     if (rep && c.get_gpr(kRcx, as) == 0) break;
     if (done == kRepChunk) {

@@ -7,6 +7,7 @@
 
 #include "core/trace.h"
 #include "cpu/cpu_impl.h"
+#include "cpu/vmx/vmx.h"
 
 namespace hvsim::cpu {
 
@@ -34,6 +35,7 @@ uint64_t CpuImpl::read_cr(unsigned n) {
 }
 
 void CpuImpl::write_cr(unsigned n, uint64_t v) {
+  if (vmx_->in_operation() && !vmx_->cr_write_allowed(n, v)) raise_gp(0);  // VMX fixed bits
   switch (n) {
     case 0: {
       // SDM Vol. 2 "MOV to CR0", Vol. 3A 2.5 and 10.8.5 (entering and leaving IA-32e mode).
@@ -93,7 +95,7 @@ void CpuImpl::write_cr(unsigned n, uint64_t v) {
       // Paging extensions of the modes work (SDM 4.5, 4.6.1, 4.10.1); XSAVE (OSXSAVE) and
       // RDFSBASE..WRGSBASE (FSGSBASE): cpu/exec_xsave.cpp, exec_bitmanip.cpp.
       constexpr uint64_t kAllowedPaging = kCr4LA57 | kCr4PCIDE | kCr4SMEP | kCr4SMAP;
-      constexpr uint64_t kAllowedIsa = kCr4OSXSAVE | kCr4FSGSBASE;
+      constexpr uint64_t kAllowedIsa = kCr4OSXSAVE | kCr4FSGSBASE | kCr4VMXE;
       if (v & ~(kAllowed | kAllowedPaging | kAllowedIsa)) raise_gp(0);
       uint64_t old = s_.cr4;
       uint64_t changed = old ^ v;
@@ -123,6 +125,8 @@ void CpuImpl::write_cr(unsigned n, uint64_t v) {
 void exec_mov_special(CpuImpl& c, const Insn& i) {
   const Operand& d = i.op[0];
   const Operand& s = i.op[1];
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;  // checks CPL itself
   require_cpl0(c);
   if (d.rc == RegClass::kCr) {
     c.write_cr(d.reg, c.get_gpr(s.reg, s.size));
@@ -148,6 +152,8 @@ template <bool kLoad, bool kIdt>
 void table_reg(C& c, const Insn& i) {
   if (i.op[0].kind != OpKind::kMem) raise_ud();
   if (kLoad) require_cpl0(c);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   TableReg& t = kIdt ? c.s_.idtr : c.s_.gdtr;
   uint64_t ea = c.ea(i);
   unsigned base_size = c.long64_ ? 8 : 4;
@@ -170,6 +176,8 @@ void table_reg(C& c, const Insn& i) {
 void ltr(C& c, const Insn& i) {
   if (!c.protected_ || (c.s_.rflags & kFlagVM)) raise_ud();
   require_cpl0(c);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   uint16_t sel = static_cast<uint16_t>(c.read_op(i, 0));
   if ((sel & 0xFFFC) == 0 || selector_ti(sel)) raise_gp(sel & 0xFFFC);
   Descriptor d = c.read_descriptor(sel, Vector::kGP);
@@ -189,6 +197,8 @@ void ltr(C& c, const Insn& i) {
 void lldt(C& c, const Insn& i) {
   if (!c.protected_ || (c.s_.rflags & kFlagVM)) raise_ud();
   require_cpl0(c);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   uint16_t sel = static_cast<uint16_t>(c.read_op(i, 0));
   if ((sel & 0xFFFC) == 0) {
     c.s_.ldtr = SegReg{sel, 0, 0, kAttrUnusable};
@@ -206,6 +216,8 @@ void lldt(C& c, const Insn& i) {
 template <bool kTr>
 void store_selector(C& c, const Insn& i) {
   if (!c.protected_ || (c.s_.rflags & kFlagVM)) raise_ud();
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   uint16_t sel = kTr ? c.s_.tr.selector : c.s_.ldtr.selector;
   if (i.op[0].kind == OpKind::kMem)
     c.write_op(i, 0, sel);
@@ -226,8 +238,10 @@ void sti(C& c, const Insn&) {
   c.s_.rflags |= kFlagIF;
 }
 
-void hlt(C& c, const Insn&) {
+void hlt(C& c, const Insn& i) {
   require_cpl0(c);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   c.run_state_ = RunState::kHalted;
   if (c.env_.tracer->enabled())
     c.trace("hlt", {{"rip", c.s_.rip}, {"if", (c.s_.rflags & kFlagIF) != 0}});
@@ -238,6 +252,8 @@ void in(C& c, const Insn& i) {
   uint16_t port = i.op[1].kind == OpKind::kImm ? static_cast<uint16_t>(i.imm & 0xFF)
                                                : static_cast<uint16_t>(c.s_.gpr[kRdx]);
   c.check_io(port, size);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   c.set_gpr(kRax, size, c.env_.io->read(port, size));
 }
 
@@ -246,10 +262,14 @@ void out(C& c, const Insn& i) {
   uint16_t port = i.op[0].kind == OpKind::kImm ? static_cast<uint16_t>(i.imm & 0xFF)
                                                : static_cast<uint16_t>(c.s_.gpr[kRdx]);
   c.check_io(port, size);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   c.env_.io->write(port, size, static_cast<uint32_t>(c.get_gpr(kRax, size)));
 }
 
-void cpuid(C& c, const Insn&) {
+void cpuid(C& c, const Insn& i) {
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   uint32_t r[4];
   c.cpuid(static_cast<uint32_t>(c.s_.gpr[kRax]), static_cast<uint32_t>(c.s_.gpr[kRcx]), r);
   c.s_.gpr[kRax] = r[0];
@@ -258,34 +278,44 @@ void cpuid(C& c, const Insn&) {
   c.s_.gpr[kRdx] = r[3];
 }
 
-void rdtsc(C& c, const Insn&) {
+void rdtsc(C& c, const Insn& i) {
   if ((c.s_.cr4 & (1u << 2)) && c.cpl_ != 0 && c.protected_) raise_gp(0);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;  // RDTSCP too
   uint64_t t = c.tsc();
   c.s_.gpr[kRax] = t & 0xFFFFFFFF;
   c.s_.gpr[kRdx] = t >> 32;
 }
 
 void rdtscp(C& c, const Insn& i) {
+  if (c.vmx_non_root_) [[unlikely]]
+    return rdtsc(c, i);  // RDTSCP exits or runs there
   rdtsc(c, i);
   c.s_.gpr[kRcx] = c.s_.tsc_aux & 0xFFFFFFFF;
 }
 
-void rdmsr(C& c, const Insn&) {
+void rdmsr(C& c, const Insn& i) {
   require_cpl0(c);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   uint64_t v;
   if (!c.read_msr(static_cast<uint32_t>(c.s_.gpr[kRcx]), &v)) raise_gp(0);
   c.s_.gpr[kRax] = v & 0xFFFFFFFF;
   c.s_.gpr[kRdx] = v >> 32;
 }
 
-void wrmsr(C& c, const Insn&) {
+void wrmsr(C& c, const Insn& i) {
   require_cpl0(c);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   uint64_t v = (c.s_.gpr[kRdx] << 32) | (c.s_.gpr[kRax] & 0xFFFFFFFF);
   if (!c.write_msr(static_cast<uint32_t>(c.s_.gpr[kRcx]), v)) raise_gp(0);
 }
 
 void invlpg(C& c, const Insn& i) {
   require_cpl0(c);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   uint64_t off = c.ea(i);
   uint64_t la = c.long64_ ? off + (i.mem.seg >= kFs ? c.s_.seg[i.mem.seg].base : 0)
                           : (c.s_.seg[i.mem.seg].base + off) & 0xFFFFFFFF;
@@ -297,6 +327,8 @@ void invpcid(C& c, const Insn& i) {
   if (c.protected_ && (c.s_.rflags & kFlagVM)) raise_ud();
   if (i.op[1].kind != OpKind::kMem) raise_ud();
   require_cpl0(c);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   uint64_t type = c.get_gpr(i.op[0].reg, i.op[0].size);
   uint64_t ea = c.ea(i);
   uint64_t lo = c.read_mem(i.mem.seg, ea, 8);
@@ -321,23 +353,31 @@ void stac_clac(C& c, const Insn&) {
     c.s_.rflags &= ~kFlagAC;
 }
 
-void privileged_nop(C& c, const Insn&) {
+void privileged_nop(C& c, const Insn& i) {
   require_cpl0(c);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;  // INVD, WBINVD
 }
 
-void clts(C& c, const Insn&) {
+void clts(C& c, const Insn& i) {
   require_cpl0(c);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   c.s_.cr0 &= ~kCr0TS;
 }
 
 void lmsw(C& c, const Insn& i) {
   require_cpl0(c);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   uint64_t v = c.read_op(i, 0) & 0xF;
   uint64_t cr0 = (c.s_.cr0 & ~0xEull) | v | (c.s_.cr0 & kCr0PE);  // cannot clear PE
   c.write_cr(0, cr0);
 }
 
 void smsw(C& c, const Insn& i) {
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;  // CR0 read shadow
   if (i.op[0].kind == OpKind::kMem)
     c.write_op(i, 0, c.s_.cr0 & 0xFFFF);
   else
@@ -422,6 +462,7 @@ void register_system(HandlerTable t) {
   t[ZYDIS_MNEMONIC_SWAPGS] = &swapgs;
   t[ZYDIS_MNEMONIC_SYSCALL] = &syscall;
   t[ZYDIS_MNEMONIC_SYSRET] = &sysret;
+  register_vmx(t);
 }
 
 }  // namespace hvsim::cpu

@@ -9,6 +9,7 @@
 #include <Zydis/Zydis.h>
 
 #include "cpu/simd.h"
+#include "cpu/vmx/vmx.h"
 
 namespace hvsim::cpu {
 namespace {
@@ -268,9 +269,11 @@ void xgetbv(C& c, const Insn&) {
 }
 
 /// XSETBV: CPL 0, ECX = 0, only supported bits, x87 always set (SDM Vol. 2 XSETBV).
-void xsetbv(C& c, const Insn&) {
+void xsetbv(C& c, const Insn& i) {
   if (!(c.s_.cr4 & kCr4OSXSAVE)) raise_ud();
   if (c.cpl_ != 0 || (c.s_.rflags & kFlagVM)) raise_gp(0);
+  if (c.vmx_non_root_ && c.vmx_->intercept(i)) [[unlikely]]
+    return;
   if ((c.s_.gpr[kRcx] & 0xFFFFFFFF) != 0) raise_gp(0);
   uint64_t v = (c.s_.gpr[kRdx] << 32) | (c.s_.gpr[kRax] & 0xFFFFFFFF);
   if ((v & ~kXcr0Supported) || !(v & kXcr0X87)) raise_gp(0);

@@ -1,6 +1,7 @@
 // RDMSR/WRMSR register file (Intel SDM Vol. 4 ch. 2; EFER: Vol. 3A 2.2.1, 5.8.8).
 #include "cpu/spec/msr.h"
 #include "cpu/cpu_impl.h"
+#include "cpu/vmx/vmx.h"
 
 namespace hvsim::cpu {
 
@@ -8,10 +9,10 @@ using spec::Msr;
 
 bool CpuImpl::read_msr(uint32_t msr, uint64_t* v) {
   if (Lapic::is_msr(msr)) return lapic_->read_msr(msr, v);  // x2APIC, TSC deadline
+  if (vmx::Vmx::is_msr(msr)) return vmx_->read_msr(msr, v);  // FEATURE_CONTROL, VMX caps
   switch (static_cast<Msr>(msr)) {
     case Msr::IA32_TIME_STAMP_COUNTER: *v = tsc(); return true;
     case Msr::IA32_APIC_BASE: *v = s_.apic_base; return true;
-    case Msr::IA32_FEATURE_CONTROL: *v = 1; return true;    // locked, VMX disabled
     case Msr::IA32_MTRRCAP: *v = 0; return true;            // no fixed or variable MTRRs
     case Msr::IA32_MTRR_DEF_TYPE: *v = 0x806; return true;  // MTRRs enabled, default WB
     case Msr::IA32_SYSENTER_CS: *v = s_.sysenter_cs; return true;
@@ -34,13 +35,13 @@ bool CpuImpl::read_msr(uint32_t msr, uint64_t* v) {
 
 bool CpuImpl::write_msr(uint32_t msr, uint64_t v) {
   if (Lapic::is_msr(msr)) return lapic_->write_msr(msr, v);  // x2APIC, TSC deadline
+  if (vmx::Vmx::is_msr(msr)) return vmx_->write_msr(msr, v);
   switch (static_cast<Msr>(msr)) {
     case Msr::IA32_TIME_STAMP_COUNTER:
       s_.tsc_offset = v - cycles_;
       lapic_->tsc_changed();
       return true;
     case Msr::IA32_APIC_BASE: return lapic_->write_apic_base(v);
-    case Msr::IA32_FEATURE_CONTROL: return false;  // locked
     case Msr::IA32_MTRRCAP: return false;
     case Msr::IA32_MTRR_DEF_TYPE: return (v & ~0xCFFull) == 0;
     case Msr::IA32_SYSENTER_CS: s_.sysenter_cs = v & 0xFFFF; return true;

@@ -52,7 +52,7 @@ constexpr uint64_t kCr0PE = 1u << 0, kCr0MP = 1u << 1, kCr0EM = 1u << 2, kCr0TS 
 constexpr uint64_t kCr4PSE = 1u << 4, kCr4PAE = 1u << 5, kCr4PGE = 1u << 7, kCr4OSFXSR = 1u << 9,
                    kCr4OSXMMEXCPT = 1u << 10, kCr4LA57 = 1u << 12, kCr4FSGSBASE = 1u << 16,
                    kCr4PCIDE = 1u << 17, kCr4OSXSAVE = 1u << 18, kCr4SMEP = 1u << 20,
-                   kCr4SMAP = 1u << 21;
+                   kCr4SMAP = 1u << 21, kCr4VMXE = 1u << 13;
 // EFER (MSR C000_0080)
 constexpr uint64_t kEferSCE = 1u << 0, kEferLME = 1u << 8, kEferLMA = 1u << 10, kEferNXE = 1u << 11;
 

@@ -3,6 +3,7 @@
 // EOI, 10.9 spurious interrupts, 10.12 x2APIC).
 #include "cpu/lapic/lapic.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -553,7 +554,7 @@ uint64_t Lapic::wake_cycle() const {
 }
 
 void Lapic::update_wake() {
-  cpu_.wake_deadline_ = wake_cycle();
+  cpu_.wake_deadline_ = std::min(wake_cycle(), cpu_.vmx_timer_deadline_);  // + VMX timer
 }
 
 void Lapic::raise_attention() {

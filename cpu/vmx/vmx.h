@@ -1,0 +1,213 @@
+// The VMX engine of one processor: VMX operation, the current VMCS, VM entries and VM exits
+// (Intel SDM Vol. 3C ch. 24-28 "Introduction to VMX operation" .. "VM exits"). Reached by
+// guest software through the VMX instructions (cpu/vmx/vmx_insns.cpp) and by the C++
+// hypervisor through cpu/vmx/vmx_api.h; both run the same code below.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "cpu/vmx/spec/capability_msrs.h"
+#include "cpu/vmx/spec/exit_reason.h"
+#include "cpu/vmx/spec/instruction_error.h"
+#include "cpu/vmx/spec/vmcs_layouts.h"
+#include "cpu/vmx/vmcs.h"
+
+namespace hvsim {
+class StateWriter;
+class StateReader;
+class Hasher;
+class InspectNode;
+}  // namespace hvsim
+
+namespace hvsim::cpu {
+class CpuImpl;
+struct Insn;
+struct Fault;
+}  // namespace hvsim::cpu
+
+namespace hvsim::cpu::vmx {
+
+using spec::ExitReason;
+using spec::VmInstructionError;
+
+/// How a VMX instruction (or its C++ counterpart) ended (SDM 31.2 "Conventions").
+enum class VmStatus : uint8_t {
+  kSucceed,      ///< VMsucceed: CF = ZF = 0
+  kFailInvalid,  ///< VMfailInvalid: CF = 1 (no current VMCS)
+  kFailValid,    ///< VMfailValid: ZF = 1, `error` in the VM-instruction error field
+  kFault,        ///< the instruction raised an exception (`vector`); nothing changed
+};
+const char* to_string(VmStatus s);
+
+struct VmResult {
+  VmStatus status = VmStatus::kSucceed;
+  VmInstructionError error{};  ///< kFailValid only
+  uint8_t vector = 0;          ///< kFault only: #UD (6) or #GP (13)
+  bool ok() const { return status == VmStatus::kSucceed; }
+};
+
+/// The exit-information fields of one VM exit (SDM 25.9), as the VMCS holds them.
+struct ExitInfo {
+  uint32_t reason = 0;  ///< the full exit-reason field: basic reason, bit 31 = entry failure
+  uint64_t qualification = 0;
+  uint64_t guest_linear_address = 0;
+  uint64_t guest_physical_address = 0;
+  uint32_t interruption_info = 0, interruption_error = 0;
+  uint32_t idt_vectoring_info = 0, idt_vectoring_error = 0;
+  uint32_t instruction_length = 0, instruction_info = 0;
+  ExitReason basic() const { return static_cast<ExitReason>(reason & 0xFFFF); }
+  bool entry_failure() const { return reason & spec::kExitReasonEntryFailure; }
+};
+
+/// VMX capabilities hvsim implements (what the capability MSRs report).
+namespace caps {
+/// VMCS revision identifier (IA32_VMX_BASIC bits 30:0).
+constexpr uint32_t kRevisionId = 0x4856;
+/// The VMX-preemption timer counts down once every 2^5 TSC cycles (IA32_VMX_MISC 4:0).
+constexpr unsigned kPreemptionTimerRate = 5;
+constexpr unsigned kCr3TargetCount = 4;
+}  // namespace caps
+
+/// One processor's VMX state and engine. Owned by CpuImpl (vmx_); CpuImpl::vmx_non_root_
+/// mirrors non_root() for the instruction handlers' one-flag checks.
+class Vmx {
+ public:
+  explicit Vmx(CpuImpl& c);
+
+  // ---- power-on and INIT (cpu.cpp, attention.cpp) ----
+  /// Power-on reset: leaves VMX operation and clears IA32_FEATURE_CONTROL.
+  void power_on_reset();
+  /// Leaves VMX operation without touching memory (INIT, processor reset).
+  void leave_operation();
+
+  // ---- MSRs (msr.cpp calls these for 0x3A and 0x480-0x491) ----
+  static bool is_msr(uint32_t msr) { return msr == 0x3A || (msr >= 0x480 && msr <= 0x491); }
+  bool read_msr(uint32_t msr, uint64_t* v) const;
+  bool write_msr(uint32_t msr, uint64_t v);
+  /// The value of a capability MSR (IA32_VMX_BASIC .. IA32_VMX_TRUE_ENTRY_CTLS).
+  static uint64_t capability(spec::VmxMsr m);
+
+  // ---- VMX operation ----
+  bool in_operation() const { return on_; }
+  bool non_root() const { return non_root_; }
+  /// MOV to CR0/CR4 in VMX operation: false if `v` violates the fixed bits (#GP).
+  bool cr_write_allowed(unsigned cr, uint64_t v) const;
+
+  // ---- the VMX operations (SDM Vol. 2 instruction pages). Each raises #UD/#GP (throws
+  // Fault) for its instruction's exception conditions, then returns VMsucceed/VMfail.
+  // The guest's instructions call them after decoding the operand; vmx_api.h too. ----
+  VmResult vmxon(uint64_t region_pa);
+  /// VMXON's exception checks; false = already in VMX root operation (VMfailValid 15).
+  bool check_vmxon() const;
+  VmResult vmxoff();
+  VmResult vmclear(uint64_t pa);
+  VmResult vmptrld(uint64_t pa);
+  /// VMPTRST: the current-VMCS pointer (~0 = none).
+  uint64_t vmptrst();
+  VmResult vmread(uint64_t encoding, uint64_t* value);
+  VmResult vmwrite(uint64_t encoding, uint64_t value);
+  /// VMLAUNCH (launch) / VMRESUME: checks, then guest-state load and event injection (on
+  /// success the processor is in non-root operation at the guest's RIP), or a VM-entry
+  /// failure (exit reason 33/34 with bit 31: the host state is loaded), or VMfail.
+  VmResult vm_entry(bool launch);
+  /// VMCALL in VMX root operation (VMfailValid 1 or VMfailInvalid).
+  VmResult vmcall_root();
+  /// Common #UD/#GP checks of the VMX instructions other than VMXON (SDM Vol. 2: #UD
+  /// outside VMX operation, in real/virtual-8086/compatibility mode; #GP(0) if CPL > 0).
+  void check_instruction() const;
+  /// #UD conditions that precede even a VM exit in non-root operation.
+  void check_mode() const;
+
+  // ---- VMX non-root operation: intercepts (intercepts.cpp) ----
+  /// Called by instruction handlers in non-root operation after their privilege checks.
+  /// Returns true if the instruction was handled: it caused a VM exit, or it was executed
+  /// here with VMX semantics (CR0/CR4 shadows, TSC offsetting).
+  bool intercept(const Insn& i);
+  /// An exception about to be delivered in non-root operation: true if it caused a VM exit
+  /// (exception bitmap, #PF error-code mask/match).
+  bool intercept_fault(const Fault& f);
+  /// A triple fault in non-root operation: VM exit with reason 2.
+  void triple_fault();
+  /// Instruction-boundary events of non-root operation in SDM priority order (MTF,
+  /// preemption timer, NMI window, NMI, interrupt window, external interrupt); true if
+  /// one caused a VM exit.
+  bool boundary();
+  /// Something other than a device can end this guest's HLT (a preemption timer).
+  bool can_wake() const { return non_root_ && timer_deadline_ != ~0ull; }
+
+  // ---- VM exits (vm_exit.cpp) ----
+  /// Performs a VM exit from non-root operation: saves the guest state, records the exit
+  /// information, loads the host state. `info` holds the reason and exit-information fields.
+  void vm_exit(const ExitInfo& info);
+  /// An instruction's VM exit: as vm_exit, with the instruction's length.
+  void exit_for_instruction(const Insn& i, ExitReason r, uint64_t qualification = 0,
+                            uint32_t insn_info = 0, uint64_t linear = 0);
+  /// The exit information of the most recent VM exit (also in the VMCS).
+  const ExitInfo& last_exit() const { return last_exit_; }
+  uint64_t exits() const { return exits_; }
+
+  /// The current VMCS (cached copy); valid when current_vmcs() != ~0.
+  Vmcs& vmcs() { return vmcs_; }
+  uint64_t current_vmcs() const { return current_; }
+
+  void save(StateWriter& w, const std::string& section) const;
+  void restore(StateReader& r, const std::string& section);
+  /// Mixes the VMX state into h (only once VMX was ever used, so older hashes stay).
+  void hash_into(Hasher& h) const;
+  void inspect(InspectNode& n) const;
+
+ private:
+  friend class VmxApi;
+  VmResult succeed();
+  VmResult fail_invalid();
+  VmResult fail_valid(VmInstructionError e);
+  /// Sets RFLAGS for a result (the instruction path).
+  bool valid_region_address(uint64_t pa) const;
+  void write_back_current();
+  void load_region(uint64_t pa);
+
+  // vm_entry.cpp
+  VmInstructionError check_controls() const;
+  VmInstructionError check_host_state() const;
+  /// 0 = fine, else the entry-failure exit qualification + 1.
+  bool check_guest_state(uint64_t* qualification) const;
+  void load_guest_state();
+  /// Loads the VM-entry MSR-load list; false with *index (1-based) on failure.
+  bool load_msr_list(uint64_t addr, uint32_t count, uint32_t* index);
+  void inject_event();
+  void entry_failure(ExitReason r, uint64_t qualification);
+
+  // vm_exit.cpp
+  void save_guest_state();
+  void load_host_state();
+  void store_msr_list(uint64_t addr, uint32_t count);
+  void abort(uint32_t indicator);
+
+  CpuImpl& c_;
+  uint64_t feature_control_ = 0;
+  bool on_ = false;
+  bool non_root_ = false;
+  uint64_t vmxon_ptr_ = 0;
+  uint64_t current_ = ~0ull;
+  Vmcs vmcs_;
+  /// The current VMCS was launched before a VMXOFF (VMRESUME fails with error 6).
+  bool stale_launch_ = false;
+  ExitInfo last_exit_;
+  // Non-root bookkeeping.
+  uint64_t timer_deadline_ = ~0ull;  ///< cycle at which the preemption timer reaches 0
+  /// MTF: 0 off, 1 armed (record progress at the next boundary), 2 watching, 3 pending.
+  uint8_t mtf_ = 0;
+  uint64_t mtf_insns_ = 0;         ///< instructions_ when MTF started watching
+  bool host_nmi_blocked_ = false;  ///< NMI blocking of the host while virtual NMIs run
+  /// The interruption information (and error code) of the event VM entry is injecting,
+  /// while it is delivered: an exit then reports it as IDT-vectoring information.
+  uint32_t injecting_ = 0, injecting_error_ = 0;
+  uint64_t exits_ = 0, entries_ = 0;
+  /// Set while VmxApi runs the guest: a VM exit then sets api_stop_ (the engine's stop
+  /// flag for that run) so control returns to the C++ caller at the exit.
+  bool api_running_ = false, api_stop_ = false;
+  uint64_t exits_by_reason_[70] = {};
+};
+
+}  // namespace hvsim::cpu::vmx
