@@ -347,6 +347,31 @@ TEST_F(PagingModesTest, FiveLevelPagingWalksAndWidensCanonicalAddresses) {
   EXPECT_TRUE(in_handler(13));
 }
 
+TEST_F(PagingModesTest, IretTargetIsCanonicalFor57BitsWithLa57) {
+  // IRETQ to 1 << 48: canonical with LA57 (the fetch then walks PML5[1], not present: #PF),
+  // where the 48-bit rule would give #GP(0) (SDM Vol. 2 IRET, 3.3.7.1).
+  const uint64_t pml5 = 0x24000, target = 1ull << 48;
+  Asm a;
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RBX), R(ZYDIS_REGISTER_RSP)});
+  a(ZYDIS_MNEMONIC_PUSH, {I(L::kData0)});
+  a(ZYDIS_MNEMONIC_PUSH, {R(ZYDIS_REGISTER_RBX)});
+  a(ZYDIS_MNEMONIC_PUSHFQ);
+  a(ZYDIS_MNEMONIC_PUSH, {I(L::kCode64)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RAX), I(static_cast<int64_t>(target))});
+  a(ZYDIS_MNEMONIC_PUSH, {R(ZYDIS_REGISTER_RAX)});
+  a(ZYDIS_MNEMONIC_IRETQ);
+  enter_long_mode();
+  put64(pml5, L::kPml4 | 7);
+  st().cr3 = pml5;
+  st().cr4 |= kCr4LA57;
+  cpu_->state_changed();
+  load(L::kCode, a);
+  run();
+  ASSERT_TRUE(in_handler(14));
+  EXPECT_EQ(st().cr2, target);
+  EXPECT_EQ(frame(1), target);
+}
+
 TEST_F(PagingModesTest, CpuidAdvertisesImplementedPagingFeatures) {
   Asm a;
   a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_EAX), I(7)});

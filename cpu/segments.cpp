@@ -118,10 +118,11 @@ Descriptor CpuImpl::check_code_segment(uint16_t sel, unsigned new_cpl, bool ret)
 }
 
 namespace {
-/// Checks a far target offset against the new CS (limit, or canonical in 64-bit code).
-void check_target(const Descriptor& d, bool long_mode, uint64_t offset) {
+/// Checks a far target offset against the new CS (limit, or canonical in 64-bit code for
+/// the linear-address width in force: `canonical` is CpuImpl::canonical of the offset).
+void check_target(const Descriptor& d, bool long_mode, uint64_t offset, bool canonical) {
   if (long_mode && d.l()) {
-    if (static_cast<uint64_t>(static_cast<int64_t>(offset << 16) >> 16) != offset) raise_gp(0);
+    if (!canonical) raise_gp(0);
   } else if (offset > d.limit()) {
     raise_gp(0);
   }
@@ -137,7 +138,7 @@ void CpuImpl::far_jump(uint16_t sel, uint64_t offset, unsigned opsize) {
     return;
   }
   Descriptor d = check_code_segment(sel, cpl_, false);
-  check_target(d, long_mode_, offset);
+  check_target(d, long_mode_, offset, canonical(offset));
   set_descriptor_accessed(sel, d);
   set_segment(kCs, static_cast<uint16_t>((sel & 0xFFFC) | cpl_), d);
   next_rip_ = offset;
@@ -152,7 +153,7 @@ void CpuImpl::far_call(uint16_t sel, uint64_t offset, unsigned opsize) {
   bool prot = protected_ && !(s_.rflags & kFlagVM);
   if (prot) {
     d = check_code_segment(sel, cpl_, false);
-    check_target(d, long_mode_, offset);
+    check_target(d, long_mode_, offset, canonical(offset));
   }
   probe_write_lin(la, 2 * opsize);
   write_lin(la + opsize, opsize, s_.seg[kCs].selector);
@@ -183,7 +184,7 @@ void CpuImpl::far_return(unsigned opsize, uint16_t pop_bytes) {
   if (rpl < cpl_) raise_gp(sel & 0xFFFC);
   Descriptor d = check_code_segment(sel, rpl, true);
   ip &= ip_mask(opsize);
-  check_target(d, long_mode_, ip);
+  check_target(d, long_mode_, ip, canonical(ip));
   if (rpl == cpl_) {
     set_rsp_sized(rsp_offset(2 * opsize + pop_bytes));
     set_descriptor_accessed(sel, d);
@@ -254,7 +255,7 @@ void CpuImpl::iret(unsigned opsize) {
   if (rpl < cpl_) raise_gp(sel & 0xFFFC);
   Descriptor d = check_code_segment(sel, rpl, true);
   ip &= ip_mask(opsize);
-  check_target(d, long_mode_, ip);
+  check_target(d, long_mode_, ip, canonical(ip));
   bool pop_stack = long64_ || rpl != cpl_;
   uint64_t new_sp = 0;
   uint16_t ss_sel = 0;

@@ -17,7 +17,7 @@ def boot(path, cmdline=""):
 
 
 @pytest.mark.parametrize("program", ["syscall", "debugregs", "realmode", "paging_matrix",
-                                     "paging_legacy", "exception_matrix"])
+                                     "paging_legacy", "paging_la57", "exception_matrix"])
 def test_modes_program_passes(guest, program):
     m, stop = boot(guest(program))
     assert stop.kind == "debug_exit", (stop, m.serial_output)
@@ -34,7 +34,7 @@ def test_triple_fault_stops_with_rip_of_the_faulting_instruction(guest):
     assert "while delivering #DF" in stop.message
 
 
-@pytest.mark.parametrize("program", ["paging_matrix", "paging_legacy"])
+@pytest.mark.parametrize("program", ["paging_matrix", "paging_legacy", "paging_la57"])
 def test_paging_program_is_deterministic(guest, program):
     a, _ = boot(guest(program))
     b, _ = boot(guest(program))
