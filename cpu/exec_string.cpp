@@ -123,18 +123,22 @@ void string_op(C& c, const Insn& i) {
   int64_t delta = c.flag(kFlagDF) ? -static_cast<int64_t>(kSize) : kSize;
   unsigned src_seg = i.seg_prefix;
   uint64_t done = 0;
+  // With EFLAGS.TF (or a data breakpoint) set, each iteration is one instruction boundary:
+  // the single-step trap (or the breakpoint's trap) comes after every iteration, with RIP
+  // at the REP instruction until the last one (SDM Vol. 3A 17.3.1.4, 17.3.1.2).
+  const uint64_t chunk = ((c.s_.rflags & kFlagTF) || c.watch_data_) ? 1 : kRepChunk;
   if (kOp == Str::kIns || kOp == Str::kOuts)
     c.check_io(static_cast<uint16_t>(c.s_.gpr[kRdx]), kSize);
   if ((kOp == Str::kIns || kOp == Str::kOuts) && c.vmx_non_root_ && c.vmx_->intercept(i)) return;
   for (;;) {
     if (rep && c.get_gpr(kRcx, as) == 0) break;
-    if (done == kRepChunk) {
+    if (done == chunk) {
       c.next_rip_ = c.s_.rip;  // resume this instruction later
       break;
     }
     if constexpr (kOp == Str::kMovs || kOp == Str::kStos) {
       if (rep) {
-        if (uint64_t n = bulk<kOp, kSize>(c, i, kRepChunk - done)) {
+        if (uint64_t n = bulk<kOp, kSize>(c, i, chunk - done)) {
           done += n;
           continue;
         }

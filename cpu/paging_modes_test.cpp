@@ -254,6 +254,58 @@ TEST_F(PagingModesTest, PaePdpteReservedBitsFaultOnMovCr3) {
   EXPECT_NE(n.to_json(0).find("\"paging\":\"PAE\""), std::string::npos) << n.to_json(0);
 }
 
+TEST_F(PagingModesTest, PaeBits62To52AreReservedButIgnoredWith4Level) {
+  // SDM Tables 4-9 to 4-11: with PAE paging, bits 62:MAXPHYADDR of a PDE/PTE are reserved;
+  // with 4-level paging bits 62:52 are ignored (Tables 4-15 to 4-20).
+  build_tables();
+  const uint64_t pdpt = 0x40000, pd = 0x41000;
+  for (uint64_t k = 0; k < 4; ++k) put64(pdpt + 8 * k, (pd + 0x1000 * k) | 1);
+  for (uint64_t k = 0; k < 4; ++k)
+    for (uint64_t e = 0; e < 512; ++e)
+      put64(pd + 0x1000 * k + 8 * e, ((k << 30) + (e << 21)) | 0x83);
+  put64(pd + 8, 0x200000 | 0x83 | (1ull << 52));  // [2 MiB, 4 MiB): bit 52 set
+  Asm a(ZYDIS_MACHINE_MODE_LEGACY_32);
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_EAX), I(pdpt)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_CR3), R(ZYDIS_REGISTER_EAX)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_EAX), I(0x20)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_CR4), R(ZYDIS_REGISTER_EAX)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_EAX), R(ZYDIS_REGISTER_CR0)});
+  a(ZYDIS_MNEMONIC_OR, {R(ZYDIS_REGISTER_EAX), I(static_cast<int32_t>(0x80000000))});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_CR0), R(ZYDIS_REGISTER_EAX)});
+  uint64_t faulting = L::kCode + a.size();
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_EBX), M(4, ZYDIS_REGISTER_NONE, 0x200010)});
+  a(ZYDIS_MNEMONIC_HLT);
+  load(L::kCode, a);
+  ArchState& s = st();
+  s.cr0 = kCr0PE | kCr0ET;
+  s.seg[kCs] = SegReg{L::kCode32, 0, 0xFFFFFFFF, 0xC09B};
+  for (int k : {kSs, kDs, kEs, kFs, kGs}) s.seg[k] = SegReg{L::kData0, 0, 0xFFFFFFFF, 0xC093};
+  s.gdtr = TableReg{L::kGdt, 0x3F};
+  s.idtr = TableReg{0, 0};  // the #PF -> triple fault, RIP recorded
+  s.rip = L::kCode;
+  s.gpr[kRsp] = L::kStackTop;
+  cpu_->state_changed();
+  run();
+  ASSERT_EQ(cpu_->run_state(), RunState::kShutdown);
+  EXPECT_EQ(cpu_->shutdown_info()->rip, faulting);
+  EXPECT_EQ(st().cr2, 0x200010u);  // a #PF started the triple fault
+
+  // 4-level paging: the same bit in a PTE is ignored.
+  Asm b;
+  b(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RBX), I(L::kData)});
+  b(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RAX), M(8, ZYDIS_REGISTER_RBX)});
+  b(ZYDIS_MNEMONIC_HLT);
+  enter_long_mode();
+  cpu_->set_run_state(RunState::kRunning);
+  put64(pte_addr(L::kData), L::kData | 7 | (1ull << 52) | (1ull << 62));
+  put64(L::kData, 0x5151);
+  cpu_->state_changed();
+  load(L::kCode, b);
+  run();
+  EXPECT_EQ(st().gpr[kRax], 0x5151u);
+  EXPECT_EQ(st().rip, L::kCode + b.size());
+}
+
 TEST_F(PagingModesTest, FiveLevelPagingWalksAndWidensCanonicalAddresses) {
   // CR3 -> PML5 whose entry 0 is the fixture's PML4. 1 << 48 is canonical with LA57 and
   // walks PML5[1] (not present: #PF); 1 << 56 is not canonical (#GP).
@@ -293,6 +345,31 @@ TEST_F(PagingModesTest, FiveLevelPagingWalksAndWidensCanonicalAddresses) {
   load(L::kCode, b);
   run();
   EXPECT_TRUE(in_handler(13));
+}
+
+TEST_F(PagingModesTest, IretTargetIsCanonicalFor57BitsWithLa57) {
+  // IRETQ to 1 << 48: canonical with LA57 (the fetch then walks PML5[1], not present: #PF),
+  // where the 48-bit rule would give #GP(0) (SDM Vol. 2 IRET, 3.3.7.1).
+  const uint64_t pml5 = 0x24000, target = 1ull << 48;
+  Asm a;
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RBX), R(ZYDIS_REGISTER_RSP)});
+  a(ZYDIS_MNEMONIC_PUSH, {I(L::kData0)});
+  a(ZYDIS_MNEMONIC_PUSH, {R(ZYDIS_REGISTER_RBX)});
+  a(ZYDIS_MNEMONIC_PUSHFQ);
+  a(ZYDIS_MNEMONIC_PUSH, {I(L::kCode64)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RAX), I(static_cast<int64_t>(target))});
+  a(ZYDIS_MNEMONIC_PUSH, {R(ZYDIS_REGISTER_RAX)});
+  a(ZYDIS_MNEMONIC_IRETQ);
+  enter_long_mode();
+  put64(pml5, L::kPml4 | 7);
+  st().cr3 = pml5;
+  st().cr4 |= kCr4LA57;
+  cpu_->state_changed();
+  load(L::kCode, a);
+  run();
+  ASSERT_TRUE(in_handler(14));
+  EXPECT_EQ(st().cr2, target);
+  EXPECT_EQ(frame(1), target);
 }
 
 TEST_F(PagingModesTest, CpuidAdvertisesImplementedPagingFeatures) {

@@ -106,12 +106,13 @@ CpuImpl::WalkResult CpuImpl::walk(uint64_t la, Access acc, bool user, bool impli
       level = pm == PagingMode::k5Level ? 4 : 3;
     }
     const uint64_t xd_reserved = nxe ? 0 : kPteXD;
+    const uint64_t pae_reserved = pm == PagingMode::kPae ? kPtePaeHighReserved : 0;
     for (;; --level) {
       uint64_t epa = table + ((la >> (12 + 9 * level)) & 0x1FF) * 8;
       uint64_t e = read(epa);
       if (!(e & kPteP)) fault(0, n);
       bool leaf = level == 0 || (e & kPtePS);
-      uint64_t rsvd = kPteHighReserved | xd_reserved;
+      uint64_t rsvd = kPteHighReserved | pae_reserved | xd_reserved;
       if (level >= 3) rsvd |= kPtePS;              // PML5E/PML4E.PS is reserved
       if (leaf && level == 2) rsvd |= 0x3FFFE000;  // 1 GiB page: bits 29:13
       if (leaf && level == 1) rsvd |= 0x1FE000;    // 2 MiB page: bits 20:13

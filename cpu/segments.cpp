@@ -55,16 +55,19 @@ void CpuImpl::set_null_segment(unsigned seg, uint16_t sel) {
 }
 
 void CpuImpl::load_segment(unsigned seg, uint16_t sel) {
-  // A load of SS (MOV SS, POP SS) blocks debug traps and interrupts until after the next
-  // instruction (SDM 6.8.3); a load that faults leaves the blocking for one boundary.
-  if (seg == kSs) {
+  // A completed load of SS (MOV SS, POP SS: the only callers) blocks debug traps and
+  // interrupts until after the next instruction (SDM 6.8.3); a load that faults does not
+  // complete, so the exception handler's first instruction is not in a shadow.
+  auto block = [&] {
+    if (seg != kSs) return;
     s_.interruptibility |= kBlockByMovSs;
     attention_ = true;
-  }
+  };
   if (!protected_ || (s_.rflags & kFlagVM)) {
     s_.seg[seg].selector = sel;
     s_.seg[seg].base = uint64_t{sel} << 4;
     if (seg == kCs) update_mode();
+    block();
     return;
   }
   if (seg == kCs) raise_ud();
@@ -74,6 +77,7 @@ void CpuImpl::load_segment(unsigned seg, uint16_t sel) {
       // A null SS is allowed only in 64-bit mode below CPL 3 with RPL = CPL.
       if (!long64_ || cpl_ == 3 || rpl != cpl_) raise_gp(0);
       s_.seg[kSs] = SegReg{sel, 0, 0, kAttrUnusable | 0x93 | (cpl_ << 5)};
+      block();
       return;
     }
     set_null_segment(seg, sel);
@@ -94,6 +98,7 @@ void CpuImpl::load_segment(unsigned seg, uint16_t sel) {
   }
   set_descriptor_accessed(sel, d);
   set_segment(seg, sel, d);
+  block();
 }
 
 Descriptor CpuImpl::check_code_segment(uint16_t sel, unsigned new_cpl, bool ret) {
@@ -118,10 +123,26 @@ Descriptor CpuImpl::check_code_segment(uint16_t sel, unsigned new_cpl, bool ret)
 }
 
 namespace {
-/// Checks a far target offset against the new CS (limit, or canonical in 64-bit code).
-void check_target(const Descriptor& d, bool long_mode, uint64_t offset) {
+/// Return to an outer privilege level (IRET, far RET): ES, DS, FS and GS holding data or
+/// non-conforming code segments more privileged than the new CPL become null. The SDM's
+/// pseudo-code sets only the selector to 0 (the register becomes unusable); the hidden base
+/// stays, which 64-bit mode still uses for FS and GS.
+void invalidate_data_segments(ArchState& s, unsigned cpl) {
+  for (unsigned seg : {kEs, kDs, kFs, kGs}) {
+    SegReg& r = s.seg[seg];
+    bool conforming_code = (r.attr & kTypeCode) && (r.attr & kTypeConforming);
+    if (!(r.attr & kAttrUnusable) && !conforming_code && attr_dpl(r.attr) < cpl) {
+      r.selector = 0;
+      r.attr = kAttrUnusable;
+    }
+  }
+}
+
+/// Checks a far target offset against the new CS (limit, or canonical in 64-bit code for
+/// the linear-address width in force: `canonical` is CpuImpl::canonical of the offset).
+void check_target(const Descriptor& d, bool long_mode, uint64_t offset, bool canonical) {
   if (long_mode && d.l()) {
-    if (static_cast<uint64_t>(static_cast<int64_t>(offset << 16) >> 16) != offset) raise_gp(0);
+    if (!canonical) raise_gp(0);
   } else if (offset > d.limit()) {
     raise_gp(0);
   }
@@ -137,7 +158,7 @@ void CpuImpl::far_jump(uint16_t sel, uint64_t offset, unsigned opsize) {
     return;
   }
   Descriptor d = check_code_segment(sel, cpl_, false);
-  check_target(d, long_mode_, offset);
+  check_target(d, long_mode_, offset, canonical(offset));
   set_descriptor_accessed(sel, d);
   set_segment(kCs, static_cast<uint16_t>((sel & 0xFFFC) | cpl_), d);
   next_rip_ = offset;
@@ -152,7 +173,7 @@ void CpuImpl::far_call(uint16_t sel, uint64_t offset, unsigned opsize) {
   bool prot = protected_ && !(s_.rflags & kFlagVM);
   if (prot) {
     d = check_code_segment(sel, cpl_, false);
-    check_target(d, long_mode_, offset);
+    check_target(d, long_mode_, offset, canonical(offset));
   }
   probe_write_lin(la, 2 * opsize);
   write_lin(la + opsize, opsize, s_.seg[kCs].selector);
@@ -183,7 +204,7 @@ void CpuImpl::far_return(unsigned opsize, uint16_t pop_bytes) {
   if (rpl < cpl_) raise_gp(sel & 0xFFFC);
   Descriptor d = check_code_segment(sel, rpl, true);
   ip &= ip_mask(opsize);
-  check_target(d, long_mode_, ip);
+  check_target(d, long_mode_, ip, canonical(ip));
   if (rpl == cpl_) {
     set_rsp_sized(rsp_offset(2 * opsize + pop_bytes));
     set_descriptor_accessed(sel, d);
@@ -222,12 +243,7 @@ void CpuImpl::far_return(unsigned opsize, uint16_t pop_bytes) {
   if (!long64_ && !(s_.seg[kSs].attr & kAttrDB)) set_gpr(kRsp, 2, new_sp + pop_bytes);
   next_rip_ = ip;
   // Data segments not accessible at the new CPL become null (SDM RET operation).
-  for (unsigned seg : {kEs, kDs, kFs, kGs}) {
-    const SegReg& r = s_.seg[seg];
-    bool conforming_code = (r.attr & kTypeCode) && (r.attr & kTypeConforming);
-    if (!(r.attr & kAttrUnusable) && !conforming_code && attr_dpl(r.attr) < cpl_)
-      set_null_segment(seg, 0);
-  }
+  invalidate_data_segments(s_, cpl_);
 }
 
 void CpuImpl::iret(unsigned opsize) {
@@ -254,7 +270,7 @@ void CpuImpl::iret(unsigned opsize) {
   if (rpl < cpl_) raise_gp(sel & 0xFFFC);
   Descriptor d = check_code_segment(sel, rpl, true);
   ip &= ip_mask(opsize);
-  check_target(d, long_mode_, ip);
+  check_target(d, long_mode_, ip, canonical(ip));
   bool pop_stack = long64_ || rpl != cpl_;
   uint64_t new_sp = 0;
   uint16_t ss_sel = 0;
@@ -293,14 +309,7 @@ void CpuImpl::iret(unsigned opsize) {
     update_mode();
   }
   next_rip_ = ip;
-  if (rpl > 0) {
-    for (unsigned seg : {kEs, kDs, kFs, kGs}) {
-      const SegReg& r = s_.seg[seg];
-      bool conforming_code = (r.attr & kTypeCode) && (r.attr & kTypeConforming);
-      if (!(r.attr & kAttrUnusable) && !conforming_code && attr_dpl(r.attr) < cpl_)
-        set_null_segment(seg, 0);
-    }
-  }
+  if (rpl > 0) invalidate_data_segments(s_, cpl_);
 }
 
 void CpuImpl::write_rflags(uint64_t v, unsigned opsize, bool iret) {

@@ -1,6 +1,6 @@
 """Guest programs of the processor's modes, paging and debug work: each passes its own
-checks; the triple-fault program stops the machine with the right RIP; paging_matrix is
-deterministic."""
+checks; the triple-fault program stops the machine with the right RIP; the paging programs
+are deterministic."""
 
 import re
 
@@ -17,7 +17,7 @@ def boot(path, cmdline=""):
 
 
 @pytest.mark.parametrize("program", ["syscall", "debugregs", "realmode", "paging_matrix",
-                                     "exception_matrix"])
+                                     "paging_legacy", "paging_la57", "exception_matrix"])
 def test_modes_program_passes(guest, program):
     m, stop = boot(guest(program))
     assert stop.kind == "debug_exit", (stop, m.serial_output)
@@ -34,9 +34,10 @@ def test_triple_fault_stops_with_rip_of_the_faulting_instruction(guest):
     assert "while delivering #DF" in stop.message
 
 
-def test_paging_matrix_is_deterministic(guest):
-    a, _ = boot(guest("paging_matrix"))
-    b, _ = boot(guest("paging_matrix"))
+@pytest.mark.parametrize("program", ["paging_matrix", "paging_legacy", "paging_la57"])
+def test_paging_program_is_deterministic(guest, program):
+    a, _ = boot(guest(program))
+    b, _ = boot(guest(program))
     assert a.stats()["state_hash"] == b.stats()["state_hash"]
     assert a.instructions == b.instructions
     assert a.serial_output == b.serial_output

@@ -20,6 +20,10 @@ constexpr uint64_t kPteAddrMask = ((1ull << kMaxPhysAddrBits) - 1) & ~0xFFFull;
 /// Bits 51:MAXPHYADDR, reserved in every PAE/4-level entry.
 constexpr uint64_t kPteHighReserved = ((1ull << 52) - 1) & ~((1ull << kMaxPhysAddrBits) - 1);
 
+/// Bits 62:52 of PAE PDEs and PTEs: reserved with PAE paging (SDM Tables 4-9 to 4-11, "62:M
+/// Reserved"), ignored with 4- and 5-level paging.
+constexpr uint64_t kPtePaeHighReserved = ((1ull << 63) - 1) & ~((1ull << 52) - 1);
+
 /// PAE PDPTE bits that must be 0 (SDM Table 4-8): 2:1, 8:5 and 63:MAXPHYADDR.
 constexpr uint64_t kPdpteReserved = 0x1E6ull | ~((1ull << kMaxPhysAddrBits) - 1);
 /// 32-bit paging, 4 MiB page: PDE bits 20:13 hold physical-address bits 39:32 (PSE-36);

@@ -1,5 +1,5 @@
-/* debugregs: debug registers and #DB. Single-step counting over a known sequence,
- * instruction breakpoints (fault, RF to get past), data write and read/write breakpoints
+/* debugregs: debug registers and #DB. Single-step counting over a known sequence and
+ * through each iteration of REP MOVSB, instruction breakpoints (fault, RF to get past), data write and read/write breakpoints
  * (traps, exact DR6), general detect, ICEBP (SDM Vol. 3B ch. 17). */
 #include "kit/kit.h"
 
@@ -38,6 +38,19 @@ __asm__(
     "  movq %dr0, %rax\n"
     "gd_probe_after:\n"
     "  ret\n"
+    // Copies RDX bytes with REP MOVSB under TF (RDI, RSI as passed).
+    "rep_probe:\n"
+    "  movq %rdx, %rcx\n"
+    "  pushfq\n"
+    "  orq $0x100, (%rsp)\n"
+    "  popfq\n"
+    "rep_probe_insn:\n"
+    "  rep movsb\n"
+    "rep_probe_after:\n"
+    "  pushfq\n"
+    "  andq $~0x100, (%rsp)\n"
+    "  popfq\n"
+    "  ret\n"
     "icebp_probe:\n"
     "  .byte 0xf1\n"
     "icebp_probe_after:\n"
@@ -48,6 +61,8 @@ void store_probe(volatile uint32_t* p, uint32_t v);
 uint32_t load_probe(volatile void* p);
 uint64_t gd_probe(void);
 void icebp_probe(void);
+void rep_probe(void* dst, const void* src, uint64_t n);
+extern char rep_probe_insn[], rep_probe_after[];
 extern char step_end[], exec_probe_insn[], store_probe_after[], load_probe_after[];
 extern char gd_probe_insn[], gd_probe_after[], icebp_probe_after[];
 
@@ -62,10 +77,15 @@ static inline uint64_t read_dr6(void) {
 }
 #define WRITE_DR(n, v) __asm__ volatile("mov %0, %%dr" #n ::"r"((uint64_t)(v)) : "memory")
 
+#define REP_TRAPS 8
+
 static volatile struct {
   unsigned hits, steps;
   uint64_t dr6, rip, rflags;
   bool set_rf, skip_gd;
+  struct {
+    uint64_t rip, rcx, rdi, dr6;
+  } trap[REP_TRAPS];  ///< the first traps' state
 } db;
 
 void handle_exception(struct frame* f) {
@@ -75,6 +95,12 @@ void handle_exception(struct frame* f) {
   db.rip = f->rip;
   db.rflags = f->rflags;
   WRITE_DR(6, 0);
+  if (db.hits <= REP_TRAPS) {
+    db.trap[db.hits - 1].rip = f->rip;
+    db.trap[db.hits - 1].rcx = f->rcx;
+    db.trap[db.hits - 1].rdi = f->rdi;
+    db.trap[db.hits - 1].dr6 = db.dr6;
+  }
   if (db.dr6 & DR6_BS) db.steps++;
   if (db.set_rf) f->rflags |= 1u << 16;
   if (db.skip_gd && f->rip == (uint64_t)gd_probe_insn) f->rip = (uint64_t)gd_probe_after;
@@ -100,6 +126,22 @@ int kmain(uint32_t magic, uint32_t mbi) {
   check(db.steps == 7 && db.rip == (uint64_t)step_end && !(db.rflags & 0x100),
         "single-step: %u traps (want 7), last after %lx (want %lx)", db.steps, db.rip,
         (uint64_t)step_end);
+
+  // REP MOVSB of 4 bytes under TF: a trap after every iteration, RIP at the REP until the
+  // last one, RCX/RDI counting (SDM 17.3.1.4); then PUSHFQ, AND, POPFQ: 7 traps.
+  reset();
+  static uint8_t src[4] = {1, 2, 3, 4}, dst[4];
+  rep_probe(dst, src, 4);
+  bool rep_ok = db.steps == 7 && dst[3] == 4;
+  for (unsigned k = 0; k < 4; k++) {
+    uint64_t want_rip = k < 3 ? (uint64_t)rep_probe_insn : (uint64_t)rep_probe_after;
+    rep_ok &= db.trap[k].rip == want_rip && db.trap[k].rcx == 3 - k &&
+              db.trap[k].rdi == (uint64_t)dst + k + 1 && db.trap[k].dr6 == (DR6_FIXED | DR6_BS);
+  }
+  check(rep_ok, "REP MOVSB under TF: %u traps (want 7); RCX %lu %lu %lu %lu; RIP at REP %d%d%d",
+        db.steps, db.trap[0].rcx, db.trap[1].rcx, db.trap[2].rcx, db.trap[3].rcx,
+        db.trap[0].rip == (uint64_t)rep_probe_insn, db.trap[1].rip == (uint64_t)rep_probe_insn,
+        db.trap[2].rip == (uint64_t)rep_probe_insn);
 
   // Instruction breakpoint: a fault before the instruction; RF=1 in the image skips it.
   reset();
