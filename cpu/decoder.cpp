@@ -28,6 +28,12 @@ void handle_unimplemented(CpuImpl&, const Insn&) {
   raise_ud();
 }
 
+/// The handler of an instruction not marked kExecLazyFlags: it sees RFLAGS materialized.
+void with_flags(CpuImpl& c, const Insn& i) {
+  c.materialize_flags();
+  i.body(c, i);
+}
+
 struct Tables {
   std::array<Handler, ZYDIS_MNEMONIC_MAX_VALUE + 1> handlers;
   ZydisDecoder decoders[6];
@@ -269,6 +275,10 @@ void CpuImpl::finish_decode(Insn& i) const {
   i.exec = exec;
   if (mode_ == DecodeMode::kLong64) {
     if (Handler h = fast_handler(i)) i.handler = h;
+  }
+  if (!(exec & kExecLazyFlags)) {
+    i.body = i.handler;
+    i.handler = &with_flags;
   }
   i.cost_class = static_cast<uint8_t>(cls);
   unsigned size = i.nops ? i.op[0].size : i.opsize;
