@@ -90,8 +90,7 @@ bool CpuImpl::boundary_due(const Block& b, uint64_t cycle_target) {
   // (self-modifying code: the rest of the block is stale).
   if (attention_ || *stop_ || !b.valid || cycles_ >= cycle_target || cycles_ >= wake_deadline_)
     return true;
-  uint64_t wake = wake_deadline_;
-  poll_cycle_ = cycle_target < wake ? cycle_target : wake;
+  arm_poll(cycle_target);
   return false;
 }
 
@@ -106,13 +105,8 @@ void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn
                           ? 0xFFFF
                           : 0xFFFFFFFF;
   // Boundary work raised before the block (service_attention re-raises attention_ while
-  // debugging) must be seen after its first instruction.
-  if (attention_) {
-    poll_cycle_ = 0;
-  } else {
-    uint64_t wake = wake_deadline_;
-    poll_cycle_ = cycle_target < wake ? cycle_target : wake;
-  }
+  // debugging) must be seen after its first instruction: arm_poll keeps poll_cycle_ at 0.
+  arm_poll(cycle_target);
   try {
     for (;;) {
       // Instructions that need materialized RFLAGS carry a wrapper handler (Insn::body).
@@ -157,6 +151,8 @@ void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn
       }
       ++tlb_hits_;
       ++dcache_.chained;
+      // Fused pairs split only where poll_cycle_ says so: keep it at 0 near the limit.
+      if (kLimit && insn_stop - instructions_ <= 2 * kMaxBlockInsns) poll_cycle_ = 0;
       b = n;
       i = b->insns.data();
       end = i + b->insns.size();

@@ -138,8 +138,15 @@ class CpuImpl {
   void run_block(const Block& b, uint64_t cycle_target, uint64_t insn_stop);
   /// The engine's slow boundary test, run when cycles_ reached poll_cycle_: true if the
   /// block must end here (attention, stop, stale block, cycle target, wake deadline);
-  /// otherwise recomputes poll_cycle_ and returns false.
+  /// otherwise re-arms poll_cycle_ and returns false.
   bool boundary_due(const Block& b, uint64_t cycle_target);
+  /// Sets poll_cycle_ for the run up to `cycle_target`: 0 if attention_ is raised or the
+  /// instruction limit (insn_stop_) is near enough to fall inside a block.
+  void arm_poll(uint64_t cycle_target) {
+    uint64_t wake = wake_deadline_;
+    bool near_limit = insn_stop_ - instructions_ <= 2 * kMaxBlockInsns;
+    poll_cycle_ = attention_ || near_limit ? 0 : cycle_target < wake ? cycle_target : wake;
+  }
   /// Looks up (or decodes) the block at the current RIP; nullptr if it must be stepped
   /// by step_one. Raises the fetch's #PF/#GP.
   const Block* lookup_block();
@@ -609,7 +616,7 @@ class CpuImpl {
   /// (BoundaryValue does it), a write to a page holding decoded code, an access outside
   /// RAM (a device may have requested a stop).
   uint64_t poll_cycle_ = 0;
-  /// The engine's instruction limit while it runs (a fused pair splits before it).
+  /// The engine's instruction limit while it runs (see arm_poll).
   uint64_t insn_stop_ = ~0ull;
   /// Set by anything that must act at the next instruction boundary (a pending interrupt,
   /// NMI, INIT/SIPI, a debug trap, a timer deadline). The run loop calls
@@ -691,6 +698,9 @@ void register_sysenter(HandlerTable t);
 /// A handler specialized for the operand forms of `i` decoded in 64-bit mode, or nullptr
 /// (exec_fast.cpp).
 Handler fast_handler(const Insn& i);
+/// The handler of a fused pair (`first`, a flag-setting instruction, then `second`, a Jcc,
+/// both with 64-bit specialized handlers), or nullptr if they do not fuse (exec_fast.cpp).
+Handler fuse_pair(const Insn& first, const Insn& second);
 /// MOV to/from control and debug registers (exec_system.cpp).
 void exec_mov_special(CpuImpl& c, const Insn& i);
 

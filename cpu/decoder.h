@@ -69,7 +69,7 @@ struct Insn {
   /// that materializes RFLAGS and then runs `body`, so the engine's loop needs no test.
   Handler handler = nullptr;
   Handler body = nullptr;  ///< the instruction's own handler when `handler` wraps it
-  uint16_t mnemonic = 0;  ///< ZydisMnemonic
+  uint16_t mnemonic = 0;   ///< ZydisMnemonic
   uint8_t length = 0;
   uint8_t opsize = 4;    ///< effective operand size, bytes
   uint8_t addrsize = 4;  ///< effective address size, bytes
@@ -88,8 +88,8 @@ struct Insn {
                       ///< branch offset of a fused pair's Jcc
   // A fused pair (exec_fast.cpp, fuse_pair): one record that runs a flag-setting
   // instruction and the Jcc after it; `length` spans both, `cycles` is the first's.
-  uint8_t fused_len = 0;     ///< length of the first instruction; 0 = not a fused pair
-  uint8_t fused_cc = 0;      ///< the Jcc's condition code
+  uint8_t fused_len = 0;      ///< length of the first instruction; 0 = not a fused pair
+  uint8_t fused_cc = 0;       ///< the Jcc's condition code
   uint32_t fused_cycles = 0;  ///< base cycles of the Jcc
 };
 
