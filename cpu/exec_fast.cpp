@@ -6,6 +6,9 @@
 // exec_control.cpp (Intel SDM Vol. 2 instruction pages).
 #include <Zydis/Zydis.h>
 
+#include <array>
+#include <utility>
+
 #include "cpu/cpu_impl.h"
 
 namespace hvsim::cpu {
@@ -353,7 +356,10 @@ template <FlagKind kKind, unsigned kSize>
 }
 
 /// The Jcc half, after the first instruction committed its result and lazy flags.
-template <FlagKind kKind, unsigned kSize>
+/// kCc of a fused handler whose condition code is read from the record (Insn::fused_cc).
+constexpr unsigned kAnyCc = 16;
+
+template <FlagKind kKind, unsigned kSize, unsigned kCc = kAnyCc>
 [[gnu::always_inline]] inline void fused_jcc(C& c, const Insn& i, uint64_t a, uint64_t b,
                                              uint64_t r) {
   // The boundary after the first instruction: if the engine would look there (poll_cycle_
@@ -363,7 +369,7 @@ template <FlagKind kKind, unsigned kSize>
     c.next_rip_ = c.s_.rip + i.fused_len;
     return;
   }
-  if (fused_cond<kKind, kSize>(c, i.fused_cc, a, b, r)) {
+  if (fused_cond<kKind, kSize>(c, kCc == kAnyCc ? i.fused_cc : kCc, a, b, r)) {
     uint64_t target = c.next_rip_ + i.imm2;
     if (!c.canonical(target)) [[unlikely]] {
       // #GP(0) at the Jcc, after the first instruction retired.
@@ -388,7 +394,7 @@ constexpr FlagKind flag_kind(Op op) {
 /// Operand forms of a fused ALU instruction.
 enum class Form { kRR, kRI, kRM, kMI, kMR };
 
-template <Op kOp, unsigned kSize, Form kForm>
+template <Op kOp, unsigned kSize, Form kForm, unsigned kCc = kAnyCc>
 void fused_alu(C& c, const Insn& i) {
   constexpr uint64_t m = size_mask(kSize);
   uint64_t a, b;
@@ -402,7 +408,7 @@ void fused_alu(C& c, const Insn& i) {
     a = reg<kSize>(c, i.op[0].reg);
   }
   uint64_t r = alu_core<kOp, kSize>(c, i.op[0].reg, a, b);
-  fused_jcc<flag_kind(kOp), kSize>(c, i, a, b, r);
+  fused_jcc<flag_kind(kOp), kSize, kCc>(c, i, a, b, r);
 }
 
 template <bool kInc, unsigned kSize>
@@ -577,8 +583,23 @@ Handler fast_handler(const Insn& i) {
 
 namespace {
 
+/// The 16 handlers of one fused form, one per condition code (CMP and TEST, the usual
+/// flag producers before a Jcc, get their condition folded in at compile time).
+template <Op kOp, unsigned kSize, Form kForm, size_t... kCc>
+constexpr std::array<Handler, 16> fused_cc_table(std::index_sequence<kCc...>) {
+  return {&fused_alu<kOp, kSize, kForm, kCc>...};
+}
+
 template <Op kOp, Form kForm>
-Handler fused_alu_form(unsigned s) {
+Handler fused_alu_form(unsigned s, unsigned cc) {
+  if constexpr (kOp == Op::kCmp || kOp == Op::kTest) {
+    static constexpr auto k1 = fused_cc_table<kOp, 1, kForm>(std::make_index_sequence<16>());
+    static constexpr auto k4 = fused_cc_table<kOp, 4, kForm>(std::make_index_sequence<16>());
+    static constexpr auto k8 = fused_cc_table<kOp, 8, kForm>(std::make_index_sequence<16>());
+    if (s == 1) return k1[cc];
+    if (s == 4) return k4[cc];
+    if (s == 8) return k8[cc];
+  }
   return s == 1   ? &fused_alu<kOp, 1, kForm>
          : s == 2 ? &fused_alu<kOp, 2, kForm>
          : s == 4 ? &fused_alu<kOp, 4, kForm>
@@ -586,16 +607,19 @@ Handler fused_alu_form(unsigned s) {
 }
 
 template <Op kOp>
-Handler fused_alu_op(const Insn& i, Form f) {
+Handler fused_alu_op(const Insn& i, Form f, unsigned cc) {
   unsigned s = i.op[0].size;
   switch (f) {
-    case Form::kRR: return fused_alu_form<kOp, Form::kRR>(s);
-    case Form::kRI: return fused_alu_form<kOp, Form::kRI>(s);
-    case Form::kRM: return fused_alu_form<kOp, Form::kRM>(s);
+    case Form::kRR: return fused_alu_form<kOp, Form::kRR>(s, cc);
+    case Form::kRI: return fused_alu_form<kOp, Form::kRI>(s, cc);
+    case Form::kRM:
+      if (kOp == Op::kTest) return nullptr;  // not encodable: TEST's memory operand is first
+      return fused_alu_form<kOp, Form::kRM>(s, cc);
     case Form::kMI:
     case Form::kMR:
       if (kOp != Op::kCmp && kOp != Op::kTest) return nullptr;  // no read-modify-write
-      return f == Form::kMI ? fused_alu_form<kOp, Form::kMI>(s) : fused_alu_form<kOp, Form::kMR>(s);
+      return f == Form::kMI ? fused_alu_form<kOp, Form::kMI>(s, cc)
+                            : fused_alu_form<kOp, Form::kMR>(s, cc);
   }
   return nullptr;
 }
@@ -634,13 +658,13 @@ Handler fuse_pair(const Insn& first, const Insn& second) {
   else
     f = k1 == OpKind::kImm ? Form::kMI : Form::kMR;
   switch (i.mnemonic) {
-    case ZYDIS_MNEMONIC_ADD: return fused_alu_op<Op::kAdd>(i, f);
-    case ZYDIS_MNEMONIC_OR: return fused_alu_op<Op::kOr>(i, f);
-    case ZYDIS_MNEMONIC_AND: return fused_alu_op<Op::kAnd>(i, f);
-    case ZYDIS_MNEMONIC_SUB: return fused_alu_op<Op::kSub>(i, f);
-    case ZYDIS_MNEMONIC_XOR: return fused_alu_op<Op::kXor>(i, f);
-    case ZYDIS_MNEMONIC_CMP: return fused_alu_op<Op::kCmp>(i, f);
-    case ZYDIS_MNEMONIC_TEST: return fused_alu_op<Op::kTest>(i, f);
+    case ZYDIS_MNEMONIC_ADD: return fused_alu_op<Op::kAdd>(i, f, cc);
+    case ZYDIS_MNEMONIC_OR: return fused_alu_op<Op::kOr>(i, f, cc);
+    case ZYDIS_MNEMONIC_AND: return fused_alu_op<Op::kAnd>(i, f, cc);
+    case ZYDIS_MNEMONIC_SUB: return fused_alu_op<Op::kSub>(i, f, cc);
+    case ZYDIS_MNEMONIC_XOR: return fused_alu_op<Op::kXor>(i, f, cc);
+    case ZYDIS_MNEMONIC_CMP: return fused_alu_op<Op::kCmp>(i, f, cc);
+    case ZYDIS_MNEMONIC_TEST: return fused_alu_op<Op::kTest>(i, f, cc);
     default: return nullptr;
   }
 }
