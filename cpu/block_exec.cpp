@@ -107,13 +107,18 @@ void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn
   // Boundary work raised before the block (service_attention re-raises attention_ while
   // debugging) must be seen after its first instruction: arm_poll keeps poll_cycle_ at 0.
   arm_poll(cycle_target);
+  // Why a local copy of RIP: read back from s_.rip, every instruction would wait for the
+  // store of the one before (two store-to-load forwards per instruction on the critical
+  // path). s_.rip is still stored after every instruction (faults, handlers read it).
+  uint64_t rip = s_.rip;
   try {
     for (;;) {
       // Instructions that need materialized RFLAGS carry a wrapper handler (Insn::body).
-      uint64_t fall = (s_.rip + i->length) & rip_mask;
+      uint64_t fall = (rip + i->length) & rip_mask;
       next_rip_ = fall;
       i->handler(*this, *i);
-      s_.rip = next_rip_;
+      rip = next_rip_;
+      s_.rip = rip;
       ++instructions_;
       cycles_ += i->cycles;
       // Exact boundaries: one compare covers attention_, the stop flag, self-modifying
@@ -125,13 +130,12 @@ void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn
       if (kLimit && instructions_ >= insn_stop) [[unlikely]]
         return;
       // Within a block only a taken conditional branch changes the flow.
-      if (++i != end && next_rip_ == fall) [[likely]]
+      if (++i != end && rip == fall) [[likely]]
         continue;
       // Chaining: the next block on the same linear page follows without a dispatch.
       // The fetch translation is checked exactly as lookup_block would (an ITLB hit with
       // the same physical page), so chaining never changes what executes or its cost.
       if ((i == end && !b->chainable) || !long64_ || *stop_) return;
-      uint64_t rip = s_.rip;
       const TlbEntry& e = itlb_[itlb_index(rip >> 12)];
       if (e.tag != (rip >> 12) || (e.perm & fetch_need_) != fetch_need_ ||
           e.pa != (b->pa & ~0xFFFull))
