@@ -45,6 +45,7 @@ const Block* CpuImpl::lookup_block() {
 }
 
 void CpuImpl::execute(uint64_t cycle_target, uint64_t insn_stop) {
+  insn_stop_ = insn_stop;
   while (cycles_ < cycle_target) {
     if (run_state_ != RunState::kRunning) break;
     if (instructions_ >= insn_stop) break;
@@ -72,13 +73,28 @@ void CpuImpl::execute(uint64_t cycle_target, uint64_t insn_stop) {
       if (*stop_) break;
       continue;
     }
-    run_block(*b, cycle_target, insn_stop);
+    if (insn_stop == Cpu::kNoLimit)
+      run_block<false>(*b, cycle_target, insn_stop);
+    else
+      run_block<true>(*b, cycle_target, insn_stop);
     if (*stop_) break;
   }
+  insn_stop_ = Cpu::kNoLimit;
   // Outside the engine RFLAGS is always up to date.
   materialize_flags();
 }
 
+bool CpuImpl::boundary_due(const Block& b, uint64_t cycle_target) {
+  // Anything that must act between two instructions, a stop request, the end of the time
+  // slice, a due LAPIC event (execute() services it), or a store into this block's page
+  // (self-modifying code: the rest of the block is stale).
+  if (attention_ || *stop_ || !b.valid || cycles_ >= cycle_target || cycles_ >= wake_deadline_)
+    return true;
+  arm_poll(cycle_target);
+  return false;
+}
+
+template <bool kLimit>
 void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn_stop) {
   const Block* b = &first;
   const Insn* i = b->insns.data();
@@ -88,30 +104,38 @@ void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn
                          mode_ == DecodeMode::kCompat16)
                           ? 0xFFFF
                           : 0xFFFFFFFF;
-  const bool* stop = stop_;
+  // Boundary work raised before the block (service_attention re-raises attention_ while
+  // debugging) must be seen after its first instruction: arm_poll keeps poll_cycle_ at 0.
+  arm_poll(cycle_target);
+  // Why a local copy of RIP: read back from s_.rip, every instruction would wait for the
+  // store of the one before (two store-to-load forwards per instruction on the critical
+  // path). s_.rip is still stored after every instruction (faults, handlers read it).
+  uint64_t rip = s_.rip;
   try {
     for (;;) {
-      if (!(i->exec & kExecLazyFlags)) materialize_flags();
-      uint64_t fall = (s_.rip + i->length) & rip_mask;
+      // Instructions that need materialized RFLAGS carry a wrapper handler (Insn::body).
+      uint64_t fall = (rip + i->length) & rip_mask;
       next_rip_ = fall;
       i->handler(*this, *i);
-      s_.rip = next_rip_;
+      rip = next_rip_;
+      s_.rip = rip;
       ++instructions_;
       cycles_ += i->cycles;
-      // Exact boundaries: anything that must act between two instructions, a stop
-      // request, the instruction limit, the end of the time slice, or a store into this
-      // block's page (self-modifying code: the rest of the block is stale).
-      if (__builtin_expect((attention_ | *stop | !b->valid) != 0, 0)) return;
-      if (__builtin_expect(instructions_ >= insn_stop, 0)) return;
-      if (__builtin_expect(cycles_ >= cycle_target, 0)) return;
-      if (__builtin_expect(cycles_ >= wake_deadline_, 0)) return;  // execute() services it
+      // Exact boundaries: one compare covers attention_, the stop flag, self-modifying
+      // code, the cycle target and the wake deadline (see poll_cycle_); the instruction
+      // limit is checked only when there is one.
+      if (cycles_ >= poll_cycle_) [[unlikely]] {
+        if (boundary_due(*b, cycle_target)) return;
+      }
+      if (kLimit && instructions_ >= insn_stop) [[unlikely]]
+        return;
       // Within a block only a taken conditional branch changes the flow.
-      if (++i != end && next_rip_ == fall) continue;
+      if (++i != end && rip == fall) [[likely]]
+        continue;
       // Chaining: the next block on the same linear page follows without a dispatch.
       // The fetch translation is checked exactly as lookup_block would (an ITLB hit with
       // the same physical page), so chaining never changes what executes or its cost.
-      if ((i == end && !b->chainable) || !long64_) return;
-      uint64_t rip = s_.rip;
+      if ((i == end && !b->chainable) || !long64_ || *stop_) return;
       const TlbEntry& e = itlb_[itlb_index(rip >> 12)];
       if (e.tag != (rip >> 12) || (e.perm & fetch_need_) != fetch_need_ ||
           e.pa != (b->pa & ~0xFFFull))
@@ -131,6 +155,8 @@ void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn
       }
       ++tlb_hits_;
       ++dcache_.chained;
+      // Fused pairs split only where poll_cycle_ says so: keep it at 0 near the limit.
+      if (kLimit && insn_stop - instructions_ <= 2 * kMaxBlockInsns) poll_cycle_ = 0;
       b = n;
       i = b->insns.data();
       end = i + b->insns.size();
@@ -146,8 +172,12 @@ void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn
   }
 }
 
+template void CpuImpl::run_block<false>(const Block&, uint64_t, uint64_t);
+template void CpuImpl::run_block<true>(const Block&, uint64_t, uint64_t);
+
 void CpuImpl::on_code_write(uint64_t pfn) {
-  dcache_.invalidate(pfn);
+  // The running block may be among the dropped ones: the engine must look (b->valid).
+  if (dcache_.invalidate(pfn)) poll_cycle_ = 0;
 }
 
 void CpuImpl::set_timing(const timing::Table& t) {

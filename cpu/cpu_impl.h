@@ -95,6 +95,27 @@ inline unsigned itlb_index(uint64_t vpn) {
 /// (lazy flags): the operation, its operands and result; kNone = RFLAGS holds them.
 enum class LazyOp : uint8_t { kNone, kAdd, kAdc, kSub, kSbb, kLogic, kInc, kDec, kShl, kShr, kSar };
 
+/// A field the block engine must notice at the next instruction boundary (attention_,
+/// wake_deadline_): every assignment also sets *poll (CpuImpl::poll_cycle_) to 0, so the
+/// engine's one per-instruction compare fails and it looks at everything. Reads are plain.
+template <typename T>
+class BoundaryValue {
+ public:
+  BoundaryValue(T v, uint64_t* poll) : v_(v), poll_(poll) {}
+  BoundaryValue(const BoundaryValue&) = delete;
+  BoundaryValue& operator=(const BoundaryValue&) = delete;
+  BoundaryValue& operator=(T v) {
+    v_ = v;
+    *poll_ = 0;
+    return *this;
+  }
+  operator T() const { return v_; }
+
+ private:
+  T v_;
+  uint64_t* poll_;
+};
+
 constexpr unsigned kNumVectorsCounted = 32;
 
 class CpuImpl {
@@ -115,8 +136,21 @@ class CpuImpl {
   /// instructions_ >= insn_stop, a stop request, or the processor stops running. Checks
   /// attention_, the stop flag and both limits after every instruction.
   void execute(uint64_t cycle_target, uint64_t insn_stop);
-  /// Runs the instructions of `b` from the current RIP (its first instruction).
+  /// Runs the instructions of `b` from the current RIP (its first instruction), and the
+  /// blocks chained after it. kLimit: insn_stop is an instruction limit to check.
+  template <bool kLimit>
   void run_block(const Block& b, uint64_t cycle_target, uint64_t insn_stop);
+  /// The engine's slow boundary test, run when cycles_ reached poll_cycle_: true if the
+  /// block must end here (attention, stop, stale block, cycle target, wake deadline);
+  /// otherwise re-arms poll_cycle_ and returns false.
+  bool boundary_due(const Block& b, uint64_t cycle_target);
+  /// Sets poll_cycle_ for the run up to `cycle_target`: 0 if attention_ is raised or the
+  /// instruction limit (insn_stop_) is near enough to fall inside a block.
+  void arm_poll(uint64_t cycle_target) {
+    uint64_t wake = wake_deadline_;
+    bool near_limit = insn_stop_ - instructions_ <= 2 * kMaxBlockInsns;
+    poll_cycle_ = attention_ || near_limit ? 0 : cycle_target < wake ? cycle_target : wake;
+  }
   /// Looks up (or decodes) the block at the current RIP; nullptr if it must be stepped
   /// by step_one. Raises the fetch's #PF/#GP.
   const Block* lookup_block();
@@ -205,8 +239,11 @@ class CpuImpl {
   void invpcid(spec::InvpcidType type, uint16_t pcid, uint64_t la);
 
   // ---- physical access ----
+  // Accesses outside RAM reach devices, which may request a stop: poll_cycle_ = 0 makes
+  // the block engine look at the stop flag after this instruction.
   uint64_t phys_read(uint64_t pa, unsigned size) {
     if (env_.mem->contains(pa, size)) return host_load(env_.mem->read_ptr(pa), size);
+    poll_cycle_ = 0;
     return phys_read_slow(pa, size);
   }
   void phys_write(uint64_t pa, unsigned size, uint64_t v) {
@@ -214,6 +251,7 @@ class CpuImpl {
       host_store(env_.mem->write_ptr(pa, size), size, v);
       return;
     }
+    poll_cycle_ = 0;
     phys_write_slow(pa, size, v);
   }
   uint64_t phys_read_slow(uint64_t pa, unsigned size);
@@ -576,13 +614,21 @@ class CpuImpl {
   /// branches); an alias of cycles_, so they count at once and are never lost.
   uint64_t& extra_cycles_ = cycles_;
   timing::Table timing_;  ///< the cost table (CpuParams::timing, Cpu::set_timing)
+  /// The block engine's one per-instruction test is cycles_ >= poll_cycle_. The engine
+  /// sets it to min(cycle target, wake_deadline_) when it enters a block; anything the
+  /// next boundary must see sets it to 0: raising attention_ or moving wake_deadline_
+  /// (BoundaryValue does it), a write to a page holding decoded code, an access outside
+  /// RAM (a device may have requested a stop).
+  uint64_t poll_cycle_ = 0;
+  /// The engine's instruction limit while it runs (see arm_poll).
+  uint64_t insn_stop_ = ~0ull;
   /// Set by anything that must act at the next instruction boundary (a pending interrupt,
   /// NMI, INIT/SIPI, a debug trap, a timer deadline). The run loop calls
   /// service_attention() when it is set, before fetching the next instruction.
-  bool attention_ = false;
+  BoundaryValue<bool> attention_{false, &poll_cycle_};
   /// The cycle count at which attention_ must be raised (LAPIC timer deadline, queued
   /// interrupt message due); ~0 if none. Kept by the LAPIC.
-  uint64_t wake_deadline_ = ~0ull;
+  BoundaryValue<uint64_t> wake_deadline_{~0ull, &poll_cycle_};
   CoreInterruptState irq_;
   std::unique_ptr<Lapic> lapic_;
 
@@ -663,6 +709,9 @@ void register_vmx(HandlerTable t);  // cpu/vmx/vmx_insns.cpp
 /// A handler specialized for the operand forms of `i` decoded in 64-bit mode, or nullptr
 /// (exec_fast.cpp).
 Handler fast_handler(const Insn& i);
+/// The handler of a fused pair (`first`, a flag-setting instruction, then `second`, a Jcc,
+/// both with 64-bit specialized handlers), or nullptr if they do not fuse (exec_fast.cpp).
+Handler fuse_pair(const Insn& first, const Insn& second);
 /// MOV to/from control and debug registers (exec_system.cpp).
 void exec_mov_special(CpuImpl& c, const Insn& i);
 

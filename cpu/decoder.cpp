@@ -28,6 +28,12 @@ void handle_unimplemented(CpuImpl&, const Insn&) {
   raise_ud();
 }
 
+/// The handler of an instruction not marked kExecLazyFlags: it sees RFLAGS materialized.
+void with_flags(CpuImpl& c, const Insn& i) {
+  c.materialize_flags();
+  i.body(c, i);
+}
+
 struct Tables {
   std::array<Handler, ZYDIS_MNEMONIC_MAX_VALUE + 1> handlers;
   ZydisDecoder decoders[6];
@@ -270,6 +276,10 @@ void CpuImpl::finish_decode(Insn& i) const {
   if (mode_ == DecodeMode::kLong64) {
     if (Handler h = fast_handler(i)) i.handler = h;
   }
+  if (!(exec & kExecLazyFlags)) {
+    i.body = i.handler;
+    i.handler = &with_flags;
+  }
   i.cost_class = static_cast<uint8_t>(cls);
   unsigned size = i.nops ? i.op[0].size : i.opsize;
   i.cycles = timing::instruction_cycles(timing_, cls, size, mem);
@@ -494,6 +504,28 @@ const Insn* CpuImpl::fetch() {
   return out;
 }
 
+namespace {
+
+/// Turns `prev` into a fused pair with the Jcc `next` (exec_fast.cpp fuse_pair) if they
+/// fuse; the pair is one record that behaves as two instructions at every boundary.
+bool try_fuse(Insn& prev, const Insn& next) {
+  Handler h = fuse_pair(prev, next);
+  if (!h) return false;
+  prev.handler = h;
+  prev.fused_len = prev.length;
+  prev.fused_cc = next.opcode & 15;
+  prev.fused_cycles = next.cycles;
+  prev.imm2 = next.imm;
+  // The record's next_rip_ is the end of the Jcc; a RIP-relative operand of the first
+  // instruction is relative to its own end.
+  if (prev.mem.rip_rel) prev.mem.disp -= next.length;
+  prev.length = static_cast<uint8_t>(prev.length + next.length);
+  prev.exec = next.exec;
+  return true;
+}
+
+}  // namespace
+
 const Block* CpuImpl::build_block(uint64_t pa) {
   if (!env_.mem->contains(pa & ~0xFFFull, 4096)) return nullptr;  // code in MMIO: step
   auto b = std::make_unique<Block>();
@@ -509,8 +541,9 @@ const Block* CpuImpl::build_block(uint64_t pa) {
     // it; step_one runs it (and raises its fault) when execution gets there.
     if (!decode_insn(mode_, page + off, avail, &i, &need_more)) break;
     finish_decode(i);
-    b->insns.push_back(i);
     off += i.length;
+    if (!b->insns.empty() && !b->insns.back().fused_len && try_fuse(b->insns.back(), i)) continue;
+    b->insns.push_back(i);
     if (!(i.exec & (kExecStraight | kExecCondBranch))) break;
   }
   if (b->insns.empty()) return nullptr;

@@ -65,8 +65,11 @@ void mark_straight_line(uint16_t mnemonic);
 
 /// A decoded instruction in the form the executor uses.
 struct Insn {
+  /// What the engine calls. For an instruction not marked kExecLazyFlags it is a wrapper
+  /// that materializes RFLAGS and then runs `body`, so the engine's loop needs no test.
   Handler handler = nullptr;
-  uint16_t mnemonic = 0;  ///< ZydisMnemonic
+  Handler body = nullptr;  ///< the instruction's own handler when `handler` wraps it
+  uint16_t mnemonic = 0;   ///< ZydisMnemonic
   uint8_t length = 0;
   uint8_t opsize = 4;    ///< effective operand size, bytes
   uint8_t addrsize = 4;  ///< effective address size, bytes
@@ -81,7 +84,13 @@ struct Insn {
   Operand op[4];
   MemRef mem;
   uint64_t imm = 0;   ///< first immediate (sign-extended when signed; relative branch offset)
-  uint64_t imm2 = 0;  ///< second immediate (ENTER level) or far-pointer selector
+  uint64_t imm2 = 0;  ///< second immediate (ENTER level) or far-pointer selector; the
+                      ///< branch offset of a fused pair's Jcc
+  // A fused pair (exec_fast.cpp, fuse_pair): one record that runs a flag-setting
+  // instruction and the Jcc after it; `length` spans both, `cycles` is the first's.
+  uint8_t fused_len = 0;      ///< length of the first instruction; 0 = not a fused pair
+  uint8_t fused_cc = 0;       ///< the Jcc's condition code
+  uint32_t fused_cycles = 0;  ///< base cycles of the Jcc
 };
 
 /// Returns the handler for a Zydis mnemonic (the #UD handler if not implemented).

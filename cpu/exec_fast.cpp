@@ -6,6 +6,9 @@
 // exec_control.cpp (Intel SDM Vol. 2 instruction pages).
 #include <Zydis/Zydis.h>
 
+#include <array>
+#include <utility>
+
 #include "cpu/cpu_impl.h"
 
 namespace hvsim::cpu {
@@ -24,26 +27,39 @@ inline uint64_t ea64(const C& c, const Insn& i) {
   return a;
 }
 
+// The TLB-hit paths are inlined into every handler; the rest (misses, MMIO, page-crossing
+// accesses, data breakpoints) stays out of line.
+template <unsigned kSize>
+[[gnu::noinline]] uint64_t load_slow(C& c, unsigned seg, uint64_t la) {
+  return c.read_mem(seg, la, kSize);
+}
+template <unsigned kSize>
+[[gnu::noinline]] void store_slow(C& c, unsigned seg, uint64_t la, uint64_t v) {
+  c.write_mem(seg, la, kSize, v);
+}
+
 template <unsigned kSize>
 inline uint64_t load(C& c, unsigned seg, uint64_t la) {
   const TlbEntry& e = c.tlb_[tlb_index(la >> 12)];
   // A TLB tag only ever holds a canonical page, so a hit within the page is canonical.
-  if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.rd_need_) == c.rd_need_) {
+  if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.rd_need_) == c.rd_need_)
+      [[likely]] {
     ++c.tlb_hits_;
     return C::host_load(e.host + (la & 0xFFF), kSize);
   }
-  return c.read_mem(seg, la, kSize);
+  return load_slow<kSize>(c, seg, la);
 }
 
 template <unsigned kSize>
 inline void store(C& c, unsigned seg, uint64_t la, uint64_t v) {
   const TlbEntry& e = c.tlb_[tlb_index(la >> 12)];
-  if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.wr_need_) == c.wr_need_) {
+  if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.wr_need_) == c.wr_need_)
+      [[likely]] {
     ++c.tlb_hits_;
     C::host_store(e.host + (la & 0xFFF), kSize, v);
     return;
   }
-  c.write_mem(seg, la, kSize, v);
+  store_slow<kSize>(c, seg, la, v);
 }
 
 template <unsigned kSize>
@@ -97,7 +113,7 @@ void lea(C& c, const Insn& i) {
 enum class Op { kAdd, kOr, kAnd, kSub, kXor, kCmp, kTest };
 
 template <Op kOp, unsigned kSize>
-inline void alu_core(C& c, unsigned dst, uint64_t a, uint64_t b) {
+inline uint64_t alu_core(C& c, unsigned dst, uint64_t a, uint64_t b) {
   constexpr uint64_t m = size_mask(kSize);
   uint64_t r;
   LazyOp lop;
@@ -127,6 +143,7 @@ inline void alu_core(C& c, unsigned dst, uint64_t a, uint64_t b) {
   }
   if (kOp != Op::kCmp && kOp != Op::kTest) set_reg<kSize>(c, dst, r);
   c.set_lazy_flags(lop, kSize, a, b, r);
+  return r;
 }
 
 template <Op kOp, unsigned kSize>
@@ -160,12 +177,12 @@ void incdec_r(C& c, const Insn& i) {
   c.set_lazy_flags(kInc ? LazyOp::kInc : LazyOp::kDec, kSize, a, cf, r);
 }
 
-/// SHL/SHR/SAR register, immediate count.
-template <LazyOp kOp, unsigned kSize>
+/// SHL/SHR/SAR register by an immediate count (kCl = false) or by CL.
+template <LazyOp kOp, unsigned kSize, bool kCl = false>
 void shift_ri(C& c, const Insn& i) {
   unsigned d = i.op[0].reg;
   uint64_t a = reg<kSize>(c, d);
-  uint64_t count = i.imm & (kSize == 8 ? 0x3F : 0x1F);
+  uint64_t count = (kCl ? c.s_.gpr[kRcx] : i.imm) & (kSize == 8 ? 0x3F : 0x1F);
   if (count == 0) {
     set_reg<kSize>(c, d, a);  // flags unchanged; a 32-bit destination still zero-extends
     return;
@@ -180,6 +197,30 @@ void shift_ri(C& c, const Insn& i) {
         size_mask(kSize);
   set_reg<kSize>(c, d, r);
   c.set_lazy_flags(kOp, kSize, a, count, r);
+}
+
+/// IMUL r, r/m (kImm = false) and IMUL r, r/m, imm: the truncated signed product; CF = OF
+/// = the product did not fit; SF, ZF, PF of the result, AF = 0 (as exec_alu.cpp's imul).
+template <unsigned kSize, bool kMem, bool kImm>
+void imul_r(C& c, const Insn& i) {
+  uint64_t src = kMem ? load<kSize>(c, i.mem.seg, ea64(c, i)) : reg<kSize>(c, i.op[1].reg);
+  uint64_t a = kImm ? src : reg<kSize>(c, i.op[0].reg);
+  uint64_t b = kImm ? i.imm & size_mask(kSize) : src;
+  __int128 p = static_cast<__int128>(static_cast<int64_t>(sign_extend(a, kSize))) *
+               static_cast<int64_t>(sign_extend(b, kSize));
+  uint64_t lo = static_cast<uint64_t>(p) & size_mask(kSize);
+  bool ov = p != static_cast<__int128>(static_cast<int64_t>(sign_extend(lo, kSize)));
+  set_reg<kSize>(c, i.op[0].reg, lo);
+  c.set_arith_flags(szp_flags(lo, kSize) | (ov ? kFlagCF | kFlagOF : 0));
+}
+
+/// BT r, r / BT r, imm: CF = the bit; the other flags keep their values.
+template <unsigned kSize, bool kImm>
+void bt_r(C& c, const Insn& i) {
+  uint64_t bit = (kImm ? i.imm : c.s_.gpr[i.op[1].reg]) & (kSize * 8 - 1);
+  bool set = (reg<kSize>(c, i.op[0].reg) >> bit) & 1;
+  c.materialize_flags();
+  c.s_.rflags = (c.s_.rflags & ~kFlagCF) | (set ? kFlagCF : 0);
 }
 
 // ---- control transfer ----
@@ -229,6 +270,12 @@ void jmp_rel(C& c, const Insn& i) {
   near_jump(c, c.next_rip_ + i.imm);
 }
 
+/// JMP r64 / JMP m64 (jump tables, computed gotos).
+template <bool kMem>
+void jmp_ind(C& c, const Insn& i) {
+  near_jump(c, kMem ? load<8>(c, i.mem.seg, ea64(c, i)) : c.s_.gpr[i.op[0].reg]);
+}
+
 inline void push64(C& c, uint64_t v) {
   uint64_t sp = c.s_.gpr[kRsp] - 8;
   store<8>(c, kSs, sp, v);
@@ -258,6 +305,116 @@ void pop_r(C& c, const Insn& i) {
   uint64_t v = load<8>(c, kSs, sp);
   c.s_.gpr[kRsp] = sp + 8;
   c.s_.gpr[i.op[0].reg] = v;  // POP RSP: the popped value wins
+}
+
+// ---- fused pairs: a flag-setting instruction and the Jcc after it ----
+// One record runs both (fuse_pair). It behaves as two instructions at every boundary:
+// the engine charges the first (Insn::cycles, one instruction); the handler charges the
+// Jcc only when it runs it, and runs it only if no boundary falls between the two.
+
+/// How the first instruction's flags relate to its operands and result.
+enum class FlagKind { kSub, kLogic, kOther };
+
+/// Jcc condition `cc` after an operation on a and b (truncated) with result r; conditions
+/// not derived here read the lazy flags the first instruction recorded.
+template <FlagKind kKind, unsigned kSize>
+[[gnu::always_inline]] inline bool fused_cond(C& c, unsigned cc, uint64_t a, uint64_t b,
+                                              uint64_t r) {
+  constexpr unsigned kShift = 64 - 8 * kSize;
+  bool sign = (r >> (8 * kSize - 1)) & 1;
+  bool v;
+  if constexpr (kKind == FlagKind::kSub) {
+    int64_t sa = static_cast<int64_t>(a << kShift), sb = static_cast<int64_t>(b << kShift);
+    switch (cc >> 1) {
+      case 1: v = a < b; break;    // B: CF
+      case 2: v = r == 0; break;   // Z
+      case 3: v = a <= b; break;   // BE: CF | ZF
+      case 4: v = sign; break;     // S
+      case 6: v = sa < sb; break;  // L: SF != OF
+      case 7: v = sa <= sb; break;
+      default: return c.cond(cc);  // O, P
+    }
+  } else if constexpr (kKind == FlagKind::kLogic) {
+    switch (cc >> 1) {  // CF = OF = 0
+      case 0:
+      case 1: v = false; break;
+      case 2:
+      case 3: v = r == 0; break;
+      case 4:
+      case 6: v = sign; break;
+      case 7: v = r == 0 || sign; break;
+      default: return c.cond(cc);  // P
+    }
+  } else {
+    switch (cc >> 1) {
+      case 2: v = r == 0; break;
+      case 4: v = sign; break;
+      default: return c.cond(cc);
+    }
+  }
+  return (cc & 1) ? !v : v;
+}
+
+/// The Jcc half, after the first instruction committed its result and lazy flags.
+/// kCc of a fused handler whose condition code is read from the record (Insn::fused_cc).
+constexpr unsigned kAnyCc = 16;
+
+template <FlagKind kKind, unsigned kSize, unsigned kCc = kAnyCc>
+[[gnu::always_inline]] inline void fused_jcc(C& c, const Insn& i, uint64_t a, uint64_t b,
+                                             uint64_t r) {
+  // The boundary after the first instruction: if the engine would look there (poll_cycle_
+  // covers attention, stop, self-modifying code, the time slice, and is 0 near an
+  // instruction limit), the pair splits: the first ends here, the Jcc runs on its own.
+  if (c.cycles_ + i.cycles >= c.poll_cycle_) [[unlikely]] {
+    c.next_rip_ = c.s_.rip + i.fused_len;
+    return;
+  }
+  if (fused_cond<kKind, kSize>(c, kCc == kAnyCc ? i.fused_cc : kCc, a, b, r)) {
+    uint64_t target = c.next_rip_ + i.imm2;
+    if (!c.canonical(target)) [[unlikely]] {
+      // #GP(0) at the Jcc, after the first instruction retired.
+      c.s_.rip += i.fused_len;
+      ++c.instructions_;
+      c.cycles_ += i.cycles;
+      raise_gp(0);
+    }
+    c.next_rip_ = target;
+    c.cycles_ += c.timing_.branch_taken;
+  }
+  ++c.instructions_;
+  c.cycles_ += i.fused_cycles;
+}
+
+constexpr FlagKind flag_kind(Op op) {
+  return op == Op::kSub || op == Op::kCmp ? FlagKind::kSub
+         : op == Op::kAdd                 ? FlagKind::kOther
+                                          : FlagKind::kLogic;
+}
+
+/// Operand forms of a fused ALU instruction.
+enum class Form { kRR, kRI, kRM, kMI, kMR };
+
+template <Op kOp, unsigned kSize, Form kForm, unsigned kCc = kAnyCc>
+void fused_alu(C& c, const Insn& i) {
+  constexpr uint64_t m = size_mask(kSize);
+  uint64_t a, b;
+  if constexpr (kForm == Form::kMI || kForm == Form::kMR) {
+    a = load<kSize>(c, i.mem.seg, ea64(c, i));
+    b = kForm == Form::kMI ? i.imm & m : reg<kSize>(c, i.op[1].reg);
+  } else {
+    b = kForm == Form::kRR   ? reg<kSize>(c, i.op[1].reg)
+        : kForm == Form::kRI ? i.imm & m
+                             : load<kSize>(c, i.mem.seg, ea64(c, i));
+    a = reg<kSize>(c, i.op[0].reg);
+  }
+  uint64_t r = alu_core<kOp, kSize>(c, i.op[0].reg, a, b);
+  fused_jcc<flag_kind(kOp), kSize, kCc>(c, i, a, b, r);
+}
+
+template <bool kInc, unsigned kSize>
+void fused_incdec(C& c, const Insn& i) {
+  incdec_r<kInc, kSize>(c, i);
+  fused_jcc<FlagKind::kOther, kSize>(c, i, 0, 0, c.lf_r_);
 }
 
 // ---- selection ----
@@ -362,8 +519,16 @@ Handler fast_handler(const Insn& i) {
     case ZYDIS_MNEMONIC_SHL:
     case ZYDIS_MNEMONIC_SHR:
     case ZYDIS_MNEMONIC_SAR: {
-      if (!two || !r0 || !i1 || (s != 4 && s != 8)) return nullptr;
+      bool cl = r1 && i.op[1].reg == kRcx && i.op[1].size == 1;
+      if (!two || !r0 || !(i1 || cl) || (s != 4 && s != 8)) return nullptr;
       bool w = s == 8;
+      if (cl) {
+        if (i.mnemonic == ZYDIS_MNEMONIC_SHL)
+          return w ? &shift_ri<LazyOp::kShl, 8, true> : &shift_ri<LazyOp::kShl, 4, true>;
+        if (i.mnemonic == ZYDIS_MNEMONIC_SHR)
+          return w ? &shift_ri<LazyOp::kShr, 8, true> : &shift_ri<LazyOp::kShr, 4, true>;
+        return w ? &shift_ri<LazyOp::kSar, 8, true> : &shift_ri<LazyOp::kSar, 4, true>;
+      }
       if (i.mnemonic == ZYDIS_MNEMONIC_SHL)
         return w ? &shift_ri<LazyOp::kShl, 8> : &shift_ri<LazyOp::kShl, 4>;
       if (i.mnemonic == ZYDIS_MNEMONIC_SHR)
@@ -388,11 +553,118 @@ Handler fast_handler(const Insn& i) {
     case ZYDIS_MNEMONIC_JZ:
       if (i.opsize != 8 || !imm(0)) return nullptr;
       return jcc_form(i.opcode & 15);
-    case ZYDIS_MNEMONIC_JMP: return i.opsize == 8 && imm(0) ? &jmp_rel : nullptr;
+    case ZYDIS_MNEMONIC_JMP:
+      if (i.opsize != 8 || i.nops != 1) return nullptr;
+      return imm(0)         ? &jmp_rel
+             : r0 && s == 8 ? &jmp_ind<false>
+             : m0 && s == 8 ? &jmp_ind<true>
+                            : nullptr;
+    case ZYDIS_MNEMONIC_IMUL: {
+      if (!r0 || (s != 4 && s != 8) || !(r1 || m1)) return nullptr;
+      bool w = s == 8;
+      if (i.nops == 3 && imm(2))
+        return m1 ? (w ? &imul_r<8, true, true> : &imul_r<4, true, true>)
+                  : (w ? &imul_r<8, false, true> : &imul_r<4, false, true>);
+      if (!two) return nullptr;
+      return m1 ? (w ? &imul_r<8, true, false> : &imul_r<4, true, false>)
+                : (w ? &imul_r<8, false, false> : &imul_r<4, false, false>);
+    }
+    case ZYDIS_MNEMONIC_BT:
+      if (!two || !r0 || (s != 4 && s != 8) || !(r1 || i1)) return nullptr;
+      return s == 8 ? (i1 ? &bt_r<8, true> : &bt_r<8, false>)
+                    : (i1 ? &bt_r<4, true> : &bt_r<4, false>);
     case ZYDIS_MNEMONIC_CALL: return i.opsize == 8 && imm(0) ? &call_rel : nullptr;
     case ZYDIS_MNEMONIC_RET: return i.opsize == 8 && i.nops == 0 ? &ret_near : nullptr;
     case ZYDIS_MNEMONIC_PUSH: return i.opsize == 8 && r0 && s == 8 ? &push_r : nullptr;
     case ZYDIS_MNEMONIC_POP: return i.opsize == 8 && r0 && s == 8 ? &pop_r : nullptr;
+    default: return nullptr;
+  }
+}
+
+namespace {
+
+/// The 16 handlers of one fused form, one per condition code (CMP and TEST, the usual
+/// flag producers before a Jcc, get their condition folded in at compile time).
+template <Op kOp, unsigned kSize, Form kForm, size_t... kCc>
+constexpr std::array<Handler, 16> fused_cc_table(std::index_sequence<kCc...>) {
+  return {&fused_alu<kOp, kSize, kForm, kCc>...};
+}
+
+template <Op kOp, Form kForm>
+Handler fused_alu_form(unsigned s, unsigned cc) {
+  if constexpr (kOp == Op::kCmp || kOp == Op::kTest) {
+    static constexpr auto k1 = fused_cc_table<kOp, 1, kForm>(std::make_index_sequence<16>());
+    static constexpr auto k4 = fused_cc_table<kOp, 4, kForm>(std::make_index_sequence<16>());
+    static constexpr auto k8 = fused_cc_table<kOp, 8, kForm>(std::make_index_sequence<16>());
+    if (s == 1) return k1[cc];
+    if (s == 4) return k4[cc];
+    if (s == 8) return k8[cc];
+  }
+  return s == 1   ? &fused_alu<kOp, 1, kForm>
+         : s == 2 ? &fused_alu<kOp, 2, kForm>
+         : s == 4 ? &fused_alu<kOp, 4, kForm>
+                  : &fused_alu<kOp, 8, kForm>;
+}
+
+template <Op kOp>
+Handler fused_alu_op(const Insn& i, Form f, unsigned cc) {
+  unsigned s = i.op[0].size;
+  switch (f) {
+    case Form::kRR: return fused_alu_form<kOp, Form::kRR>(s, cc);
+    case Form::kRI: return fused_alu_form<kOp, Form::kRI>(s, cc);
+    case Form::kRM:
+      if (kOp == Op::kTest) return nullptr;  // not encodable: TEST's memory operand is first
+      return fused_alu_form<kOp, Form::kRM>(s, cc);
+    case Form::kMI:
+    case Form::kMR:
+      if (kOp != Op::kCmp && kOp != Op::kTest) return nullptr;  // no read-modify-write
+      return f == Form::kMI ? fused_alu_form<kOp, Form::kMI>(s, cc)
+                            : fused_alu_form<kOp, Form::kMR>(s, cc);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Handler fuse_pair(const Insn& first, const Insn& second) {
+  // The second must be a Jcc with its 64-bit specialized handler, the first an
+  // instruction with one (both decoded in 64-bit mode).
+  unsigned cc = second.opcode & 15;
+  if (!(second.exec & kExecCondBranch) || second.handler != jcc_form(cc)) return nullptr;
+  if (first.handler != fast_handler(first)) return nullptr;
+  const Insn& i = first;
+  auto kind = [&](unsigned n) { return n < i.nops ? i.op[n].kind : OpKind::kNone; };
+  switch (i.mnemonic) {
+    case ZYDIS_MNEMONIC_INC:
+    case ZYDIS_MNEMONIC_DEC: {
+      unsigned s = i.op[0].size;
+      if (i.mnemonic == ZYDIS_MNEMONIC_INC)
+        return s == 1   ? &fused_incdec<true, 1>
+               : s == 2 ? &fused_incdec<true, 2>
+               : s == 4 ? &fused_incdec<true, 4>
+                        : &fused_incdec<true, 8>;
+      return s == 1   ? &fused_incdec<false, 1>
+             : s == 2 ? &fused_incdec<false, 2>
+             : s == 4 ? &fused_incdec<false, 4>
+                      : &fused_incdec<false, 8>;
+    }
+    default: break;
+  }
+  if (i.nops != 2) return nullptr;
+  Form f;
+  OpKind k0 = kind(0), k1 = kind(1);
+  if (k0 == OpKind::kReg)
+    f = k1 == OpKind::kReg ? Form::kRR : k1 == OpKind::kImm ? Form::kRI : Form::kRM;
+  else
+    f = k1 == OpKind::kImm ? Form::kMI : Form::kMR;
+  switch (i.mnemonic) {
+    case ZYDIS_MNEMONIC_ADD: return fused_alu_op<Op::kAdd>(i, f, cc);
+    case ZYDIS_MNEMONIC_OR: return fused_alu_op<Op::kOr>(i, f, cc);
+    case ZYDIS_MNEMONIC_AND: return fused_alu_op<Op::kAnd>(i, f, cc);
+    case ZYDIS_MNEMONIC_SUB: return fused_alu_op<Op::kSub>(i, f, cc);
+    case ZYDIS_MNEMONIC_XOR: return fused_alu_op<Op::kXor>(i, f, cc);
+    case ZYDIS_MNEMONIC_CMP: return fused_alu_op<Op::kCmp>(i, f, cc);
+    case ZYDIS_MNEMONIC_TEST: return fused_alu_op<Op::kTest>(i, f, cc);
     default: return nullptr;
   }
 }
