@@ -18,6 +18,7 @@ PROGRAMS = [
     ("timers", "tsc_hz=2000000000 apic_hz=1000000000 rtc_start=1704067200",
      "LAPIC timer modes, PIT via 8259 and IOAPIC, RTC, ACPI PM timer"),
     ("fpu_sse", "", "x87 and SSE-SSE4.2 results, XSAVE, #NM/#XM/#MF/#UD rules"),
+    ("vmx_basic", "", "a mini hypervisor: VMXON, VM-entry checks, a guest and its VM exits"),
 ]
 
 CPUS = {"mbcheck": 2, "smp": 4}
