@@ -9,10 +9,10 @@
 // processor to invalidate any cached translation at any time), so no translation of one
 // (VPID, EPTP) is ever seen by another and INVEPT/INVVPID find nothing of non-root
 // contexts cached in root operation; they check their operands and succeed.
+#include "cpu/vmx/spec/ept.h"
 #include "core/inspect.h"
 #include "cpu/cpu_impl.h"
 #include "cpu/vmx/spec/controls.h"
-#include "cpu/vmx/spec/ept.h"
 #include "cpu/vmx/vmx.h"
 
 namespace hvsim::cpu::vmx {
@@ -36,9 +36,10 @@ bool Vmx::ept_enabled() const {
 
 bool Vmx::ept_controls_ok() const {
   auto proc_c = static_cast<uint32_t>(vmcs_.get(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
-  uint32_t p2 = (proc_c & proc::kActivateSecondaryControls)
-                    ? static_cast<uint32_t>(vmcs_.get(F::SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS))
-                    : 0;
+  uint32_t p2 =
+      (proc_c & proc::kActivateSecondaryControls)
+          ? static_cast<uint32_t>(vmcs_.get(F::SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS))
+          : 0;
   if ((p2 & proc2::kEnableVpid) && vmcs_.get(F::VIRTUAL_PROCESSOR_ID) == 0) return false;
   if (p2 & proc2::kEnableEpt) {
     uint64_t eptp = vmcs_.get(F::EPT_POINTER);
@@ -48,7 +49,8 @@ bool Vmx::ept_controls_ok() const {
       return false;
     uint64_t pwl = (eptp & kEptpWalkLengthMask) >> kEptpWalkLengthShift;
     if (pwl != 3 && pwl != 4) return false;
-    if (eptp & (kEptpSupervisorShadowStack | kEptpReserved11_8 | ~((1ull << cpu::spec::kMaxPhysAddrBits) - 1)))
+    if (eptp & (kEptpSupervisorShadowStack | kEptpReserved11_8 |
+                ~((1ull << cpu::spec::kMaxPhysAddrBits) - 1)))
       return false;
   }
   return true;

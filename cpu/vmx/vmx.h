@@ -63,8 +63,8 @@ struct ExitInfo {
 
 /// A guest-physical address translated through EPT (cpu/vmx/ept.cpp).
 struct EptTranslation {
-  uint64_t hpa = 0;  ///< the host-physical address
-  uint8_t rwx = 0;   ///< the AND of bits 2:0 of the EPT entries used
+  uint64_t hpa = 0;   ///< the host-physical address
+  uint8_t rwx = 0;    ///< the AND of bits 2:0 of the EPT entries used
   bool dirty = true;  ///< the leaf's dirty flag is set (always true without EPT A/D flags)
 };
 

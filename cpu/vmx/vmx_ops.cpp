@@ -344,7 +344,8 @@ void Vmx::restore(StateReader& r, const std::string& section) {
   current_ = r.u64("current");
   vmcs_.v = {};
   // Version 1 predates the EPT/VPID fields (appended at the end of the slot list).
-  r.bytes_into("vmcs", vmcs_.v.data(), sizeof(uint64_t) * (version == 1 ? kNumFieldsV1 : kNumFields));
+  r.bytes_into("vmcs", vmcs_.v.data(),
+               sizeof(uint64_t) * (version == 1 ? kNumFieldsV1 : kNumFields));
   vmcs_.launched = r.boolean("launched");
   stale_launch_ = r.boolean("stale_launch");
   timer_deadline_ = r.u64("timer_deadline");

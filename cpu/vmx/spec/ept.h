@@ -16,7 +16,7 @@ enum class EptMemoryType : uint8_t { kUncacheable = 0, kWriteBack = 6 };
 constexpr uint64_t kEptpMemoryTypeMask = 7;
 constexpr unsigned kEptpWalkLengthShift = 3;  ///< bits 5:3: page-walk length - 1
 constexpr uint64_t kEptpWalkLengthMask = 7ull << kEptpWalkLengthShift;
-constexpr uint64_t kEptpAccessedDirty = 1ull << 6;       ///< enable A/D flags for EPT
+constexpr uint64_t kEptpAccessedDirty = 1ull << 6;  ///< enable A/D flags for EPT
 constexpr uint64_t kEptpSupervisorShadowStack = 1ull << 7;
 constexpr uint64_t kEptpReserved11_8 = 0xF00;
 
@@ -40,13 +40,13 @@ constexpr bool ept_memory_type_reserved(unsigned t) {
 
 // Exit qualification for EPT violations (SDM Table 28-7).
 namespace ept_qual {
-constexpr uint64_t kRead = 1ull << 0;    ///< data read
-constexpr uint64_t kWrite = 1ull << 1;   ///< data write
-constexpr uint64_t kFetch = 1ull << 2;   ///< instruction fetch
-constexpr unsigned kAllowedShift = 3;    ///< bits 5:3: AND of bits 2:0 of the entries used
-constexpr uint64_t kLinearValid = 1ull << 7;        ///< guest linear-address field valid
-constexpr uint64_t kFinalTranslation = 1ull << 8;   ///< access to the translation (vs. walk)
-constexpr uint64_t kNmiUnblocking = 1ull << 12;     ///< NMI unblocking due to IRET
+constexpr uint64_t kRead = 1ull << 0;         ///< data read
+constexpr uint64_t kWrite = 1ull << 1;        ///< data write
+constexpr uint64_t kFetch = 1ull << 2;        ///< instruction fetch
+constexpr unsigned kAllowedShift = 3;         ///< bits 5:3: AND of bits 2:0 of the entries used
+constexpr uint64_t kLinearValid = 1ull << 7;  ///< guest linear-address field valid
+constexpr uint64_t kFinalTranslation = 1ull << 8;  ///< access to the translation (vs. walk)
+constexpr uint64_t kNmiUnblocking = 1ull << 12;    ///< NMI unblocking due to IRET
 }  // namespace ept_qual
 
 // IA32_VMX_EPT_VPID_CAP (SDM A.10).
