@@ -40,6 +40,10 @@ struct Fault {
   bool trap = false;
 };
 
+/// Not an exception: the vector of the Fault that unwinds an instruction for an
+/// EPT-induced VM exit (cpu/vmx/ept.cpp); handle_fault performs the exit.
+constexpr uint8_t kVmExitVector = 0xFF;
+
 [[noreturn]] inline void raise_fault(spec::Vector v, uint32_t error = 0) {
   uint8_t n = static_cast<uint8_t>(v);
   throw Fault{n, spec::has_error_code(n), error};
@@ -217,6 +221,14 @@ class CpuImpl {
   }
   void tlb_flush(bool include_global);
   void tlb_flush_page(uint64_t la);
+  /// Records that TLB slot `k` (k >= kTlbEntries: ITLB slot k - kTlbEntries) was filled,
+  /// so tlb_flush visits only filled slots (see tlb_fill_).
+  void note_tlb_fill(unsigned k) {
+    if (tlb_fills_ < kTlbFillLog) tlb_fill_[tlb_fills_] = static_cast<uint16_t>(k);
+    if (tlb_fills_ <= kTlbFillLog) ++tlb_fills_;
+  }
+  /// In VMX non-root operation with "enable EPT": guest-physical addresses go through EPT.
+  bool ept_active() const { return vmx_non_root_ && vmx_ept_; }
   spec::PagingMode paging_mode() const;
 
   // ---- paging-structure walk (paging_walk.cpp) ----
@@ -668,6 +680,14 @@ class CpuImpl {
 
   TlbEntry tlb_[kTlbEntries];
   TlbEntry itlb_[kItlbEntries];
+  /// The slots filled since the last flush, so that a flush costs what was filled, not
+  /// the TLB's size (VM entries and exits flush: a round trip touches a handful of pages).
+  /// tlb_fills_ > kTlbFillLog: the log overflowed and the next flush sweeps everything.
+  /// Why not tags per context: a tag compare on every TLB hit costs every guest; the
+  /// log costs only translate_slow.
+  static constexpr unsigned kTlbFillLog = 64;
+  uint16_t tlb_fill_[kTlbFillLog] = {};
+  unsigned tlb_fills_ = 0;
   DecodeCache dcache_;
   Insn scratch_;  ///< an instruction decoded without caching
   std::shared_ptr<CpuImpl*> listener_slot_;
@@ -676,6 +696,10 @@ class CpuImpl {
   /// LAPIC folds it into wake_deadline_).
   std::unique_ptr<vmx::Vmx> vmx_;
   bool vmx_non_root_ = false;
+  /// "enable EPT" of the current VMCS while in non-root operation (ept_active()).
+  bool vmx_ept_ = false;
+  /// instructions_ + 1 of an IRET that unblocked NMIs (EPT-violation qualification bit 12).
+  uint64_t iret_nmi_unblock_ = 0;
   uint64_t vmx_timer_deadline_ = ~0ull;
   const bool* stop_ = nullptr;  ///< env_.stop_flag, or a flag that is never set
 

@@ -22,6 +22,8 @@ void CpuImpl::shutdown(uint8_t vector, std::string reason) {
 
 void CpuImpl::handle_fault(const Fault& first) {
   materialize_flags();  // delivery pushes RFLAGS
+  if (first.vector == kVmExitVector) [[unlikely]]
+    return vmx_->take_pending_exit();  // EPT violation or misconfiguration
   Fault f = first;
   uint64_t ret = (f.soft || f.trap) ? next_rip_ : s_.rip;
   // Faults other than an instruction-breakpoint #DB save RFLAGS with RF = 1, so that the
@@ -42,6 +44,8 @@ void CpuImpl::handle_fault(const Fault& first) {
       deliver(f.vector, f.has_error, f.error, f.soft, ret);
       return;
     } catch (const Fault& f2) {
+      if (f2.vector == kVmExitVector) [[unlikely]]
+        return vmx_->take_pending_exit();  // EPT-induced exit while delivering an event
       if (f.vector == static_cast<uint8_t>(Vector::kDF) && !f.soft) {
         std::string reason = std::string("triple fault: ") +
                              to_string(static_cast<Vector>(f2.vector)) + " while delivering #DF";

@@ -2,6 +2,7 @@
 // INVPCID, PCIDs) (Intel SDM Vol. 3A ch. 4, 4.10); the walk itself is in paging_walk.cpp;
 // physical access to RAM and MMIO; segment checks outside 64-bit mode (SDM 5.3, 5.4).
 #include "cpu/cpu_impl.h"
+#include "cpu/vmx/vmx.h"
 
 namespace hvsim::cpu {
 
@@ -20,11 +21,29 @@ PagingMode CpuImpl::paging_mode() const {
 // PCID can then survive an invalidation that should have removed it.
 void CpuImpl::tlb_flush(bool include_global) {
   ++tlb_flushes_;
-  for (auto& e : tlb_) {
-    if (include_global || !(e.perm & kTlbGlobal)) e.tag = ~0ull;
+  auto entry = [&](unsigned k) -> TlbEntry& {
+    return k < kTlbEntries ? tlb_[k] : itlb_[k - kTlbEntries];
+  };
+  if (tlb_fills_ <= kTlbFillLog) {
+    // Only logged slots can be valid: drop them, keep (and re-log) surviving globals.
+    unsigned keep = 0;
+    for (unsigned n = 0; n < tlb_fills_; ++n) {
+      unsigned k = tlb_fill_[n];
+      TlbEntry& e = entry(k);
+      if (e.tag == ~0ull) continue;
+      if (include_global || !(e.perm & kTlbGlobal))
+        e.tag = ~0ull;
+      else
+        tlb_fill_[keep++] = static_cast<uint16_t>(k);
+    }
+    tlb_fills_ = keep;
+    return;
   }
-  for (auto& e : itlb_) {
+  tlb_fills_ = 0;
+  for (unsigned k = 0; k < kTlbEntries + kItlbEntries; ++k) {
+    TlbEntry& e = entry(k);
     if (include_global || !(e.perm & kTlbGlobal)) e.tag = ~0ull;
+    if (e.tag != ~0ull) note_tlb_fill(k);
   }
 }
 
@@ -88,6 +107,7 @@ void CpuImpl::tlb_restore_entry(unsigned k, uint64_t tag, uint64_t pa, uint16_t 
   perm &= static_cast<uint16_t>(~(kTlbHostRead | kTlbHostWrite));
   perm |= host_access(*env_.mem, pa & ~0xFFFull, &host);
   e = TlbEntry{tag, pa & ~0xFFFull, host, perm};
+  tlb_fills_ = kTlbFillLog + 1;  // not logged: the next flush sweeps everything
 }
 
 void CpuImpl::grant_host_write(uint64_t la) {
@@ -102,16 +122,25 @@ uint64_t CpuImpl::translate_slow(uint64_t la, Access acc, bool user, bool implic
   ++tlb_misses_;
   uint64_t vpn = la >> 12;
   TlbEntry& slot = tlb_slot(vpn, acc);
+  note_tlb_fill(acc == Access::kFetch ? kTlbEntries + itlb_index(vpn) : tlb_index(vpn));
   if (env_.mem->protect_generation() != protect_gen_) revoke_host_writes();
   uint8_t* host;
+  WalkResult w;
   if (!(s_.cr0 & kCr0PG)) {
-    uint16_t hb = host_access(*env_.mem, la & ~0xFFFull, &host);
-    slot = TlbEntry{vpn, la & ~0xFFFull, host,
-                    static_cast<uint16_t>(kTlbUser | kTlbWrite | kTlbExec | kTlbDirty |
-                                          kTlbSupData | kTlbSupFetch | hb)};
-    return la;
+    w = WalkResult{la, static_cast<uint16_t>(kTlbUser | kTlbWrite | kTlbExec | kTlbDirty |
+                                             kTlbSupData | kTlbSupFetch)};
+  } else {
+    w = walk(la, acc, user, implicit);
   }
-  WalkResult w = walk(la, acc, user, implicit);
+  if (ept_active()) [[unlikely]] {
+    // The combined guest-linear -> host-physical entry (SDM 29.4.2): the EPT rights of the
+    // final guest-physical address are folded in; a write that must set the EPT dirty flag
+    // first takes this path again.
+    vmx::EptTranslation t = vmx_->ept_final(w.pa, acc, la);
+    w.pa = t.hpa;
+    if (!(t.rwx & 2) || !t.dirty) w.perm &= static_cast<uint16_t>(~kTlbDirty);
+    if (!(t.rwx & 4)) w.perm &= static_cast<uint16_t>(~kTlbExec);
+  }
   uint16_t hb = host_access(*env_.mem, w.pa & ~0xFFFull, &host);
   slot = TlbEntry{vpn, w.pa & ~0xFFFull, host, static_cast<uint16_t>(w.perm | hb)};
   return w.pa;

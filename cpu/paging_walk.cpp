@@ -3,6 +3,7 @@
 // MAXPHYADDR, U/S, R/W, NX, WP, SMEP, SMAP, A/D updates and #PF error codes
 // (Intel SDM Vol. 3A ch. 4: 4.3-4.8, 4.4.1 PDPTE registers).
 #include "cpu/cpu_impl.h"
+#include "cpu/vmx/vmx.h"
 
 namespace hvsim::cpu {
 
@@ -11,7 +12,11 @@ using namespace spec;
 bool CpuImpl::load_pdptes(uint64_t cr3, uint64_t out[4]) {
   uint64_t base = cr3 & 0xFFFFFFE0;
   for (unsigned k = 0; k < 4; ++k) {
-    uint64_t e = phys_read(base + 8 * k, 8);
+    uint64_t pa = base + 8 * k;
+    // Under EPT the PDPTEs are read at guest-physical addresses (no linear address).
+    if (ept_active()) [[unlikely]]
+      pa = vmx_->ept_pdpte(pa);
+    uint64_t e = phys_read(pa, 8);
     if ((e & kPteP) && (e & kPdpteReserved)) return false;
     out[k] = e;
   }
@@ -22,7 +27,8 @@ namespace {
 
 /// One entry used by the walk: where it is and what it held.
 struct Used {
-  uint64_t pa;
+  uint64_t pa;  ///< guest-physical under EPT
+  uint64_t hpa;
   uint64_t value;
 };
 
@@ -46,9 +52,20 @@ CpuImpl::WalkResult CpuImpl::walk(uint64_t la, Access acc, bool user, bool impli
 
   // Sets A in the entries a faulting walk got through, then raises #PF (SDM 4.7, 4.8:
   // entries above the faulting level were used; the faulting one is left as it was).
+  // Under EPT every paging-structure access is a guest-physical access (SDM 29.3.2): reads
+  // translate with read rights (write rights with EPT A/D flags, 29.3.5), A/D updates with
+  // write rights.
+  const bool ept = ept_active();
+  uint64_t last_hpa = 0;
+  auto write_entry = [&](const Used& u, uint64_t v) {
+    uint64_t hpa = u.hpa;
+    if (ept) [[unlikely]]
+      hpa = vmx_->ept_paging(u.pa, la, true);
+    phys_write(hpa, esize, v);
+  };
   auto fault = [&](uint32_t bits, int accessed) {
     for (int k = 0; k < accessed; ++k) {
-      if (!(used[k].value & kPteA)) phys_write(used[k].pa, esize, used[k].value | kPteA);
+      if (!(used[k].value & kPteA)) write_entry(used[k], used[k].value | kPteA);
     }
     walk_refs_ += last_walk_refs_;
     uint32_t err = bits | (write ? kPfW : 0) | (user ? kPfU : 0);
@@ -60,10 +77,11 @@ CpuImpl::WalkResult CpuImpl::walk(uint64_t la, Access acc, bool user, bool impli
   auto read = [&](uint64_t pa) {
     ++last_walk_refs_;
     cycles_ += timing_.walk_reference;
-    return phys_read(pa, esize);
+    last_hpa = ept ? vmx_->ept_paging(pa, la, false) : pa;
+    return phys_read(last_hpa, esize);
   };
   auto use = [&](uint64_t pa, uint64_t e) {
-    used[n++] = Used{pa, e};
+    used[n++] = Used{pa, last_hpa, e};
     us &= (e & kPteUS) != 0;
     rw &= (e & kPteRW) != 0;
     xd |= (e & kPteXD) != 0;
@@ -148,7 +166,7 @@ CpuImpl::WalkResult CpuImpl::walk(uint64_t la, Access acc, bool user, bool impli
     uint64_t e = used[k].value;
     uint64_t ne = e | kPteA;
     if (k == n - 1 && write) ne |= kPteD;
-    if (ne != e) phys_write(used[k].pa, esize, ne);
+    if (ne != e) write_entry(used[k], ne);
   }
   walk_refs_ += last_walk_refs_;
 

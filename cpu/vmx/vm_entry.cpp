@@ -92,6 +92,7 @@ VmInstructionError Vmx::check_controls() const {
     if (!controls_ok(p2, capability(VmxMsr::IA32_VMX_PROCBASED_CTLS2))) return kBad;
   }
   if (v.get(F::CR3_TARGET_COUNT) > caps::kCr3TargetCount) return kBad;
+  if (!ept_controls_ok()) return kBad;  // EPTP and VPID (ept.cpp)
   auto page_ok = [](uint64_t a) { return (a & 0xFFF) == 0 && !(a & kPhysMask); };
   if ((proc_c & proc::kUseIoBitmaps) &&
       (!page_ok(v.get(F::ADDRESS_OF_IO_BITMAP_A)) || !page_ok(v.get(F::ADDRESS_OF_IO_BITMAP_B))))
@@ -333,7 +334,9 @@ bool Vmx::check_guest_state(uint64_t* qualification) const {
     return false;
   }
   // 27.3.1.6 PDPTEs (PAE paging outside IA-32e mode)
-  if (!ia32e && (cr0 & kCr0PG) && (cr4 & kCr4PAE)) {
+  if (!ia32e && (cr0 & kCr0PG) && (cr4 & kCr4PAE) && ept_enabled()) {
+    if (!ept_load_pdptes(false)) return false;  // the VMCS fields
+  } else if (!ia32e && (cr0 & kCr0PG) && (cr4 & kCr4PAE)) {
     uint64_t pdpte[4];
     if (!c_.load_pdptes(v.get(F::GUEST_CR3) & 0xFFFFFFE0, pdpte)) {
       *qualification = static_cast<uint64_t>(EntryFailureQualification::kPdpteLoading);
@@ -399,7 +402,13 @@ void Vmx::load_guest_state() {
     c_.irq_.nmi_blocked = intr & kBlockingByNmi;
   }
   s.pending_dbg = v.get(F::GUEST_PENDING_DEBUG_EXCEPTIONS);
-  if (!ia32e && (s.cr0 & kCr0PG) && (s.cr4 & kCr4PAE)) c_.load_pdptes(s.cr3 & 0xFFFFFFE0, s.pdpte);
+  ept_enter();  // EPTP and VPID (ept.cpp); with EPT the PDPTEs come from the VMCS
+  if (!ia32e && (s.cr0 & kCr0PG) && (s.cr4 & kCr4PAE)) {
+    if (c_.vmx_ept_)
+      ept_load_pdptes(true);
+    else
+      c_.load_pdptes(s.cr3 & 0xFFFFFFE0, s.pdpte);
+  }
   c_.run_state_ = v.get(F::GUEST_ACTIVITY_STATE) == static_cast<uint64_t>(ActivityState::kHlt)
                       ? RunState::kHalted
                       : RunState::kRunning;

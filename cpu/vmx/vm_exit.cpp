@@ -72,6 +72,7 @@ void Vmx::save_guest_state() {
   v.set(F::GUEST_INTERRUPTIBILITY_STATE, intr);
   if (pin_c & pin::kVirtualNmis) c_.irq_.nmi_blocked = host_nmi_blocked_;
   v.set(F::GUEST_PENDING_DEBUG_EXCEPTIONS, s.pending_dbg);
+  ept_save_pdptes();  // with EPT and PAE paging (ept.cpp)
   if (exit_c & exit_ctl::kSaveVmxPreemptionTimerValue) {
     unsigned x = caps::kPreemptionTimerRate;
     uint64_t left = timer_deadline_ > c_.cycles_ ? (timer_deadline_ >> x) - (c_.cycles_ >> x) : 0;

@@ -73,9 +73,15 @@ inline constexpr VmcsField kSupportedFields[] = {
     VmcsField::HOST_CR0, VmcsField::HOST_CR3, VmcsField::HOST_CR4, VmcsField::HOST_FS_BASE,
     VmcsField::HOST_GS_BASE, VmcsField::HOST_TR_BASE, VmcsField::HOST_GDTR_BASE,
     VmcsField::HOST_IDTR_BASE, VmcsField::HOST_IA32_SYSENTER_ESP, VmcsField::HOST_IA32_SYSENTER_EIP,
-    VmcsField::HOST_RSP, VmcsField::HOST_RIP};
+    VmcsField::HOST_RSP, VmcsField::HOST_RIP,
+    // EPT and VPID (appended: older VMCS regions and checkpoints keep their slots)
+    VmcsField::VIRTUAL_PROCESSOR_ID, VmcsField::EPT_POINTER, VmcsField::GUEST_PHYSICAL_ADDRESS,
+    VmcsField::GUEST_PDPTE0, VmcsField::GUEST_PDPTE1, VmcsField::GUEST_PDPTE2,
+    VmcsField::GUEST_PDPTE3};
 
 inline constexpr unsigned kNumFields = sizeof(kSupportedFields) / sizeof(kSupportedFields[0]);
+/// Fields of version-1 checkpoints (before EPT and VPID were added).
+inline constexpr unsigned kNumFieldsV1 = kNumFields - 7;
 
 /// Lookup key of an encoding: width, type and index (index < 32 for every supported field).
 constexpr unsigned field_key(uint32_t enc) {

@@ -24,6 +24,7 @@ namespace hvsim::cpu {
 class CpuImpl;
 struct Insn;
 struct Fault;
+enum class Access : uint8_t;
 }  // namespace hvsim::cpu
 
 namespace hvsim::cpu::vmx {
@@ -58,6 +59,13 @@ struct ExitInfo {
   uint32_t instruction_length = 0, instruction_info = 0;
   ExitReason basic() const { return static_cast<ExitReason>(reason & 0xFFFF); }
   bool entry_failure() const { return reason & spec::kExitReasonEntryFailure; }
+};
+
+/// A guest-physical address translated through EPT (cpu/vmx/ept.cpp).
+struct EptTranslation {
+  uint64_t hpa = 0;   ///< the host-physical address
+  uint8_t rwx = 0;    ///< the AND of bits 2:0 of the EPT entries used
+  bool dirty = true;  ///< the leaf's dirty flag is set (always true without EPT A/D flags)
 };
 
 /// VMX capabilities hvsim implements (what the capability MSRs report).
@@ -147,6 +155,30 @@ class Vmx {
   const ExitInfo& last_exit() const { return last_exit_; }
   uint64_t exits() const { return exits_; }
 
+  // ---- EPT and VPID (ept.cpp, SDM Vol. 3C ch. 29) ----
+  /// The final guest-physical access of a linear access `acc` at `la` (or, with paging
+  /// off, of the guest-physical address itself): EPT violation (exit 48) or
+  /// misconfiguration (exit 49) unwinds the instruction; else the host-physical address
+  /// and the rights of the translation.
+  EptTranslation ept_final(uint64_t gpa, cpu::Access acc, uint64_t la);
+  /// A guest paging-structure entry at `gpa` read (or written, `write`) while translating
+  /// `la`: the host-physical address, or an EPT-induced VM exit.
+  uint64_t ept_paging(uint64_t gpa, uint64_t la, bool write);
+  /// A PAE PDPTE at `gpa` loaded by MOV to CR (no guest-linear address).
+  uint64_t ept_pdpte(uint64_t gpa);
+  /// INVEPT / INVVPID after the common checks and the type check (the caller reads the
+  /// 128-bit descriptor only once the type is supported, as the SDM orders the accesses).
+  VmResult invept_desc(uint64_t type, uint64_t lo, uint64_t hi);
+  VmResult invvpid_desc(uint64_t type, uint64_t lo, uint64_t hi);
+  /// Whether INVEPT / INVVPID of this type is supported (IA32_VMX_EPT_VPID_CAP).
+  static bool invept_type_supported(uint64_t type);
+  static bool invvpid_type_supported(uint64_t type);
+  /// Performs the EPT-induced VM exit recorded by the walk (CpuImpl::handle_fault calls it
+  /// for the Fault with vector kVmExitVector).
+  void take_pending_exit();
+  uint64_t ept_walks() const { return ept_walks_; }
+  uint64_t ept_walk_refs() const { return ept_walk_refs_; }
+
   /// The current VMCS (cached copy); valid when current_vmcs() != ~0.
   Vmcs& vmcs() { return vmcs_; }
   uint64_t current_vmcs() const { return current_; }
@@ -166,6 +198,23 @@ class Vmx {
   bool valid_region_address(uint64_t pa) const;
   void write_back_current();
   void load_region(uint64_t pa);
+
+  // ept.cpp
+  /// VM-entry checks of the EPT pointer and VPID (SDM 27.2.1.1); false = error 7.
+  bool ept_controls_ok() const;
+  /// "enable EPT" in the current VMCS (secondary controls active and bit 1 set).
+  bool ept_enabled() const;
+  /// VM entry: takes EPTP and VPID for the guest, sets CpuImpl::vmx_ept_.
+  void ept_enter();
+  /// Guest PDPTE fields at VM entry with EPT and PAE paging: false if one is invalid.
+  bool ept_load_pdptes(bool load) const;
+  /// VM exit with EPT and PAE paging: the PDPTE registers into the VMCS (SDM 28.3.4).
+  void ept_save_pdptes();
+  /// Records an EPT-induced exit and unwinds the instruction (throws Fault kVmExitVector).
+  [[noreturn]] void ept_exit(ExitReason r, uint64_t qualification, uint64_t gpa, uint64_t gla);
+  /// The EPT walk of `gpa` for an access needing rights `need` (qualification bits 2:0).
+  EptTranslation ept_walk(uint64_t gpa, uint64_t need, uint64_t la, uint64_t qual_flags);
+  void ept_inspect(InspectNode& n) const;
 
   // vm_entry.cpp
   VmInstructionError check_controls() const;
@@ -208,6 +257,15 @@ class Vmx {
   /// flag for that run) so control returns to the C++ caller at the exit.
   bool api_running_ = false, api_stop_ = false;
   uint64_t exits_by_reason_[70] = {};
+  // EPT (ept.cpp): the guest's EPTP and VPID while in non-root operation, the pending
+  // EPT-induced exit, counters.
+  uint64_t eptp_ = 0;
+  uint16_t vpid_ = 0;
+  unsigned ept_levels_ = 4;
+  bool ept_ad_ = false;
+  ExitInfo pending_exit_;
+  uint64_t ept_walks_ = 0, ept_walk_refs_ = 0, ept_violations_ = 0, ept_misconfigs_ = 0;
+  uint64_t invepts_ = 0, invvpids_ = 0;
 };
 
 }  // namespace hvsim::cpu::vmx

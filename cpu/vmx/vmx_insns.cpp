@@ -142,10 +142,24 @@ void vmcall(C& c, const Insn& i) {
   set_status(c, c.vmx_->vmcall_root());
 }
 
-/// INVEPT and INVVPID: EPT and VPID are not implemented, so they are #UD (SDM Vol. 2:
-/// #UD if the processor does not support them).
-void unsupported(C&, const Insn&) {
-  raise_ud();
+/// INVEPT r, m128 / INVVPID r, m128 (SDM Vol. 2): #UD, VM exit, #GP(0) at CPL > 0, then
+/// the type (the register: 64 bits in 64-bit mode, else 32); an unsupported type fails
+/// before the descriptor is read.
+template <bool kEpt>
+void inv_ept_vpid(C& c, const Insn& i) {
+  if (i.op[1].kind != OpKind::kMem) raise_ud();
+  if (!root_checks(c, i, kEpt ? ExitReason::INVEPT : ExitReason::INVVPID, -1, i.op[0].reg)) return;
+  uint64_t type = c.get_gpr(i.op[0].reg, c.long64_ ? 8 : 4);
+  bool supported =
+      kEpt ? vmx::Vmx::invept_type_supported(type) : vmx::Vmx::invvpid_type_supported(type);
+  if (!supported) {
+    set_status(c, kEpt ? c.vmx_->invept_desc(type, 0, 0) : c.vmx_->invvpid_desc(type, 0, 0));
+    return;
+  }
+  uint64_t off = c.ea(i);
+  uint64_t lo = c.read_mem(i.mem.seg, off, 8);
+  uint64_t hi = c.read_mem(i.mem.seg, off + 8, 8);
+  set_status(c, kEpt ? c.vmx_->invept_desc(type, lo, hi) : c.vmx_->invvpid_desc(type, lo, hi));
 }
 
 /// MONITOR, MWAIT, RDPMC: VM exits when their controls say so, else #UD (not implemented).
@@ -172,8 +186,8 @@ void register_vmx(HandlerTable t) {
   t[ZYDIS_MNEMONIC_VMLAUNCH] = &vm_enter<true>;
   t[ZYDIS_MNEMONIC_VMRESUME] = &vm_enter<false>;
   t[ZYDIS_MNEMONIC_VMCALL] = &vmcall;
-  t[ZYDIS_MNEMONIC_INVEPT] = &unsupported;
-  t[ZYDIS_MNEMONIC_INVVPID] = &unsupported;
+  t[ZYDIS_MNEMONIC_INVEPT] = &inv_ept_vpid<true>;
+  t[ZYDIS_MNEMONIC_INVVPID] = &inv_ept_vpid<false>;
   t[ZYDIS_MNEMONIC_MONITOR] = &exit_or_ud;
   t[ZYDIS_MNEMONIC_MWAIT] = &exit_or_ud;
   t[ZYDIS_MNEMONIC_RDPMC] = &exit_or_ud;

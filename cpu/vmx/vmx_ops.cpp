@@ -10,6 +10,7 @@
 #include "core/state.h"
 #include "cpu/cpu_impl.h"
 #include "cpu/vmx/spec/controls.h"
+#include "cpu/vmx/spec/ept.h"
 #include "cpu/vmx/vmx.h"
 
 namespace hvsim::cpu::vmx {
@@ -52,8 +53,17 @@ constexpr uint32_t kProcImplemented =
     proc::kUnconditionalIoExiting | proc::kUseIoBitmaps | proc::kMonitorTrapFlag |
     proc::kUseMsrBitmaps | proc::kMonitorExiting | proc::kPauseExiting |
     proc::kActivateSecondaryControls;
-constexpr uint32_t kProc2Implemented = proc2::kDescriptorTableExiting | proc2::kEnableRdtscp |
+constexpr uint32_t kProc2Implemented = proc2::kEnableEpt | proc2::kDescriptorTableExiting |
+                                       proc2::kEnableRdtscp | proc2::kEnableVpid |
                                        proc2::kWbinvdExiting | proc2::kEnableInvpcid;
+/// EPT and VPID capabilities (SDM A.10): 4- and 5-level walks, UC and WB, 2 MiB and 1 GiB
+/// pages, A/D flags, INVEPT and INVVPID with every type. No execute-only translations.
+constexpr uint64_t kEptVpidCap =
+    ept_cap::kWalkLength4 | ept_cap::kWalkLength5 | ept_cap::kUncacheable | ept_cap::kWriteBack |
+    ept_cap::kPde2M | ept_cap::kPdpte1G | ept_cap::kInvept | ept_cap::kAccessedDirty |
+    ept_cap::kInveptSingleContext | ept_cap::kInveptAllContext | ept_cap::kInvvpid |
+    ept_cap::kInvvpidIndividualAddress | ept_cap::kInvvpidSingleContext |
+    ept_cap::kInvvpidAllContext | ept_cap::kInvvpidSingleContextRetainingGlobals;
 constexpr uint32_t kExitImplemented =
     exit_ctl::kSaveDebugControls | exit_ctl::kHostAddressSpaceSize |
     exit_ctl::kAcknowledgeInterruptOnExit | exit_ctl::kSaveIa32Pat | exit_ctl::kLoadIa32Pat |
@@ -76,6 +86,7 @@ void Vmx::leave_operation() {
   c_.vmx_non_root_ = false;
   current_ = kInvalidPointer;
   vmcs_ = Vmcs{};
+  c_.vmx_ept_ = false;
   timer_deadline_ = ~0ull;
   c_.vmx_timer_deadline_ = ~0ull;
   mtf_ = 0;
@@ -106,8 +117,7 @@ uint64_t Vmx::capability(VmxMsr m) {
     case VmxMsr::IA32_VMX_CR4_FIXED1: return kCr4Fixed1;
     case VmxMsr::IA32_VMX_VMCS_ENUM: return uint64_t{kHighestIndex} << 1;
     case VmxMsr::IA32_VMX_PROCBASED_CTLS2: return ctls(0, kProc2Implemented);
-    // Why 0 rather than #GP: no EPT or VPID capability yet; the MSR reads as "nothing".
-    case VmxMsr::IA32_VMX_EPT_VPID_CAP: return 0;
+    case VmxMsr::IA32_VMX_EPT_VPID_CAP: return kEptVpidCap;
     default: return 0;
   }
 }
@@ -304,7 +314,7 @@ VmResult Vmx::vmcall_root() {
 // ---- checkpoints, hash, inspect ----
 
 void Vmx::save(StateWriter& w, const std::string& section) const {
-  w.begin_section(section, 1);
+  w.begin_section(section, 2);
   w.u64("feature_control", feature_control_);
   w.boolean("on", on_);
   w.boolean("non_root", non_root_);
@@ -324,7 +334,7 @@ void Vmx::save(StateWriter& w, const std::string& section) const {
 
 void Vmx::restore(StateReader& r, const std::string& section) {
   uint32_t version = r.begin_section(section);
-  if (version != 1)
+  if (version != 1 && version != 2)
     throw InputError("checkpoint section " + section + ": unsupported version " +
                      std::to_string(version));
   feature_control_ = r.u64("feature_control");
@@ -332,7 +342,10 @@ void Vmx::restore(StateReader& r, const std::string& section) {
   non_root_ = r.boolean("non_root");
   vmxon_ptr_ = r.u64("vmxon_ptr");
   current_ = r.u64("current");
-  r.bytes_into("vmcs", vmcs_.v.data(), sizeof(uint64_t) * kNumFields);
+  vmcs_.v = {};
+  // Version 1 predates the EPT/VPID fields (appended at the end of the slot list).
+  r.bytes_into("vmcs", vmcs_.v.data(),
+               sizeof(uint64_t) * (version == 1 ? kNumFieldsV1 : kNumFields));
   vmcs_.launched = r.boolean("launched");
   stale_launch_ = r.boolean("stale_launch");
   timer_deadline_ = r.u64("timer_deadline");
@@ -345,6 +358,7 @@ void Vmx::restore(StateReader& r, const std::string& section) {
   if (non_root_ && !on_)
     throw InputError("checkpoint section " + section + ": non-root without VMX operation");
   c_.vmx_non_root_ = non_root_;
+  if (non_root_) ept_enter();  // EPTP, VPID and CpuImpl::vmx_ept_ from the VMCS
   c_.vmx_timer_deadline_ = timer_deadline_;
   if (timer_deadline_ < c_.wake_deadline_) c_.wake_deadline_ = timer_deadline_;
 }
@@ -369,6 +383,7 @@ void Vmx::inspect(InspectNode& n) const {
   InspectNode& by = n.child("exits_by_reason");
   for (unsigned r = 0; r < std::size(exits_by_reason_); ++r)
     if (exits_by_reason_[r]) by.counter(to_string(static_cast<ExitReason>(r)), exits_by_reason_[r]);
+  ept_inspect(n);
 }
 
 }  // namespace hvsim::cpu::vmx
