@@ -26,7 +26,7 @@ inline constexpr VmcsField kSupportedFields[] = {
     VmcsField::ADDRESS_OF_IO_BITMAP_A, VmcsField::ADDRESS_OF_IO_BITMAP_B,
     VmcsField::ADDRESS_OF_MSR_BITMAPS, VmcsField::VM_EXIT_MSR_STORE_ADDRESS,
     VmcsField::VM_EXIT_MSR_LOAD_ADDRESS, VmcsField::VM_ENTRY_MSR_LOAD_ADDRESS,
-    VmcsField::TSC_OFFSET, VmcsField::VMCS_LINK_POINTER, VmcsField::GUEST_IA32_DEBUGCTL,
+    VmcsField::TSC_OFFSET, VmcsField::VIRTUAL_APIC_ADDRESS, VmcsField::VMCS_LINK_POINTER, VmcsField::GUEST_IA32_DEBUGCTL,
     VmcsField::GUEST_IA32_PAT, VmcsField::GUEST_IA32_EFER, VmcsField::HOST_IA32_PAT,
     VmcsField::HOST_IA32_EFER,
     // 32-bit control
@@ -37,7 +37,7 @@ inline constexpr VmcsField kSupportedFields[] = {
     VmcsField::VM_EXIT_MSR_STORE_COUNT, VmcsField::VM_EXIT_MSR_LOAD_COUNT,
     VmcsField::VM_ENTRY_CONTROLS, VmcsField::VM_ENTRY_MSR_LOAD_COUNT,
     VmcsField::VM_ENTRY_INTERRUPTION_INFORMATION_FIELD, VmcsField::VM_ENTRY_EXCEPTION_ERROR_CODE,
-    VmcsField::VM_ENTRY_INSTRUCTION_LENGTH,
+    VmcsField::VM_ENTRY_INSTRUCTION_LENGTH, VmcsField::TPR_THRESHOLD,
     VmcsField::SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
     // 32-bit read-only
     VmcsField::VM_INSTRUCTION_ERROR, VmcsField::EXIT_REASON,

@@ -48,7 +48,7 @@ constexpr uint32_t kProcImplemented =
     proc::kInterruptWindowExiting | proc::kUseTscOffsetting | proc::kHltExiting |
     proc::kInvlpgExiting | proc::kMwaitExiting | proc::kRdpmcExiting | proc::kRdtscExiting |
     proc::kCr3LoadExiting | proc::kCr3StoreExiting | proc::kCr8LoadExiting |
-    proc::kCr8StoreExiting | proc::kNmiWindowExiting | proc::kMovDrExiting |
+    proc::kCr8StoreExiting | proc::kUseTprShadow | proc::kNmiWindowExiting | proc::kMovDrExiting |
     proc::kUnconditionalIoExiting | proc::kUseIoBitmaps | proc::kMonitorTrapFlag |
     proc::kUseMsrBitmaps | proc::kMonitorExiting | proc::kPauseExiting |
     proc::kActivateSecondaryControls;
