@@ -129,10 +129,11 @@ struct Vmcs {
   std::array<uint64_t, kNumFields> v{};
   bool launched = false;
 
-  uint64_t get(VmcsField f) const { return v[slot_of(static_cast<uint32_t>(f))]; }
+  /// A supported field (the engine names only those): one table lookup, no validation.
+  uint64_t get(VmcsField f) const { return v[kSlotOfKey[field_key(static_cast<uint32_t>(f))]]; }
   void set(VmcsField f, uint64_t x) {
     uint32_t e = static_cast<uint32_t>(f);
-    v[slot_of(e)] = truncate(e, x);
+    v[kSlotOfKey[field_key(e)]] = truncate(e, x);
   }
   /// A value as a field of the width of encoding `e` holds it.
   static uint64_t truncate(uint32_t e, uint64_t x) {
