@@ -93,8 +93,7 @@ int main(int argc, char** argv) {
   bool ok = true;
   auto w = [&](F f, uint64_t v) { ok &= api.vmwrite(f, v).ok(); };
   w(F::PIN_BASED_VM_EXECUTION_CONTROLS, ctl(VmxMsr::IA32_VMX_TRUE_PINBASED_CTLS, 0));
-  w(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
-    ctl(VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS, 0));
+  w(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, ctl(VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS, 0));
   w(F::PRIMARY_VM_EXIT_CONTROLS,
     ctl(VmxMsr::IA32_VMX_TRUE_EXIT_CTLS,
         exit_ctl::kHostAddressSpaceSize | exit_ctl::kSaveIa32Efer | exit_ctl::kLoadIa32Efer));

@@ -69,12 +69,12 @@ void CpuImpl::deliver_external(uint8_t vector, bool nmi) {
   if (env_.tracer->enabled())
     trace(nmi ? "nmi" : "interrupt", {{"vector", uint64_t{vector}}, {"rip", s_.rip}});
   if (vmx_non_root_) [[unlikely]]  // an exit during delivery reports the event (SDM 28.2.4)
-    vmx_->begin_delivery(vmx::spec::make_intr_info(
-                             vector,
-                             nmi ? vmx::spec::InterruptionType::kNmi
-                                 : vmx::spec::InterruptionType::kExternalInterrupt,
-                             false),
-                         0, 0);
+    vmx_->begin_delivery(
+        vmx::spec::make_intr_info(vector,
+                                  nmi ? vmx::spec::InterruptionType::kNmi
+                                      : vmx::spec::InterruptionType::kExternalInterrupt,
+                                  false),
+        0, 0);
   try {
     deliver(vector, false, 0, false, s_.rip);
   } catch (const Fault& f) {

@@ -43,7 +43,8 @@ void CpuImpl::write_dr(unsigned n, uint64_t v) {
 
 uint64_t CpuImpl::read_dr(unsigned n) {
   n = resolve_dr(n, s_.cr4);
-  if (s_.dr[7] & kDr7Gd) throw Fault{static_cast<uint8_t>(Vector::kDB), false, 0, false, false, kDr6Bd};
+  if (s_.dr[7] & kDr7Gd)
+    throw Fault{static_cast<uint8_t>(Vector::kDB), false, 0, false, false, kDr6Bd};
   return s_.dr[n];
 }
 

@@ -630,8 +630,7 @@ TEST_F(VmxTest, NmiUnblockingDueToIret) {
 TEST_F(VmxTest, TprShadow) {
   using namespace spec;
   constexpr uint64_t kVapic = 0x407000;
-  EXPECT_TRUE((Vmx::capability(VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS) >> 32) &
-              proc::kUseTprShadow);
+  EXPECT_TRUE((Vmx::capability(VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS) >> 32) & proc::kUseTprShadow);
   Asm g;
   g(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_CR8), R(ZYDIS_REGISTER_RAX)});
   g(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RBX), R(ZYDIS_REGISTER_CR8)});
