@@ -68,6 +68,13 @@ void CpuImpl::deliver_external(uint8_t vector, bool nmi) {
   if (run_state_ == RunState::kHalted) cycles_ += timing_.hlt_wake;
   if (env_.tracer->enabled())
     trace(nmi ? "nmi" : "interrupt", {{"vector", uint64_t{vector}}, {"rip", s_.rip}});
+  if (vmx_non_root_) [[unlikely]]  // an exit during delivery reports the event (SDM 28.2.4)
+    vmx_->begin_delivery(
+        vmx::spec::make_intr_info(vector,
+                                  nmi ? vmx::spec::InterruptionType::kNmi
+                                      : vmx::spec::InterruptionType::kExternalInterrupt,
+                                  false),
+        0, 0);
   try {
     deliver(vector, false, 0, false, s_.rip);
   } catch (const Fault& f) {
@@ -75,6 +82,8 @@ void CpuImpl::deliver_external(uint8_t vector, bool nmi) {
     // benign for #DF purposes, SDM Table 6-5), with the event's return address.
     handle_fault(f);
   }
+  if (vmx_non_root_) [[unlikely]]
+    vmx_->end_delivery();
   if (run_state_ == RunState::kHalted && !shutdown_) run_state_ = RunState::kRunning;
 }
 

@@ -38,6 +38,13 @@ struct Fault {
   /// Trap-class hardware exception (ICEBP, #DB traps): delivered with the next
   /// instruction's address, without forcing RF in the saved RFLAGS (SDM 17.3.1.1).
   bool trap = false;
+  /// What the exception reports in a register when it is delivered: #PF the faulting
+  /// linear address (CR2), #DB the DR6 bits (B0-B3, BD, BS). Written by handle_fault at
+  /// delivery, not when raised: an exception that causes a VM exit changes neither CR2 nor
+  /// DR6 and reports this in the exit qualification (SDM Vol. 3C 28.1, 28.2.1).
+  uint64_t payload = 0;
+  /// INT1/ICEBP: a privileged software exception for VMX (SDM Vol. 3C 25.9.2).
+  bool icebp = false;
 };
 
 /// Not an exception: the vector of the Fault that unwinds an instruction for an
@@ -557,8 +564,10 @@ class CpuImpl {
   void iret(unsigned opsize);
 
   // ---- exceptions (exceptions.cpp) ----
-  /// Delivers a caught fault, escalating to #DF and triple fault.
-  void handle_fault(const Fault& f);
+  /// Delivers a caught fault, escalating to #DF and triple fault. `during_exception`: the
+  /// vector of a hardware exception whose delivery `f` interrupted (VM-entry injection),
+  /// for the #DF rules; -1 if none.
+  void handle_fault(const Fault& f, int during_exception = -1);
   /// Instruction-boundary work (SDM Vol. 3A 6.9, priority among simultaneous events);
   /// clears attention_ unless something stays pending. Defined in attention.cpp.
   void service_attention();
@@ -698,9 +707,10 @@ class CpuImpl {
   bool vmx_non_root_ = false;
   /// "enable EPT" of the current VMCS while in non-root operation (ept_active()).
   bool vmx_ept_ = false;
-  /// instructions_ + 1 of an IRET that unblocked NMIs (EPT-violation qualification bit 12).
-  uint64_t iret_nmi_unblock_ = 0;
   uint64_t vmx_timer_deadline_ = ~0ull;
+  /// instructions_ of an IRET that cleared NMI blocking (~0 = none since the last event
+  /// delivery): a VM exit for a fault of that IRET reports "NMI unblocking due to IRET".
+  uint64_t iret_unblocked_nmi_ = ~0ull;
   const bool* stop_ = nullptr;  ///< env_.stop_flag, or a flag that is never set
 
   // statistics

@@ -26,10 +26,9 @@ unsigned resolve_dr(unsigned n, uint64_t cr4) {
 void CpuImpl::write_dr(unsigned n, uint64_t v) {
   n = resolve_dr(n, s_.cr4);
   if (s_.dr[7] & kDr7Gd) {
-    // General detect (SDM 17.2.4): a fault before the MOV, with GD cleared for the handler.
-    s_.dr[6] |= kDr6Bd;
-    s_.dr[7] &= ~kDr7Gd;
-    raise_fault(Vector::kDB);
+    // General detect (SDM 17.2.4): a fault before the MOV; DR6.BD is set and DR7.GD
+    // cleared when it is delivered (handle_fault), not if it causes a VM exit.
+    throw Fault{static_cast<uint8_t>(Vector::kDB), false, 0, false, false, kDr6Bd};
   }
   if (n >= 6 && (v >> 32)) raise_gp(0);
   switch (n) {
@@ -44,11 +43,8 @@ void CpuImpl::write_dr(unsigned n, uint64_t v) {
 
 uint64_t CpuImpl::read_dr(unsigned n) {
   n = resolve_dr(n, s_.cr4);
-  if (s_.dr[7] & kDr7Gd) {
-    s_.dr[6] |= kDr6Bd;
-    s_.dr[7] &= ~kDr7Gd;
-    raise_fault(Vector::kDB);
-  }
+  if (s_.dr[7] & kDr7Gd)
+    throw Fault{static_cast<uint8_t>(Vector::kDB), false, 0, false, false, kDr6Bd};
   return s_.dr[n];
 }
 
@@ -142,11 +138,11 @@ void CpuImpl::debug_traps() {
     attention_ = true;
     return;
   }
-  s_.dr[6] |= s_.pending_dbg & kDr6Writable;
+  uint64_t bits = s_.pending_dbg & kDr6Writable;  // into DR6 when delivered (handle_fault)
   s_.pending_dbg = 0;
   next_rip_ = s_.rip;
   cycles_ += timing_.exception;
-  handle_fault(Fault{static_cast<uint8_t>(Vector::kDB), false, 0, false, true});
+  handle_fault(Fault{static_cast<uint8_t>(Vector::kDB), false, 0, false, true, bits});
 }
 
 void CpuImpl::debug_before_insn() {
@@ -164,10 +160,9 @@ void CpuImpl::debug_before_insn() {
     if (bits) {
       // Fault-class: reported before the instruction runs; the handler returns with RF=1
       // in the IRET image to get past it (SDM 17.3.1.1).
-      s_.dr[6] |= bits;
       next_rip_ = s_.rip;
       cycles_ += timing_.exception;
-      handle_fault(Fault{static_cast<uint8_t>(Vector::kDB), false, 0, false, true});
+      handle_fault(Fault{static_cast<uint8_t>(Vector::kDB), false, 0, false, true, bits});
       if (run_state_ != RunState::kRunning) return;
     }
   }

@@ -20,7 +20,13 @@ void CpuImpl::shutdown(uint8_t vector, std::string reason) {
                            {"reason", std::string_view(shutdown_->reason)}});
 }
 
-void CpuImpl::handle_fault(const Fault& first) {
+namespace {
+/// handle_fault's `outer` for an interrupted event that is benign for the #DF rules
+/// (software interrupts); -1 = no interrupted event.
+constexpr int kBenignEvent = 256;
+}  // namespace
+
+void CpuImpl::handle_fault(const Fault& first, int during_exception) {
   materialize_flags();  // delivery pushes RFLAGS
   if (first.vector == kVmExitVector) [[unlikely]]
     return vmx_->take_pending_exit();  // EPT violation or misconfiguration
@@ -29,7 +35,37 @@ void CpuImpl::handle_fault(const Fault& first) {
   // Faults other than an instruction-breakpoint #DB save RFLAGS with RF = 1, so that the
   // handler's IRET does not re-trigger an instruction breakpoint (SDM 17.3.1.1).
   if (!f.soft && !f.trap) s_.rflags |= kFlagRF;
+  // The event whose delivery `f` interrupted (SDM 6.15 Table 6-5): a hardware exception's
+  // vector, kBenignEvent, or -1. In VMX non-root operation the exception bitmap sees `f`
+  // while that event is still the one being delivered: an exit reports it as IDT-vectoring
+  // information (SDM 28.2.4); a #DF or triple fault that results is not "during delivery".
+  int outer = during_exception;
   for (;;) {
+    if (outer == static_cast<int>(Vector::kDF)) {
+      if (vmx_non_root_ && vmx_->intercept_fault(f)) [[unlikely]]
+        return;
+      if (f.vector < kNumVectorsCounted) ++exceptions_[f.vector];
+      if (f.vector == static_cast<uint8_t>(Vector::kPF)) s_.cr2 = f.payload;
+      if (vmx_non_root_) vmx_->end_delivery();
+      shutdown(f.vector, std::string("triple fault: ") + to_string(static_cast<Vector>(f.vector)) +
+                             " while delivering #DF");
+      return;
+    }
+    if (outer >= 0 && outer != kBenignEvent) {
+      FaultClass c1 = fault_class(static_cast<uint8_t>(outer));
+      FaultClass c2 = fault_class(f.vector);
+      if ((c1 == FaultClass::kContributory && c2 == FaultClass::kContributory) ||
+          (c1 == FaultClass::kPageFault &&
+           (c2 == FaultClass::kContributory || c2 == FaultClass::kPageFault))) {
+        if (vmx_non_root_) {
+          if (vmx_->intercept_fault(f)) [[unlikely]]
+            return;
+          vmx_->end_delivery();
+        }
+        if (f.vector == static_cast<uint8_t>(Vector::kPF)) s_.cr2 = f.payload;
+        f = Fault{static_cast<uint8_t>(Vector::kDF), true, 0};
+      }
+    }
     if (f.soft)
       ++interrupts_;
     else if (f.vector < kNumVectorsCounted)
@@ -39,29 +75,27 @@ void CpuImpl::handle_fault(const Fault& first) {
                           {"error", uint64_t{f.has_error ? f.error : 0}},
                           {"rip", s_.rip}});
     if (vmx_non_root_ && vmx_->intercept_fault(f)) [[unlikely]]
-      return;  // exception bitmap
+      return;  // exception bitmap: CR2 and DR6 stay as they are
+    if (!f.soft && f.vector == static_cast<uint8_t>(Vector::kPF)) s_.cr2 = f.payload;
+    if (!f.soft && f.vector == static_cast<uint8_t>(Vector::kDB) && f.payload) {
+      s_.dr[6] |= f.payload & kDr6Writable;
+      if (f.payload & kDr6Bd) s_.dr[7] &= ~kDr7Gd;  // general detect (SDM 17.2.4)
+    }
+    if (vmx_non_root_) [[unlikely]]
+      vmx_->begin_delivery(f, ret);
     try {
       deliver(f.vector, f.has_error, f.error, f.soft, ret);
+      iret_unblocked_nmi_ = ~0ull;
+      if (vmx_non_root_) [[unlikely]]
+        vmx_->end_delivery();
       return;
     } catch (const Fault& f2) {
       if (f2.vector == kVmExitVector) [[unlikely]]
         return vmx_->take_pending_exit();  // EPT-induced exit while delivering an event
-      if (f.vector == static_cast<uint8_t>(Vector::kDF) && !f.soft) {
-        std::string reason = std::string("triple fault: ") +
-                             to_string(static_cast<Vector>(f2.vector)) + " while delivering #DF";
-        if (f2.vector < kNumVectorsCounted) ++exceptions_[f2.vector];
-        shutdown(f2.vector, std::move(reason));
-        return;
-      }
-      FaultClass c1 = f.soft ? FaultClass::kBenign : fault_class(f.vector);
-      FaultClass c2 = fault_class(f2.vector);
-      bool df = (c1 == FaultClass::kContributory && c2 == FaultClass::kContributory) ||
-                (c1 == FaultClass::kPageFault &&
-                 (c2 == FaultClass::kContributory || c2 == FaultClass::kPageFault));
-      f = df ? Fault{static_cast<uint8_t>(Vector::kDF), true, 0} : f2;
+      outer = f.soft ? kBenignEvent : f.vector;
+      f = f2;
       f.soft = false;
       ret = s_.rip;
-      cycles_ += 0;
     }
   }
 }

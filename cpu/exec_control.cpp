@@ -206,7 +206,7 @@ void into(C& c, const Insn&) {
 /// INT1 / ICEBP (F1): a trap-class #DB delivered like a hardware exception (no gate DPL
 /// check, EXT set), returning after the instruction; DR6 is unchanged (SDM 17.3.1).
 void int1(C&, const Insn&) {
-  throw Fault{static_cast<uint8_t>(Vector::kDB), false, 0, false, true};
+  throw Fault{static_cast<uint8_t>(Vector::kDB), false, 0, false, true, 0, true};
 }
 
 void pusha(C& c, const Insn& i) {

@@ -71,8 +71,8 @@ CpuImpl::WalkResult CpuImpl::walk(uint64_t la, Access acc, bool user, bool impli
     uint32_t err = bits | (write ? kPfW : 0) | (user ? kPfU : 0);
     // I/D is reported for fetches only if NX or SMEP can cause fetch faults (SDM 4.7).
     if (fetch && (nxe || smep)) err |= kPfI;
-    s_.cr2 = la;
-    raise_fault(Vector::kPF, err);
+    // CR2 is written when the #PF is delivered, not if it causes a VM exit (SDM 28.1).
+    throw Fault{static_cast<uint8_t>(Vector::kPF), true, err, false, false, la};
   };
   auto read = [&](uint64_t pa) {
     ++last_walk_refs_;

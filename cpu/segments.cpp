@@ -247,7 +247,7 @@ void CpuImpl::far_return(unsigned opsize, uint16_t pop_bytes) {
 }
 
 void CpuImpl::iret(unsigned opsize) {
-  if (irq_.nmi_blocked) iret_nmi_unblock_ = instructions_ + 1;  // EPT qualification bit 12
+  if (irq_.nmi_blocked) iret_unblocked_nmi_ = instructions_;
   irq_.nmi_blocked = false;  // IRET unblocks NMIs, even if it faults (SDM 6.7.1)
   if (!protected_) {
     uint64_t ip = peek(0, opsize);

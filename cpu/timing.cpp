@@ -29,6 +29,8 @@ const std::vector<Entry>& entries() {
       {"exception", &Table::exception, "exception delivery"},
       {"interrupt", &Table::interrupt, "interrupt delivery"},
       {"hlt_wake", &Table::hlt_wake, "wake-up from HLT"},
+      {"vm_entry", &Table::vm_entry, "VM entry (VMLAUNCH/VMRESUME)"},
+      {"vm_exit", &Table::vm_exit, "VM exit"},
   };
   return kEntries;
 }

@@ -75,6 +75,21 @@ def test_timing_override_changes_cycles_deterministically(guest):
     assert cycles(alu=2) == slower  # deterministic
 
 
+def test_vm_entry_and_exit_costs_come_from_the_timing_table(guest):
+    def run(**timing):
+        m = boot(guest("vmx_basic"), "iterations=100", "64M", timing=timing or None)
+        assert m.run().exit_value == 0, m.serial_output
+        return m.instructions, m.stats()["cycles"], m.serial_output
+
+    base = run()
+    slower = run(vm_entry=1400, vm_exit=900)
+    assert "vmx_bench: 100 round trips" in base[2]
+    assert slower[0] == base[0]
+    # 100 entries (VMLAUNCH, then VMRESUMEs) and 100 exits, 1000 and 500 cycles dearer.
+    assert slower[1] - base[1] == 100 * (1400 - 400) + 100 * (900 - 400)
+    assert run(vm_entry=1400, vm_exit=900) == slower
+
+
 def test_timing_is_recorded_in_checkpoints_and_settable_later(guest, tmp_path):
     m = boot(guest("compute"), "rounds=1", "64M", timing={"divide": 31})
     assert m.timing()["divide"] == 31
@@ -114,8 +129,11 @@ def test_bench_quick_produces_every_row(cli, tmp_path):
     rows = json.loads(out.read_text())
     names = {r["workload"] for r in rows}
     for name in ("integer-mix", "memcopy-rep", "memcopy-loop", "pagewalk", "syscall-loop",
-                 "integer-loop", "store-heavy", "rep-movsb", "memcopy"):
+                 "integer-loop", "store-heavy", "rep-movsb", "memcopy", "vmx-cpuid-exit-guest",
+                 "vmx-cpuid-exit-api", "vmx-ept-violation-exit"):
         assert name in names, (name, names)
     for r in rows:
         assert "error" not in r, r
+    vmx = [r for r in rows if r["workload"].startswith("vmx-cpuid-exit")]
+    assert all(r["round_trips"] > 0 and r["cycles_per_round_trip"] > 0 for r in vmx), vmx
     assert "GB/s" in p.stdout and "ratio" in p.stdout

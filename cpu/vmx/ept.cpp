@@ -113,7 +113,7 @@ EptTranslation Vmx::ept_walk(uint64_t gpa, uint64_t need, uint64_t la, uint64_t 
   auto violation = [&] {
     ++ept_violations_;
     uint64_t q = need | (allowed << ept_qual::kAllowedShift) | qual_flags;
-    if (c_.iret_nmi_unblock_ == c_.instructions_ + 1) q |= ept_qual::kNmiUnblocking;
+    if (nmi_unblocked_by_iret()) q |= ept_qual::kNmiUnblocking;
     ept_exit(ExitReason::EPT_VIOLATION, q, gpa, (qual_flags & ept_qual::kLinearValid) ? la : 0);
   };
   auto misconfig = [&] {

@@ -244,19 +244,51 @@ bool Vmx::intercept(const Insn& i) {
         if (v.get(kTargets[k]) == val) return false;
       return exit_if(true, ExitReason::CONTROL_REGISTER_ACCESSES, qual());
     }
-    case 8:
-      return exit_if(proc_c & (to_cr ? proc::kCr8LoadExiting : proc::kCr8StoreExiting),
-                     ExitReason::CONTROL_REGISTER_ACCESSES, qual());
+    case 8: {
+      // CR8-load/store exiting take priority over the TPR shadow (SDM 26.1.3, 30.3).
+      if (exit_if(proc_c & (to_cr ? proc::kCr8LoadExiting : proc::kCr8StoreExiting),
+                  ExitReason::CONTROL_REGISTER_ACCESSES, qual()))
+        return true;
+      if (!(proc_c & proc::kUseTprShadow)) return false;
+      return tpr_shadow_access(to_cr, to_cr ? src.reg : d.reg, to_cr ? src.size : d.size, val);
+    }
     default: return false;
   }
 }
 
+namespace {
+
+/// How an exception or software interrupt is typed in interruption information (SDM
+/// 25.9.2): INT3 and INTO are software exceptions, INT n software interrupts, ICEBP a
+/// privileged software exception, everything else a hardware exception.
+InterruptionType event_type(const Fault& f) {
+  if (f.soft)
+    return (f.vector == 3 || f.vector == 4) ? InterruptionType::kSoftwareException
+                                            : InterruptionType::kSoftwareInterrupt;
+  return f.icebp ? InterruptionType::kPrivilegedSoftwareException
+                 : InterruptionType::kHardwareException;
+}
+
+}  // namespace
+
+void Vmx::begin_delivery(const Fault& f, uint64_t ret) {
+  InterruptionType type = event_type(f);
+  bool hardware = type == InterruptionType::kHardwareException;
+  uint64_t len = ret - c_.s_.rip;
+  begin_delivery(make_intr_info(f.vector, type, hardware && f.has_error),
+                 hardware && f.has_error ? f.error : 0,
+                 hardware || len > 15 ? 0 : static_cast<uint32_t>(len));
+}
+
+bool Vmx::nmi_unblocked_by_iret() const {
+  return c_.iret_unblocked_nmi_ == c_.instructions_;
+}
+
 bool Vmx::intercept_fault(const Fault& f) {
   const Vmcs& v = vmcs_;
-  // INT n is never intercepted; INT3 and INTO are software exceptions, ICEBP a privileged
-  // software exception, everything else a hardware exception (SDM 25.9.2).
-  bool soft_exception = f.soft && (f.vector == 3 || f.vector == 4);
-  if (f.soft && !soft_exception) {
+  InterruptionType type = event_type(f);
+  // INT n is never intercepted (SDM 26.2).
+  if (type == InterruptionType::kSoftwareInterrupt) {
     if (mtf_) mtf_ = 3;
     return false;
   }
@@ -273,14 +305,22 @@ bool Vmx::intercept_fault(const Fault& f) {
     if (mtf_) mtf_ = 3;  // the event is delivered through the guest IDT: MTF exit after it
     return false;
   }
-  InterruptionType type = soft_exception            ? InterruptionType::kSoftwareException
-                          : f.trap && f.vector == 1 ? InterruptionType::kPrivilegedSoftwareException
-                                                    : InterruptionType::kHardwareException;
   ExitInfo e;
   e.reason = static_cast<uint32_t>(ExitReason::EXCEPTION_OR_NMI);
   e.interruption_info = make_intr_info(f.vector, type, f.has_error);
   e.interruption_error = f.has_error ? f.error : 0;
-  if (f.vector == static_cast<uint8_t>(cpu::spec::Vector::kPF)) e.qualification = c_.s_.cr2;
+  // Exit qualification (SDM 28.2.1): #PF the linear address (CR2 is not written), #DB the
+  // DR6-format bits B0-B3, BD, BS (DR6 is not written, DR7.GD not cleared; SDM 28.1).
+  if (f.vector == static_cast<uint8_t>(cpu::spec::Vector::kPF)) e.qualification = f.payload;
+  if (f.vector == static_cast<uint8_t>(cpu::spec::Vector::kDB) && !f.icebp)
+    e.qualification = f.payload & (0xF | cpu::spec::kDr6Bd | cpu::spec::kDr6Bs);
+  // NMI unblocking due to IRET (bit 12): defined only outside event delivery, not for #DF,
+  // and not with NMI exiting but without virtual NMIs (SDM 28.2.2).
+  auto pin_c = static_cast<uint32_t>(v.get(F::PIN_BASED_VM_EXECUTION_CONTROLS));
+  bool defined = !vectoring_ && f.vector != static_cast<uint8_t>(cpu::spec::Vector::kDF) &&
+                 !((pin_c & pin::kNmiExiting) && !(pin_c & pin::kVirtualNmis));
+  if (defined && !f.soft && !f.trap && nmi_unblocked_by_iret())
+    e.interruption_info |= kIntrInfoNmiUnblockingDueToIret;
   if (type != InterruptionType::kHardwareException) {
     uint64_t len = c_.next_rip_ - c_.s_.rip;
     e.instruction_length = static_cast<uint32_t>(len <= 15 ? len : 0);
@@ -289,7 +329,32 @@ bool Vmx::intercept_fault(const Fault& f) {
   return true;
 }
 
+bool Vmx::tpr_shadow_access(bool write, unsigned reg, unsigned size, uint64_t value) {
+  // SDM 30.3 "Virtualizing CR8-based TPR accesses" (no virtual-interrupt delivery): CR8
+  // reads and writes VTPR bits 7:4, the byte at offset 80H of the virtual-APIC page.
+  const Vmcs& v = vmcs_;
+  uint64_t vtpr_pa = v.get(F::VIRTUAL_APIC_ADDRESS) + kVtprOffset;
+  if (!write) {
+    c_.set_gpr(reg, size, (c_.phys_read(vtpr_pa, 4) >> 4) & 0xF);
+    return true;
+  }
+  if (value >> 4) raise_gp(0);  // reserved bits of CR8, as without the shadow
+  // VTPR[7:4] = source[3:0]; VTPR[3:0] and bytes 81H-83H are cleared.
+  c_.phys_write(vtpr_pa, 4, (value & 0xF) << 4);
+  // TPR virtualization (SDM 30.1.2): VTPR[7:4] below TPR threshold[3:0] causes a trap-like
+  // VM exit after the instruction (RIP past the MOV; its debug traps saved as pending).
+  if ((value & 0xF) >= (v.get(F::TPR_THRESHOLD) & 0xF)) return true;
+  ArchState& s = c_.s_;
+  if (c_.dbg_.armed) s.pending_dbg |= c_.dbg_.hits | (c_.dbg_.tf ? cpu::spec::kDr6Bs : 0);
+  s.rip = c_.next_rip_;
+  ExitInfo e;
+  e.reason = static_cast<uint32_t>(ExitReason::TPR_BELOW_THRESHOLD);
+  vm_exit(e);
+  return true;
+}
+
 void Vmx::triple_fault() {
+  vectoring_ = 0;  // a triple-fault exit is not "during event delivery" (SDM 28.2.4)
   ExitInfo e;
   e.reason = static_cast<uint32_t>(ExitReason::TRIPLE_FAULT);
   vm_exit(e);

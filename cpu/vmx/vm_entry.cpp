@@ -7,7 +7,9 @@
 // Checked (each failure gives the SDM's result):
 //  - controls (error 7): pin-based, primary and secondary processor-based, VM-exit and
 //    VM-entry controls against the true capability MSRs; CR3-target count <= 4; I/O- and
-//    MSR-bitmap addresses (4 KiB aligned, within MAXPHYADDR); NMI exiting / virtual NMIs /
+//    MSR-bitmap addresses (4 KiB aligned, within MAXPHYADDR); with "use TPR shadow" the
+//    virtual-APIC address (same rules) and TPR threshold (bits 31:4 zero, bits 3:0 not
+//    above VTPR[7:4]); NMI exiting / virtual NMIs /
 //    NMI-window exiting consistency; "save VMX-preemption-timer value" needs the timer;
 //    MSR-list addresses (16-byte aligned, whole list within MAXPHYADDR); the VM-entry
 //    interruption-information field (type, vector, error-code bit, reserved bits, error
@@ -24,7 +26,8 @@
 //    ~0: qualification 4), PAE PDPTEs (qualification 2).
 //  - VMLAUNCH/VMRESUME launch states (errors 4, 5, 6), blocking by MOV SS (error 26).
 // Not checked: anything of features hvsim does not implement (unrestricted guest, EPT,
-// VPID, APIC virtualization, posted interrupts, shadow VMCS, SMM, PT, CET, PKS).
+// VPID, APIC-access and x2APIC virtualization, virtual-interrupt delivery, posted
+// interrupts, shadow VMCS, SMM, PT, CET, PKS).
 #include "cpu/cpu_impl.h"
 #include "cpu/vmx/spec/controls.h"
 #include "cpu/vmx/vmx.h"
@@ -37,8 +40,6 @@ using F = VmcsField;
 namespace {
 
 constexpr uint64_t kPhysMask = ~((1ull << cpu::spec::kMaxPhysAddrBits) - 1);
-/// Cycles of a VM entry and a VM exit (see docs/vmx.md for the source of the numbers).
-constexpr uint64_t kVmEntryCycles = 250;
 
 bool canonical(uint64_t v, bool la57) {
   unsigned s = la57 ? 64 - 57 : 64 - 48;
@@ -98,6 +99,15 @@ VmInstructionError Vmx::check_controls() const {
       (!page_ok(v.get(F::ADDRESS_OF_IO_BITMAP_A)) || !page_ok(v.get(F::ADDRESS_OF_IO_BITMAP_B))))
     return kBad;
   if ((proc_c & proc::kUseMsrBitmaps) && !page_ok(v.get(F::ADDRESS_OF_MSR_BITMAPS))) return kBad;
+  if (proc_c & proc::kUseTprShadow) {
+    // SDM 27.2.1.1: the virtual-APIC address is 4 KiB aligned within MAXPHYADDR; without
+    // virtual-interrupt delivery TPR-threshold bits 31:4 are 0, and without APIC-access
+    // virtualization bits 3:0 are not above VTPR bits 7:4.
+    uint64_t va = v.get(F::VIRTUAL_APIC_ADDRESS);
+    uint64_t threshold = v.get(F::TPR_THRESHOLD);
+    if (!page_ok(va) || (threshold >> 4)) return kBad;
+    if (threshold > (c_.phys_read(va + kVtprOffset, 1) >> 4)) return kBad;
+  }
   if (!(pin_c & pin::kNmiExiting) && (pin_c & pin::kVirtualNmis)) return kBad;
   if (!(pin_c & pin::kVirtualNmis) && (proc_c & proc::kNmiWindowExiting)) return kBad;
   if (!(pin_c & pin::kActivateVmxPreemptionTimer) &&
@@ -472,16 +482,21 @@ void Vmx::inject_event() {
   if (after_insn) ret += v.get(F::VM_ENTRY_INSTRUCTION_LENGTH);
   if (type == InterruptionType::kNmi) c_.irq_.nmi_blocked = true;
   if (mtf_) mtf_ = 3;  // an MTF VM exit is pending after injecting a vectored event
-  injecting_ = info;
-  injecting_error_ = has_error ? error : 0;
+  // An exit while the injected event is delivered reports it as IDT-vectoring
+  // information, with VM-entry instruction length for software events (SDM 27.6.1.1).
+  begin_delivery(info & ~kIntrInfoEntryReserved, has_error ? error : 0,
+                 after_insn ? static_cast<uint32_t>(v.get(F::VM_ENTRY_INSTRUCTION_LENGTH)) : 0);
   try {
     c_.deliver(vec, has_error, error, soft, ret);
   } catch (const Fault& f) {
-    // A fault while delivering the injected event is handled in the guest (or causes a
-    // VM exit with IDT-vectoring information, intercept_fault).
-    c_.handle_fault(f);
+    // A fault while delivering the injected event: the exception bitmap sees it first
+    // (an exit reports the injected event), then the #DF rules apply with the injected
+    // event as the first exception (SDM 27.6.1.2, Vol. 3A 6.15 Table 6-5).
+    c_.next_rip_ = c_.s_.rip;
+    bool hardware = type == InterruptionType::kHardwareException;
+    c_.handle_fault(f, hardware ? vec : -1);
   }
-  injecting_ = 0;
+  end_delivery();
 }
 
 VmResult Vmx::vm_entry(bool launch) {
@@ -498,7 +513,7 @@ VmResult Vmx::vm_entry(bool launch) {
   e = check_host_state();
   if (e != VmInstructionError{}) return fail_valid(e);
   c_.materialize_flags();
-  c_.cycles_ += kVmEntryCycles;
+  c_.cycles_ += c_.timing_.vm_entry;
   ++entries_;
   uint64_t qual;
   if (!check_guest_state(&qual)) {

@@ -12,11 +12,6 @@ namespace hvsim::cpu::vmx {
 using namespace spec;
 using F = VmcsField;
 
-namespace {
-/// Cycles of a VM exit (see docs/vmx.md).
-constexpr uint64_t kVmExitCycles = 250;
-}  // namespace
-
 void Vmx::save_guest_state() {
   Vmcs& v = vmcs_;
   ArchState& s = c_.s_;
@@ -155,7 +150,7 @@ void Vmx::load_host_state() {
   c_.debug_update();
   c_.next_rip_ = s.rip;
   c_.attention_ = true;  // the host's pending interrupts and debug state at the next boundary
-  c_.cycles_ += kVmExitCycles;
+  c_.cycles_ += c_.timing_.vm_exit;
   // VM-exit MSR-load list (SDM 28.6); a failure is a VMX abort.
   uint32_t count = static_cast<uint32_t>(v.get(F::VM_EXIT_MSR_LOAD_COUNT));
   uint64_t addr = v.get(F::VM_EXIT_MSR_LOAD_ADDRESS);
@@ -181,12 +176,14 @@ void Vmx::abort(uint32_t indicator) {
 void Vmx::vm_exit(const ExitInfo& info) {
   Vmcs& v = vmcs_;
   ExitInfo e = info;
-  if (injecting_) {
-    e.idt_vectoring_info = injecting_;
-    e.idt_vectoring_error = injecting_error_;
-    injecting_ = 0;
+  if (vectoring_) {  // the exit happened during event delivery (SDM 28.2.4)
+    e.idt_vectoring_info = vectoring_;
+    e.idt_vectoring_error = (vectoring_ & kIntrInfoErrorCodeValid) ? vectoring_error_ : 0;
+    if (vectoring_length_) e.instruction_length = vectoring_length_;
+    vectoring_ = 0;
   }
   last_exit_ = e;
+  c_.iret_unblocked_nmi_ = ~0ull;  // reported (or not) by now
   ++exits_;
   unsigned basic = e.reason & 0xFFFF;
   if (basic < std::size(exits_by_reason_)) ++exits_by_reason_[basic];

@@ -26,9 +26,9 @@ inline constexpr VmcsField kSupportedFields[] = {
     VmcsField::ADDRESS_OF_IO_BITMAP_A, VmcsField::ADDRESS_OF_IO_BITMAP_B,
     VmcsField::ADDRESS_OF_MSR_BITMAPS, VmcsField::VM_EXIT_MSR_STORE_ADDRESS,
     VmcsField::VM_EXIT_MSR_LOAD_ADDRESS, VmcsField::VM_ENTRY_MSR_LOAD_ADDRESS,
-    VmcsField::TSC_OFFSET, VmcsField::VMCS_LINK_POINTER, VmcsField::GUEST_IA32_DEBUGCTL,
-    VmcsField::GUEST_IA32_PAT, VmcsField::GUEST_IA32_EFER, VmcsField::HOST_IA32_PAT,
-    VmcsField::HOST_IA32_EFER,
+    VmcsField::TSC_OFFSET, VmcsField::VMCS_LINK_POINTER,
+    VmcsField::GUEST_IA32_DEBUGCTL, VmcsField::GUEST_IA32_PAT, VmcsField::GUEST_IA32_EFER,
+    VmcsField::HOST_IA32_PAT, VmcsField::HOST_IA32_EFER,
     // 32-bit control
     VmcsField::PIN_BASED_VM_EXECUTION_CONTROLS,
     VmcsField::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, VmcsField::EXCEPTION_BITMAP,
@@ -77,11 +77,15 @@ inline constexpr VmcsField kSupportedFields[] = {
     // EPT and VPID (appended: older VMCS regions and checkpoints keep their slots)
     VmcsField::VIRTUAL_PROCESSOR_ID, VmcsField::EPT_POINTER, VmcsField::GUEST_PHYSICAL_ADDRESS,
     VmcsField::GUEST_PDPTE0, VmcsField::GUEST_PDPTE1, VmcsField::GUEST_PDPTE2,
-    VmcsField::GUEST_PDPTE3};
+    VmcsField::GUEST_PDPTE3,
+    // TPR shadow (appended: checkpoint section version 3)
+    VmcsField::VIRTUAL_APIC_ADDRESS, VmcsField::TPR_THRESHOLD};
 
 inline constexpr unsigned kNumFields = sizeof(kSupportedFields) / sizeof(kSupportedFields[0]);
-/// Fields of version-1 checkpoints (before EPT and VPID were added).
-inline constexpr unsigned kNumFieldsV1 = kNumFields - 7;
+/// Fields of version-2 checkpoints (before the TPR-shadow fields were appended).
+inline constexpr unsigned kNumFieldsV2 = kNumFields - 2;
+/// Fields of version-1 checkpoints (before the EPT and VPID fields were appended).
+inline constexpr unsigned kNumFieldsV1 = kNumFieldsV2 - 7;
 
 /// Lookup key of an encoding: width, type and index (index < 32 for every supported field).
 constexpr unsigned field_key(uint32_t enc) {
@@ -135,10 +139,11 @@ struct Vmcs {
   std::array<uint64_t, kNumFields> v{};
   bool launched = false;
 
-  uint64_t get(VmcsField f) const { return v[slot_of(static_cast<uint32_t>(f))]; }
+  /// A supported field (the engine names only those): one table lookup, no validation.
+  uint64_t get(VmcsField f) const { return v[kSlotOfKey[field_key(static_cast<uint32_t>(f))]]; }
   void set(VmcsField f, uint64_t x) {
     uint32_t e = static_cast<uint32_t>(f);
-    v[slot_of(e)] = truncate(e, x);
+    v[kSlotOfKey[field_key(e)]] = truncate(e, x);
   }
   /// A value as a field of the width of encoding `e` holds it.
   static uint64_t truncate(uint32_t e, uint64_t x) {

@@ -77,6 +77,9 @@ constexpr unsigned kPreemptionTimerRate = 5;
 constexpr unsigned kCr3TargetCount = 4;
 }  // namespace caps
 
+/// Offset of VTPR (the virtual task-priority register) in the virtual-APIC page (SDM 30.1).
+constexpr uint64_t kVtprOffset = 0x80;
+
 /// One processor's VMX state and engine. Owned by CpuImpl (vmx_); CpuImpl::vmx_non_root_
 /// mirrors non_root() for the instruction handlers' one-flag checks.
 class Vmx {
@@ -137,6 +140,24 @@ class Vmx {
   bool intercept_fault(const Fault& f);
   /// A triple fault in non-root operation: VM exit with reason 2.
   void triple_fault();
+  /// An event (exception, software interrupt, external interrupt, NMI) starts its delivery
+  /// through the guest's IDT: a VM exit before delivery completes (a fault the exception
+  /// bitmap intercepts, later an EPT violation) reports it as IDT-vectoring information,
+  /// with its error code and, for software events, the instruction length (SDM 28.2.4).
+  void begin_delivery(uint32_t intr_info, uint32_t error, uint32_t length) {
+    vectoring_ = intr_info;
+    vectoring_error_ = error;
+    vectoring_length_ = length;
+  }
+  /// The same for an exception or software interrupt about to be delivered by
+  /// CpuImpl::handle_fault with return address `ret`.
+  void begin_delivery(const Fault& f, uint64_t ret);
+  /// Delivery completed (or ended in a #DF or triple fault, which are not "during delivery").
+  void end_delivery() { vectoring_ = 0; }
+  /// True if a fault now being reported was raised by an IRET that cleared (virtual-)NMI
+  /// blocking: "NMI unblocking due to IRET" (interruption information / EPT-violation
+  /// qualification bit 12, SDM 28.2.2, 28.2.3).
+  bool nmi_unblocked_by_iret() const;
   /// Instruction-boundary events of non-root operation in SDM priority order (MTF,
   /// preemption timer, NMI window, NMI, interrupt window, external interrupt); true if
   /// one caused a VM exit.
@@ -227,6 +248,11 @@ class Vmx {
   void inject_event();
   void entry_failure(ExitReason r, uint64_t qualification);
 
+  // intercepts.cpp
+  /// MOV to/from CR8 with "use TPR shadow" (and no CR8-load/store exiting): accesses VTPR
+  /// on the virtual-APIC page; a write below the TPR threshold causes a VM exit (reason 43).
+  bool tpr_shadow_access(bool write, unsigned reg, unsigned size, uint64_t value);
+
   // vm_exit.cpp
   void save_guest_state();
   void load_host_state();
@@ -249,9 +275,10 @@ class Vmx {
   uint8_t mtf_ = 0;
   uint64_t mtf_insns_ = 0;         ///< instructions_ when MTF started watching
   bool host_nmi_blocked_ = false;  ///< NMI blocking of the host while virtual NMIs run
-  /// The interruption information (and error code) of the event VM entry is injecting,
-  /// while it is delivered: an exit then reports it as IDT-vectoring information.
-  uint32_t injecting_ = 0, injecting_error_ = 0;
+  /// The interruption information, error code and instruction length of the event being
+  /// delivered through the guest's IDT (an injected one too), 0 = none: an exit then
+  /// reports it as IDT-vectoring information. Never set across an instruction boundary.
+  uint32_t vectoring_ = 0, vectoring_error_ = 0, vectoring_length_ = 0;
   uint64_t exits_ = 0, entries_ = 0;
   /// Set while VmxApi runs the guest: a VM exit then sets api_stop_ (the engine's stop
   /// flag for that run) so control returns to the C++ caller at the exit.

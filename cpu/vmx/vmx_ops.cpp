@@ -49,7 +49,7 @@ constexpr uint32_t kProcImplemented =
     proc::kInterruptWindowExiting | proc::kUseTscOffsetting | proc::kHltExiting |
     proc::kInvlpgExiting | proc::kMwaitExiting | proc::kRdpmcExiting | proc::kRdtscExiting |
     proc::kCr3LoadExiting | proc::kCr3StoreExiting | proc::kCr8LoadExiting |
-    proc::kCr8StoreExiting | proc::kNmiWindowExiting | proc::kMovDrExiting |
+    proc::kCr8StoreExiting | proc::kUseTprShadow | proc::kNmiWindowExiting | proc::kMovDrExiting |
     proc::kUnconditionalIoExiting | proc::kUseIoBitmaps | proc::kMonitorTrapFlag |
     proc::kUseMsrBitmaps | proc::kMonitorExiting | proc::kPauseExiting |
     proc::kActivateSecondaryControls;
@@ -314,7 +314,7 @@ VmResult Vmx::vmcall_root() {
 // ---- checkpoints, hash, inspect ----
 
 void Vmx::save(StateWriter& w, const std::string& section) const {
-  w.begin_section(section, 2);
+  w.begin_section(section, 3);  // 2: EPT/VPID fields, 3: TPR-shadow fields
   w.u64("feature_control", feature_control_);
   w.boolean("on", on_);
   w.boolean("non_root", non_root_);
@@ -334,7 +334,7 @@ void Vmx::save(StateWriter& w, const std::string& section) const {
 
 void Vmx::restore(StateReader& r, const std::string& section) {
   uint32_t version = r.begin_section(section);
-  if (version != 1 && version != 2)
+  if (version < 1 || version > 3)
     throw InputError("checkpoint section " + section + ": unsupported version " +
                      std::to_string(version));
   feature_control_ = r.u64("feature_control");
@@ -343,9 +343,10 @@ void Vmx::restore(StateReader& r, const std::string& section) {
   vmxon_ptr_ = r.u64("vmxon_ptr");
   current_ = r.u64("current");
   vmcs_.v = {};
-  // Version 1 predates the EPT/VPID fields (appended at the end of the slot list).
-  r.bytes_into("vmcs", vmcs_.v.data(),
-               sizeof(uint64_t) * (version == 1 ? kNumFieldsV1 : kNumFields));
+  // Version 1 predates the EPT/VPID fields, version 2 the TPR-shadow fields (both appended
+  // at the end of the slot list).
+  unsigned fields = version == 1 ? kNumFieldsV1 : version == 2 ? kNumFieldsV2 : kNumFields;
+  r.bytes_into("vmcs", vmcs_.v.data(), sizeof(uint64_t) * fields);
   vmcs_.launched = r.boolean("launched");
   stale_launch_ = r.boolean("stale_launch");
   timer_deadline_ = r.u64("timer_deadline");

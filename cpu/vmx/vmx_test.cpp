@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "core/state.h"
+#include "cpu/lapic/lapic.h"
+#include "cpu/spec/debug.h"
 #include "cpu/test_support.h"
 #include "cpu/vmx/spec/controls.h"
 #include "cpu/vmx/vmx_api.h"
@@ -372,6 +374,205 @@ TEST_F(VmxTest, PreemptionTimerWakesHaltedGuest) {
   EXPECT_EQ(x.exit.basic(), ExitReason::VMX_PREEMPTION_TIMER_EXPIRED);
   EXPECT_EQ(r(F::GUEST_ACTIVITY_STATE), 1u) << "saved in the HLT state";
   EXPECT_EQ(r(F::GUEST_RIP), kGuestCode + 2);
+}
+
+// ---- exit information of exceptions and event delivery (SDM 28.1, 28.2) ----
+
+TEST_F(VmxTest, PageFaultExitLeavesCr2AndDebugExitLeavesDr6) {
+  using namespace spec;
+  constexpr uint64_t kUnmapped = 0x700000000000ull;
+  Asm g;
+  g(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RAX), M(8, ZYDIS_REGISTER_RBX)});
+  g(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RAX), R(ZYDIS_REGISTER_DR0)});
+  load(kGuestCode, g);
+  build_vmcs(kGuestCode, 0, proc::kHltExiting);
+  w(F::EXCEPTION_BITMAP, (1u << 14) | (1u << 1));
+  st().cr2 = 0x1234;
+  st().gpr[kRbx] = kUnmapped;
+  RunResult x = api_.vm_enter(VmxApi::Entry::kLaunch, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.interruption_info, 0x80000B0Eu);
+  EXPECT_EQ(x.exit.qualification, kUnmapped) << "the linear address is in the qualification";
+  EXPECT_EQ(st().cr2, 0x1234u) << "CR2 unchanged by a #PF that exits";
+  // General detect: MOV from DR0 with DR7.GD raises #DB (BD); the exit leaves DR6 and GD.
+  w(F::GUEST_RIP, kGuestCode + 3);
+  w(F::VM_ENTRY_CONTROLS, r(F::VM_ENTRY_CONTROLS) | entry_ctl::kLoadDebugControls);
+  w(F::PRIMARY_VM_EXIT_CONTROLS, r(F::PRIMARY_VM_EXIT_CONTROLS) | exit_ctl::kSaveDebugControls);
+  w(F::GUEST_DR7, 0x400 | cpu::spec::kDr7Gd);
+  uint64_t dr6 = st().dr[6];
+  x = api_.vm_enter(VmxApi::Entry::kResume, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.interruption_info, 0x80000301u);
+  EXPECT_EQ(x.exit.qualification, cpu::spec::kDr6Bd);
+  EXPECT_EQ(st().dr[6], dr6) << "DR6 unchanged by a #DB that exits";
+  EXPECT_TRUE(r(F::GUEST_DR7) & cpu::spec::kDr7Gd) << "GD not cleared";
+  // Without the bitmap the same #DB is delivered: DR6.BD set, GD cleared, HLT handler.
+  w(F::EXCEPTION_BITMAP, 0);
+  x = api_.vm_enter(VmxApi::Entry::kResume, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.basic(), ExitReason::HLT);
+  EXPECT_EQ(r(F::GUEST_RIP), Layout::kHandlers + 1 * 16);
+  EXPECT_TRUE(r(F::GUEST_DR7) == 0x400);
+  // And a #PF delivered through the guest IDT writes CR2.
+  w(F::GUEST_RIP, kGuestCode);
+  w(F::GUEST_RSP, kGuestStack);
+  x = api_.vm_enter(VmxApi::Entry::kResume, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(r(F::GUEST_RIP), Layout::kHandlers + 14 * 16);
+  EXPECT_EQ(st().cr2, kUnmapped) << "written at delivery";
+}
+
+TEST_F(VmxTest, IdtVectoringInformationForGuestDelivery) {
+  using namespace spec;
+  constexpr uint64_t kUnmapped = 0x700000000000ull;
+  // int 0x30 with the IDT limit below vector 0x30: #GP(0x182) while delivering it.
+  Asm g;
+  g(ZYDIS_MNEMONIC_INT, {I(0x30)});
+  g(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RAX), M(8, ZYDIS_REGISTER_RBX)});
+  load(kGuestCode, g);
+  build_vmcs(kGuestCode, 0, proc::kHltExiting);
+  w(F::EXCEPTION_BITMAP, 1u << 13);
+  w(F::GUEST_IDTR_LIMIT, 0x30 * 16 - 1);
+  RunResult x = api_.vm_enter(VmxApi::Entry::kLaunch, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.interruption_info, 0x80000B0Du);
+  EXPECT_EQ(x.exit.interruption_error, 0x30u * 8 + 2);
+  EXPECT_EQ(x.exit.idt_vectoring_info, 0x80000430u) << "software interrupt 0x30";
+  EXPECT_EQ(x.exit.instruction_length, 2u);
+  EXPECT_EQ(r(F::GUEST_RIP), kGuestCode);
+  // A #PF whose delivery faults (#GP: vector 14 beyond the IDT limit): the #GP exits with
+  // the #PF (and its error code) as IDT-vectoring information.
+  st().gpr[kRbx] = kUnmapped;
+  w(F::GUEST_RIP, kGuestCode + 2);
+  w(F::GUEST_IDTR_LIMIT, 14 * 16 - 1);
+  x = api_.vm_enter(VmxApi::Entry::kResume, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.interruption_info, 0x80000B0Du);
+  EXPECT_EQ(x.exit.interruption_error, 14u * 8 + 3) << "IDT and EXT bits";
+  EXPECT_EQ(x.exit.idt_vectoring_info, 0x80000B0Eu);
+  EXPECT_EQ(x.exit.idt_vectoring_error, 0u);
+  // Without #GP in the bitmap the pair becomes #DF, which exits directly: no vectoring.
+  w(F::EXCEPTION_BITMAP, 1u << 8);
+  x = api_.vm_enter(VmxApi::Entry::kResume, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.interruption_info, 0x80000B08u);
+  EXPECT_EQ(x.exit.idt_vectoring_info, 0u);
+  EXPECT_EQ(st().cr2, kUnmapped) << "the #PF was delivered before it became #DF";
+}
+
+TEST_F(VmxTest, FaultDuringInjectionEscalatesToDoubleFault) {
+  using namespace spec;
+  Asm g;
+  g(ZYDIS_MNEMONIC_NOP);
+  load(kGuestCode, g);
+  build_vmcs(kGuestCode, 0, proc::kHltExiting);
+  w(F::GUEST_IDTR_LIMIT, 13 * 16 - 1);  // gates 0-12: injecting #GP faults with #GP
+  auto inject_gp = [&] {
+    w(F::VM_ENTRY_INTERRUPTION_INFORMATION_FIELD, 0x80000B0D);
+    w(F::VM_ENTRY_EXCEPTION_ERROR_CODE, 0);
+  };
+  inject_gp();
+  w(F::EXCEPTION_BITMAP, 1u << 13);
+  RunResult x = api_.vm_enter(VmxApi::Entry::kLaunch, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.interruption_info, 0x80000B0Du);
+  EXPECT_EQ(x.exit.interruption_error, 13u * 8 + 3);
+  EXPECT_EQ(x.exit.idt_vectoring_info, 0x80000B0Du) << "the injected #GP";
+  // Contributory + contributory: #DF, delivered through gate 8 (a HLT handler).
+  inject_gp();
+  w(F::EXCEPTION_BITMAP, 0);
+  x = api_.vm_enter(VmxApi::Entry::kResume, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.basic(), ExitReason::HLT);
+  EXPECT_EQ(r(F::GUEST_RIP), Layout::kHandlers + 8 * 16);
+  // Injected #DF whose delivery faults: triple fault, no IDT-vectoring information.
+  w(F::GUEST_RIP, kGuestCode);
+  w(F::GUEST_RSP, kGuestStack);
+  w(F::GUEST_IDTR_LIMIT, 0);
+  w(F::VM_ENTRY_INTERRUPTION_INFORMATION_FIELD, 0x80000B08);
+  x = api_.vm_enter(VmxApi::Entry::kResume, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.basic(), ExitReason::TRIPLE_FAULT);
+  EXPECT_EQ(x.exit.idt_vectoring_info, 0u);
+}
+
+TEST_F(VmxTest, NmiUnblockingDueToIret) {
+  using namespace spec;
+  Asm g;
+  g(ZYDIS_MNEMONIC_IRETQ);
+  load(kGuestCode, g);
+  build_vmcs(kGuestCode, pin::kNmiExiting | pin::kVirtualNmis);
+  // An IRET frame with CS = 0x50, beyond the GDT limit: #GP(0x50).
+  uint64_t frame = kGuestStack - 64;
+  for (uint64_t v : {kGuestCode, uint64_t{0x50}, uint64_t{2}, kGuestStack, uint64_t{0x10}})
+    put64(frame, v), frame += 8;
+  w(F::GUEST_RSP, kGuestStack - 64);
+  w(F::GUEST_INTERRUPTIBILITY_STATE, kBlockingByNmi);
+  w(F::EXCEPTION_BITMAP, 1u << 13);
+  RunResult x = api_.vm_enter(VmxApi::Entry::kLaunch, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.interruption_info, 0x80000B0Du | kIntrInfoNmiUnblockingDueToIret);
+  EXPECT_EQ(x.exit.interruption_error, 0x50u);
+  EXPECT_EQ(r(F::GUEST_INTERRUPTIBILITY_STATE) & kBlockingByNmi, 0u) << "IRET unblocked";
+  // Without virtual-NMI blocking before the IRET the bit stays 0.
+  x = api_.vm_enter(VmxApi::Entry::kResume, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.interruption_info, 0x80000B0Du);
+}
+
+// ---- TPR shadow (SDM 30.1.2, 30.3) ----
+
+TEST_F(VmxTest, TprShadow) {
+  using namespace spec;
+  constexpr uint64_t kVapic = 0x407000;
+  EXPECT_TRUE((Vmx::capability(VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS) >> 32) & proc::kUseTprShadow);
+  Asm g;
+  g(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_CR8), R(ZYDIS_REGISTER_RAX)});
+  g(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RBX), R(ZYDIS_REGISTER_CR8)});
+  size_t third = g.size();
+  g(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_CR8), R(ZYDIS_REGISTER_RCX)});
+  size_t after = g.size();
+  g(ZYDIS_MNEMONIC_HLT);
+  load(kGuestCode, g);
+  build_vmcs(kGuestCode, 0, proc::kUseTprShadow | proc::kHltExiting);
+  mem_.store<uint32_t>(kVapic + 0x80, 0x30);
+  // Entry checks on the virtual-APIC address and the TPR threshold.
+  auto entry_error = [&](F f, uint64_t bad, uint64_t good) {
+    w(f, bad);
+    RunResult x = api_.vm_enter(VmxApi::Entry::kLaunch, 1000);
+    w(f, good);
+    return x.kind == Kind::kEntryFailed &&
+           x.entry.error == VmInstructionError::VM_ENTRY_WITH_INVALID_CONTROL_FIELDS;
+  };
+  w(F::TPR_THRESHOLD, 3);
+  EXPECT_TRUE(entry_error(F::VIRTUAL_APIC_ADDRESS, kVapic + 0x10, kVapic)) << "unaligned";
+  EXPECT_TRUE(entry_error(F::VIRTUAL_APIC_ADDRESS, 1ull << 52, kVapic)) << "beyond MAXPHYADDR";
+  EXPECT_TRUE(entry_error(F::TPR_THRESHOLD, 0x13, 3)) << "threshold bits 31:4";
+  EXPECT_TRUE(entry_error(F::TPR_THRESHOLD, 4, 3)) << "threshold above VTPR[7:4]";
+  uint32_t tpr = cpu_->lapic().tpr();
+  st().gpr[kRax] = 5;
+  st().gpr[kRcx] = 2;
+  RunResult x = api_.vm_enter(VmxApi::Entry::kLaunch, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.basic(), ExitReason::TPR_BELOW_THRESHOLD);
+  EXPECT_EQ(r(F::GUEST_RIP), kGuestCode + after) << "trap-like: after the MOV to CR8";
+  EXPECT_EQ(st().gpr[kRbx], 5u) << "MOV from CR8 reads VTPR[7:4]";
+  EXPECT_EQ(mem_.load<uint32_t>(kVapic + 0x80), 0x20u);
+  EXPECT_EQ(cpu_->lapic().tpr(), tpr) << "the real TPR is untouched";
+  // A write at or above the threshold does not exit; CR8-store exiting takes priority.
+  w(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
+    r(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) | proc::kCr8StoreExiting);
+  w(F::TPR_THRESHOLD, 2);
+  w(F::GUEST_RIP, kGuestCode);
+  x = api_.vm_enter(VmxApi::Entry::kResume, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.basic(), ExitReason::CONTROL_REGISTER_ACCESSES);
+  EXPECT_EQ(x.exit.qualification, 0x318u) << "MOV from CR8 to RBX";
+  EXPECT_EQ(mem_.load<uint32_t>(kVapic + 0x80), 0x50u);
+  w(F::GUEST_RIP, kGuestCode + third);
+  x = api_.vm_enter(VmxApi::Entry::kResume, 1000);
+  ASSERT_EQ(x.kind, Kind::kExit);
+  EXPECT_EQ(x.exit.basic(), ExitReason::HLT) << "VTPR 2 is not below threshold 2";
 }
 
 }  // namespace

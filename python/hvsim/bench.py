@@ -1,7 +1,8 @@
 """`hvsim bench`: guest speed on this host, measured in one run and reported as numbers and
 ratios (never asserted): the integer mix, memory copies (REP MOVSB/MOVSQ and a plain loop),
-a page-walk-heavy workload, a SYSCALL round-trip loop, the same flat code side by side with
-Unicorn 2.0.1, and the simulator's peak memory against the guest RAM it touched.
+a page-walk-heavy workload, a SYSCALL round-trip loop, VM-exit round trips (a CPUID exit
+under the guest-kit mini hypervisor and through the C++ VMX API), the same flat code side by
+side with Unicorn 2.0.1, and the simulator's peak memory against the guest RAM it touched.
 
 The simulated results (instructions, state hash) are printed too, so a reader can see the
 same work was done; the host figures (seconds, MIPS, GB/s) vary from machine to machine."""
@@ -77,6 +78,38 @@ def unicorn_rows(quick):
     return json.loads(out.stdout)
 
 
+def vmx_rows(quick):
+    """Simple VM-exit round trips (a CPUID exit, handled and resumed): host ns and simulated
+    cycles per round trip, under the bare-metal mini hypervisor (vmx_basic iterations=N: the
+    host time is the whole run, boot and VMX setup included) and through the C++ front door
+    (bench/vmx_roundtrip: the timed loop only). The EPT-violation row waits for EPT."""
+    rows = []
+    n = 5000 if quick else 200000
+    try:
+        s = run_one("vmx_basic", "iterations=%d" % n, "64M")
+        m = re.search(r"vmx_bench: (\d+) round trips (\d+) cycles", s["serial"])
+        trips, cycles = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        rows.append({"workload": "vmx-cpuid-exit-guest", "round_trips": trips,
+                     "host_seconds": round(s["host_seconds"], 4),
+                     "ns_per_round_trip": round(s["host_seconds"] * 1e9 / max(trips, 1), 1),
+                     "cycles_per_round_trip": round(cycles / max(trips, 1), 1),
+                     "state_hash": s["state_hash"]})
+    except RuntimeError as e:
+        rows.append({"workload": "vmx-cpuid-exit-guest", "error": str(e)[-300:]})
+    tool = _tool("vmx_roundtrip")
+    if not tool:
+        rows.append({"workload": "vmx-cpuid-exit-api", "error": "build/bench/vmx_roundtrip not built"})
+    else:
+        out = subprocess.run([tool, "--json"] + (["--quick"] if quick else []),
+                             capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            rows.append({"workload": "vmx-cpuid-exit-api", "error": out.stderr.strip()})
+        else:
+            rows.extend(json.loads(out.stdout))
+    rows.append({"workload": "vmx-ept-violation-exit", "not_yet": "needs EPT (not implemented)"})
+    return rows
+
+
 def memory_rows(quick):
     """Peak RSS of the simulator process (bench/guest_run, no Python around it) against the
     allowance 64 MiB + 1.05 x guest RAM touched."""
@@ -145,6 +178,18 @@ def main(args):
         else:
             print("    %-14s hvsim %7.1f MIPS  unicorn %7.1f MIPS  ratio %8.2f"
                   % (u["workload"], u["hvsim_mips"], u["unicorn_mips"], u["ratio"]))
+
+    print("  VM-exit round trips (CPUID exit, handled, resumed; target <= 1000 ns):")
+    for v in vmx_rows(quick):
+        results.append(dict(v, kind="vmx"))
+        if "error" in v:
+            print("    %-24s not measured: %s" % (v["workload"], v["error"]))
+        elif "not_yet" in v:
+            print("    %-24s not yet: %s" % (v["workload"], v["not_yet"]))
+        else:
+            print("    %-24s %8d round trips %8.1f ns each %7.1f cycles each"
+                  % (v["workload"], v["round_trips"], v["ns_per_round_trip"],
+                     v["cycles_per_round_trip"]))
 
     print("  memory: peak RSS vs 64 MiB + 1.05 x guest RAM touched (ratio <= 1 meets it):")
     for r in memory_rows(quick):
