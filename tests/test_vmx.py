@@ -1,6 +1,7 @@
-"""The bare-metal mini hypervisor (guest/programs/vmx_basic.c) on the emulated VMX engine:
-every check passes, the run is deterministic, and a checkpoint taken while the guest runs
-in VMX non-root operation restores to the same result (docs/vmx.md)."""
+"""The bare-metal mini hypervisor (guest/programs/vmx_basic.c, with its EPT part
+vmx_basic_ept.c) on the emulated VMX engine: every check passes, the run is deterministic,
+and a checkpoint taken while the guest runs in VMX non-root operation restores to the same
+result (docs/vmx.md)."""
 
 import hvsim
 
@@ -21,6 +22,9 @@ def test_mini_hypervisor_passes(guest):
     assert vmx["exits"] > 40
     assert vmx["exits_by_reason"]["CPUID"] == 1
     assert vmx["exits_by_reason"]["VM_ENTRY_FAILURE_INVALID_GUEST_STATE"] >= 10
+    # EPT part: not present, read-only, not executable; one misconfiguration.
+    assert vmx["exits_by_reason"]["EPT_VIOLATION"] == 3
+    assert vmx["exits_by_reason"]["EPT_MISCONFIGURATION"] == 1
 
 
 def test_twice_same_hash(guest):
@@ -54,3 +58,18 @@ def test_checkpoint_in_guest_and_host(guest, tmp_path):
         assert r.state_hash() == ref.state_hash(), n
         assert r.instructions == ref.instructions and r.sim_time_ns == ref.sim_time_ns
         assert m.serial_output + r.serial_output == ref.serial_output
+
+
+def test_ept_violation_round_trips_deterministic(guest):
+    """The benchmark loop of `hvsim bench` (ept_iterations=N): N EPT-violation exits, each
+    swapping which of two pages is read-only in EPT; twice with the same result."""
+    runs = []
+    for _ in range(2):
+        m = hvsim.Machine(memory="64M")
+        m.load_kernel(guest("vmx_basic"), cmdline="ept_iterations=200")
+        stop = m.run()
+        assert stop.kind == "debug_exit" and stop.exit_value == 0, m.serial_output
+        assert "vmx_ept_bench: 200 round trips" in m.serial_output
+        assert m.inspect()["cpu0"]["vmx"]["exits_by_reason"]["EPT_VIOLATION"] == 200
+        runs.append((m.state_hash(), m.instructions, m.sim_time_ns))
+    assert runs[0] == runs[1]

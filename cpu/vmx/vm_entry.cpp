@@ -25,9 +25,12 @@
 //    state, pending debug exceptions (reserved bits and BS), VMCS link pointer (must be
 //    ~0: qualification 4), PAE PDPTEs (qualification 2).
 //  - VMLAUNCH/VMRESUME launch states (errors 4, 5, 6), blocking by MOV SS (error 26).
-// Not checked: anything of features hvsim does not implement (unrestricted guest, EPT,
-// VPID, APIC-access and x2APIC virtualization, virtual-interrupt delivery, posted
-// interrupts, shadow VMCS, SMM, PT, CET, PKS).
+// Unrestricted guest (27.3.1.1, 27.3.1.2): CR0.PE/PG may be 0 (not PG without PE), SS/CS
+// RPLs and data-segment DPL/RPL are not compared, CS may be type 3 (DPL 0), SS.DPL is 0 with
+// such a CS or CR0.PE = 0; RFLAGS.VM is 0 with CR0.PE = 0.
+// Not checked: anything of features hvsim does not implement (APIC-access and x2APIC
+// virtualization, virtual-interrupt delivery, posted interrupts, shadow VMCS, SMM, PT, CET,
+// PKS).
 #include "cpu/cpu_impl.h"
 #include "cpu/vmx/spec/controls.h"
 #include "cpu/vmx/vmx.h"
@@ -91,6 +94,8 @@ VmInstructionError Vmx::check_controls() const {
   if (proc_c & proc::kActivateSecondaryControls) {
     auto p2 = static_cast<uint32_t>(v.get(F::SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
     if (!controls_ok(p2, capability(VmxMsr::IA32_VMX_PROCBASED_CTLS2))) return kBad;
+    // SDM 27.2.1.1: "unrestricted guest" requires "enable EPT".
+    if ((p2 & proc2::kUnrestrictedGuest) && !(p2 & proc2::kEnableEpt)) return kBad;
   }
   if (v.get(F::CR3_TARGET_COUNT) > caps::kCr3TargetCount) return kBad;
   if (!ept_controls_ok()) return kBad;  // EPTP and VPID (ept.cpp)
@@ -199,7 +204,12 @@ bool Vmx::check_guest_state(uint64_t* qualification) const {
   uint64_t cr0 = v.get(F::GUEST_CR0), cr4 = v.get(F::GUEST_CR4);
   bool la57 = cr4 & kCr4LA57;
   // 27.3.1.1 control registers, debug registers and MSRs
-  if (!cr_write_allowed(0, cr0) || (cr0 >> 32) || !cr_write_allowed(4, cr4)) return false;
+  // An unrestricted guest may have CR0.PE = 0 and CR0.PG = 0, but not PG without PE.
+  bool unrestricted = unrestricted_guest();
+  uint64_t cr0_fixed0 = unrestricted ? kCr0NE : kCr0PE | kCr0NE | kCr0PG;
+  if ((cr0 & cr0_fixed0) != cr0_fixed0 || (cr0 >> 32) || !cr_write_allowed(4, cr4)) return false;
+  if ((cr0 & kCr0PG) && !(cr0 & kCr0PE)) return false;
+  bool pe = cr0 & kCr0PE;
   if (ia32e && (!(cr0 & kCr0PG) || !(cr4 & kCr4PAE))) return false;
   if (!ia32e && (cr4 & kCr4PCIDE)) return false;
   if (v.get(F::GUEST_CR3) & kPhysMask) return false;
@@ -217,7 +227,7 @@ bool Vmx::check_guest_state(uint64_t* qualification) const {
     if (static_cast<bool>(efer & kEferLMA) != ia32e) return false;
     if ((cr0 & kCr0PG) && static_cast<bool>(efer & kEferLME) != ia32e) return false;
   }
-  // 27.3.1.2 segment registers (protected mode, no virtual-8086, no unrestricted guest)
+  // 27.3.1.2 segment registers (not virtual-8086; relaxed for an unrestricted guest)
   using cpu::spec::kAttrDB;
   using cpu::spec::kAttrL;
   using cpu::spec::kAttrP;
@@ -230,7 +240,8 @@ bool Vmx::check_guest_state(uint64_t* qualification) const {
   if (sel(F::GUEST_TR_SELECTOR) & 4) return false;
   uint32_t ldtr_ar = ar(F::GUEST_LDTR_ACCESS_RIGHTS);
   if (!(ldtr_ar & kAttrUnusable) && (sel(F::GUEST_LDTR_SELECTOR) & 4)) return false;
-  if ((sel(F::GUEST_SS_SELECTOR) & 3) != (sel(F::GUEST_CS_SELECTOR) & 3)) return false;
+  if (!unrestricted && (sel(F::GUEST_SS_SELECTOR) & 3) != (sel(F::GUEST_CS_SELECTOR) & 3))
+    return false;
   for (F base : {F::GUEST_TR_BASE, F::GUEST_FS_BASE, F::GUEST_GS_BASE})
     if (!canonical(v.get(base), la57)) return false;
   if (!(ldtr_ar & kAttrUnusable) && !canonical(v.get(F::GUEST_LDTR_BASE), la57)) return false;
@@ -243,9 +254,11 @@ bool Vmx::check_guest_state(uint64_t* qualification) const {
   uint32_t cs = ar(F::GUEST_CS_ACCESS_RIGHTS), ss = ar(F::GUEST_SS_ACCESS_RIGHTS);
   unsigned cs_type = cs & 15;
   if (cs & kAttrUnusable) return false;
-  if (cs_type != 9 && cs_type != 11 && cs_type != 13 && cs_type != 15) return false;
+  bool cs_data = unrestricted && cs_type == 3;  // read/write accessed data: DPL 0
+  if (cs_type != 9 && cs_type != 11 && cs_type != 13 && cs_type != 15 && !cs_data) return false;
   if (!(cs & kAttrS) || !(cs & kAttrP) || (cs & kArReserved)) return false;
-  if (cs_type <= 11 && dpl(cs) != dpl(ss)) return false;
+  if (cs_data && dpl(cs) != 0) return false;
+  if ((cs_type == 9 || cs_type == 11) && dpl(cs) != dpl(ss)) return false;
   if (cs_type >= 13 && dpl(cs) > dpl(ss)) return false;
   if (!limit_granularity_ok(lim(F::GUEST_CS_LIMIT), cs)) return false;
   if (ia32e && (cs & kAttrL) && (cs & kAttrDB)) return false;
@@ -253,7 +266,8 @@ bool Vmx::check_guest_state(uint64_t* qualification) const {
   if (!(ss & kAttrUnusable)) {
     unsigned t = ss & 15;
     if ((t != 3 && t != 7) || !(ss & kAttrS) || !(ss & kAttrP) || (ss & kArReserved)) return false;
-    if (dpl(ss) != (sel(F::GUEST_SS_SELECTOR) & 3u)) return false;
+    if (!unrestricted && dpl(ss) != (sel(F::GUEST_SS_SELECTOR) & 3u)) return false;
+    if ((cs_data || !pe) && dpl(ss) != 0) return false;
     if (!limit_granularity_ok(lim(F::GUEST_SS_LIMIT), ss)) return false;
   }
   // DS, ES, FS, GS
@@ -267,7 +281,7 @@ bool Vmx::check_guest_state(uint64_t* qualification) const {
     unsigned t = x & 15;
     if (!(t & 1) || ((t & 8) && !(t & 2))) return false;
     if (!(x & kAttrS) || !(x & kAttrP) || (x & kArReserved)) return false;
-    if (t <= 11 && dpl(x) < (sel(s) & 3u)) return false;
+    if (!unrestricted && t <= 11 && dpl(x) < (sel(s) & 3u)) return false;
     if (!limit_granularity_ok(lim(l), x)) return false;
   }
   // TR
@@ -297,7 +311,7 @@ bool Vmx::check_guest_state(uint64_t* qualification) const {
   uint64_t rflags = v.get(F::GUEST_RFLAGS);
   constexpr uint64_t kRflagsReserved = ~((1ull << 22) - 1) | (1u << 15) | (1u << 5) | (1u << 3);
   if ((rflags & kRflagsReserved) || !(rflags & 2)) return false;
-  if (ia32e && (rflags & kFlagVM)) return false;
+  if ((ia32e || !pe) && (rflags & kFlagVM)) return false;
   auto info = static_cast<uint32_t>(v.get(F::VM_ENTRY_INTERRUPTION_INFORMATION_FIELD));
   bool inject = info & kIntrInfoValid;
   auto itype = static_cast<InterruptionType>((info >> kIntrInfoTypeShift) & 7);

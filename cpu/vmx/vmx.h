@@ -104,6 +104,8 @@ class Vmx {
   bool non_root() const { return non_root_; }
   /// MOV to CR0/CR4 in VMX operation: false if `v` violates the fixed bits (#GP).
   bool cr_write_allowed(unsigned cr, uint64_t v) const;
+  /// "unrestricted guest" in the current VMCS (secondary controls active and bit 7 set).
+  bool unrestricted_guest() const;
 
   // ---- the VMX operations (SDM Vol. 2 instruction pages). Each raises #UD/#GP (throws
   // Fault) for its instruction's exception conditions, then returns VMsucceed/VMfail.

@@ -31,6 +31,8 @@ namespace {
 constexpr uint64_t kInvalidPointer = ~0ull;
 /// CR0 bits fixed to 1 in VMX operation (PE, NE, PG) and CR4.VMXE (SDM A.7, A.8).
 constexpr uint64_t kCr0Fixed0 = kCr0PE | kCr0NE | kCr0PG;
+/// The same for an unrestricted guest (SDM 25.6.2 note): PE and PG may be 0.
+constexpr uint64_t kCr0Fixed0UnrestrictedGuest = kCr0NE;
 constexpr uint64_t kCr4Fixed0 = kCr4VMXE;
 /// Every CR4 bit the processor implements (cpu/exec_system.cpp write_cr) may be 1.
 constexpr uint64_t kCr4Fixed1 = (1u << 2) | (1u << 3) | kCr4PSE | kCr4PAE | (1u << 6) | kCr4PGE |
@@ -53,9 +55,9 @@ constexpr uint32_t kProcImplemented =
     proc::kUnconditionalIoExiting | proc::kUseIoBitmaps | proc::kMonitorTrapFlag |
     proc::kUseMsrBitmaps | proc::kMonitorExiting | proc::kPauseExiting |
     proc::kActivateSecondaryControls;
-constexpr uint32_t kProc2Implemented = proc2::kEnableEpt | proc2::kDescriptorTableExiting |
-                                       proc2::kEnableRdtscp | proc2::kEnableVpid |
-                                       proc2::kWbinvdExiting | proc2::kEnableInvpcid;
+constexpr uint32_t kProc2Implemented =
+    proc2::kEnableEpt | proc2::kDescriptorTableExiting | proc2::kEnableRdtscp | proc2::kEnableVpid |
+    proc2::kUnrestrictedGuest | proc2::kWbinvdExiting | proc2::kEnableInvpcid;
 /// EPT and VPID capabilities (SDM A.10): 4- and 5-level walks, UC and WB, 2 MiB and 1 GiB
 /// pages, A/D flags, INVEPT and INVVPID with every type. No execute-only translations.
 constexpr uint64_t kEptVpidCap =
@@ -145,9 +147,22 @@ bool Vmx::write_msr(uint32_t msr, uint64_t v) {
 }
 
 bool Vmx::cr_write_allowed(unsigned cr, uint64_t v) const {
-  if (cr == 0) return (v & kCr0Fixed0) == kCr0Fixed0;
+  // SDM 25.3 / A.7: an unrestricted guest may clear CR0.PE and CR0.PG.
+  if (cr == 0) {
+    uint64_t fixed0 =
+        c_.vmx_non_root_ && unrestricted_guest() ? kCr0Fixed0UnrestrictedGuest : kCr0Fixed0;
+    return (v & fixed0) == fixed0;
+  }
   if (cr == 4) return (v & kCr4Fixed0) == kCr4Fixed0 && !(v & ~kCr4Fixed1);
   return true;
+}
+
+bool Vmx::unrestricted_guest() const {
+  using F = VmcsField;
+  auto proc_c = static_cast<uint32_t>(vmcs_.get(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
+  if (!(proc_c & proc::kActivateSecondaryControls)) return false;
+  auto p2 = static_cast<uint32_t>(vmcs_.get(F::SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
+  return p2 & proc2::kUnrestrictedGuest;
 }
 
 // ---- results ----

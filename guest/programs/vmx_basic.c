@@ -5,22 +5,19 @@
  * reason, qualification, instruction length and information, interruption information
  * (Intel SDM Vol. 3C ch. 24-28, 31). With `iterations=N` it is a benchmark instead: after
  * the same setup the guest loops on CPUID and the host handles N CPUID exits as a minimal
- * hypervisor does, then prints the round trips and the TSC cycles they took. */
+ * hypervisor does, then prints the round trips and the TSC cycles they took. The EPT part
+ * (vmx_basic_ept.c) runs after the exits; `ept_iterations=N` is its EPT-violation benchmark. */
+#include "vmx_basic.h"
 #include "kit/intr.h"
 #include "kit/kit.h"
 #include "kit/spec/vmx.h"
-
-struct gregs {
-  uint64_t rax, rcx, rdx, rbx, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15;
-};
-uint64_t vmx_run(struct gregs* g, int resume); /* vmx_basic_entry.S */
 
 static uint8_t vmxon_region[4096] __attribute__((aligned(4096)));
 static uint8_t vmcs_region[4096] __attribute__((aligned(4096)));
 static uint8_t io_bitmap_a[4096] __attribute__((aligned(4096)));
 static uint8_t io_bitmap_b[4096] __attribute__((aligned(4096)));
 static uint8_t msr_bitmap[4096] __attribute__((aligned(4096)));
-static uint8_t guest_stack[16384] __attribute__((aligned(16)));
+uint8_t guest_stack[16384] __attribute__((aligned(16)));
 
 static struct gregs g;
 static int launched;
@@ -67,12 +64,12 @@ static int vmwrite_s(uint64_t field, uint64_t v) {
   __asm__ volatile("vmwrite %2, %1; pushfq; pop %0" : "=r"(fl) : "r"(field), "r"(v) : "cc");
   return status(fl);
 }
-static uint64_t vmread(uint64_t field) {
+uint64_t vmread(uint64_t field) {
   uint64_t v = 0;
   if (vmread_s(field, &v) != 0) check(false, "VMREAD 0x%lx", (unsigned long)field);
   return v;
 }
-static void vmwrite(uint64_t field, uint64_t v) {
+void vmwrite(uint64_t field, uint64_t v) {
   if (vmwrite_s(field, v) != 0) check(false, "VMWRITE 0x%lx", (unsigned long)field);
 }
 
@@ -172,31 +169,31 @@ static uint32_t adjust(uint32_t msr, uint32_t want) {
 
 /* One VM entry: VMLAUNCH the first time, VMRESUME after. Returns the exit reason, or
  * 0xFFFFFFFF if the entry failed with VMfail (the VM-instruction error is in the VMCS). */
-static uint32_t run_guest(void) {
+uint32_t run_guest(void) {
   uint64_t rc = vmx_run(&g, launched);
   if (rc) return 0xFFFFFFFFu;
   uint32_t reason = (uint32_t)vmread(EXIT_REASON);
   if (!(reason & EXIT_ENTRY_FAILURE)) launched = 1;
   return reason;
 }
-static void skip_instruction(void) {
+void skip_instruction(void) {
   vmwrite(GUEST_RIP, vmread(GUEST_RIP) + vmread(VM_EXIT_INSTRUCTION_LENGTH));
 }
 /* Runs the guest to its next exit and checks the reason (and, if len >= 0, the length). */
-static bool expect_exit(uint32_t reason, int len, const char* what) {
+bool expect_exit(uint32_t reason, int len, const char* what) {
   uint32_t r = run_guest();
   uint64_t l = vmread(VM_EXIT_INSTRUCTION_LENGTH);
   bool ok = r == reason && (len < 0 || (int)l == len);
   check(ok, "%s: exit reason %u (want %u), length %lu", what, r, reason, (unsigned long)l);
   return ok;
 }
-static void expect_vmcall(uint64_t code) {
+void expect_vmcall(uint64_t code) {
   if (expect_exit(EXIT_VMCALL, 3, "VMCALL"))
     check(g.rax == code, "VMCALL %lu from the guest (RAX = %lu)", (unsigned long)code,
           (unsigned long)g.rax);
   skip_instruction();
 }
-static void set_bits(uint64_t field, uint64_t bits, bool on) {
+void set_bits(uint64_t field, uint64_t bits, bool on) {
   uint64_t v = vmread(field);
   vmwrite(field, on ? v | bits : v & ~bits);
 }
@@ -542,6 +539,7 @@ static void cpuid_round_trips(uint64_t n) {
 
 int kmain(uint32_t magic, uint32_t mbi) {
   uint64_t bench = cmdline_u64(mb_cmdline(mb_info(mbi)), "iterations", 0);
+  uint64_t ept_bench = cmdline_u64(mb_cmdline(mb_info(mbi)), "ept_iterations", 0);
   uint32_t r[4];
   cpuid(1, 0, r);
   if (!check(r[2] & (1u << 5), "CPUID.1:ECX.VMX")) return check_summary("vmx_basic");
@@ -553,8 +551,8 @@ int kmain(uint32_t magic, uint32_t mbi) {
         (unsigned long)basic);
   uint64_t p2 = rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2) >> 32;
   check((p2 & (PROC2_ENABLE_EPT | PROC2_ENABLE_VPID | PROC2_UNRESTRICTED_GUEST)) ==
-            (PROC2_ENABLE_EPT | PROC2_ENABLE_VPID),
-        "EPT and VPID advertised, unrestricted guest not");
+            (PROC2_ENABLE_EPT | PROC2_ENABLE_VPID | PROC2_UNRESTRICTED_GUEST),
+        "EPT, VPID and unrestricted guest advertised");
   check(rdmsr(MSR_IA32_VMX_CR0_FIXED0) == 0x80000021, "CR0 fixed to 1: PE, NE, PG");
   check(rdmsr(MSR_IA32_VMX_CR4_FIXED0) == CR4_VMXE, "CR4 fixed to 1: VMXE");
   check((rdmsr(MSR_IA32_VMX_MISC) & 0x1F) == 5, "preemption timer rate: TSC / 32");
@@ -606,7 +604,9 @@ int kmain(uint32_t magic, uint32_t mbi) {
         "VMWRITE of a read-only field: VMfailValid 13");
 
   build_vmcs();
-  if (bench) {
+  if (ept_bench) {
+    ept_violation_round_trips(ept_bench);
+  } else if (bench) {
     cpuid_round_trips(bench);
   } else {
     launched = 1; /* VMRESUME of a VMCS that was never launched */
@@ -616,6 +616,7 @@ int kmain(uint32_t magic, uint32_t mbi) {
     launched = 0;
     entry_check_matrix();
     exercise_exits();
+    ept_exits();
   }
 
   check(vmclear(vmcs) == 0 && vmptrst() == ~0ull, "VMCLEAR of the current VMCS");

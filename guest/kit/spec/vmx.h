@@ -22,6 +22,7 @@
 #define CR4_VMXE (1u << 13)
 
 /* 16-bit fields */
+#define VIRTUAL_PROCESSOR_IDENTIFIER 0x0000
 #define GUEST_ES_SELECTOR 0x0800
 #define GUEST_CS_SELECTOR 0x0802
 #define GUEST_SS_SELECTOR 0x0804
@@ -44,6 +45,7 @@
 #define VM_EXIT_MSR_STORE_ADDRESS 0x2006
 #define TSC_OFFSET 0x2010
 #define EPT_POINTER 0x201A
+#define GUEST_PHYSICAL_ADDRESS 0x2400
 #define VMCS_LINK_POINTER 0x2800
 #define GUEST_IA32_EFER 0x2806
 #define HOST_IA32_EFER 0x2C02
@@ -147,6 +149,8 @@
 #define EXIT_INVALID_GUEST_STATE 33
 #define EXIT_MONITOR_TRAP_FLAG 37
 #define EXIT_PAUSE 40
+#define EXIT_EPT_VIOLATION 48
+#define EXIT_EPT_MISCONFIGURATION 49
 #define EXIT_PREEMPTION_TIMER 52
 #define EXIT_ENTRY_FAILURE (1u << 31)
 
@@ -177,6 +181,21 @@
 #define PROC2_ENABLE_EPT (1u << 1)
 #define PROC2_ENABLE_VPID (1u << 5)
 #define PROC2_UNRESTRICTED_GUEST (1u << 7)
+
+/* EPT (SDM 29.3): entry bits, EPTP, violation qualification (Table 28-7) */
+#define EPT_R (1ull << 0)
+#define EPT_W (1ull << 1)
+#define EPT_X (1ull << 2)
+#define EPT_MEMTYPE_WB (6ull << 3)
+#define EPT_LARGE (1ull << 7)
+#define EPTP_WB_4LEVEL (6ull | (3ull << 3))
+#define EPTQ_READ (1u << 0)
+#define EPTQ_WRITE (1u << 1)
+#define EPTQ_FETCH (1u << 2)
+#define EPTQ_RIGHTS_SHIFT 3
+#define EPTQ_GLA_VALID (1u << 7)
+#define EPTQ_FINAL (1u << 8)
+#define INVEPT_SINGLE_CONTEXT 1
 #define EXIT_CTL_HOST_ADDRESS_SPACE_SIZE (1u << 9)
 #define EXIT_CTL_ACK_INTERRUPT_ON_EXIT (1u << 15)
 #define EXIT_CTL_SAVE_EFER (1u << 20)
