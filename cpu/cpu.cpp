@@ -72,6 +72,8 @@ void CpuImpl::reset() {
   lf_op_ = LazyOp::kNone;
   dcache_.clear();
   tlb_flush(true);
+  tlb_drop_contexts();
+  tlb_ctx_ = kTlbRootContext;
   update_mode();
   vmx_->leave_operation();  // reset and INIT leave VMX operation
 }
@@ -209,6 +211,7 @@ const ArchState& Cpu::state() const {
 void Cpu::state_changed() {
   impl_->update_mode();
   impl_->tlb_flush(true);
+  impl_->tlb_drop_contexts();
   impl_->dcache_.clear();
   impl_->dbg_ = CpuImpl::DebugArm{};
   impl_->debug_update();
@@ -397,6 +400,7 @@ void Cpu::save(StateWriter& w) const {
   for_each_fpu_field(fpu, [&](const char* name, uint64_t& v) { w.u64(name, v); });
   w.end_section();
   c.vmx_->save(w, "cpu" + std::to_string(c.params_.index) + ".vmx");
+  c.tlb_save_contexts(w, "cpu" + std::to_string(c.params_.index) + ".tlbctx");
 }
 
 void Cpu::restore(StateReader& r) {
@@ -457,6 +461,7 @@ void Cpu::restore(StateReader& r) {
     c.vmx_->restore(r, name + ".vmx");
   else
     c.vmx_->power_on_reset();
+  c.tlb_restore_contexts(r, name + ".tlbctx");
 }
 
 void Cpu::inspect(InspectNode& node) const {

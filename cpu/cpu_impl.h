@@ -101,6 +101,37 @@ constexpr unsigned kItlbEntries = 128;
 inline unsigned itlb_index(uint64_t vpn) {
   return static_cast<unsigned>((vpn ^ (vpn >> 7)) & (kItlbEntries - 1));
 }
+/// Length of the log of filled TLB slots (CpuImpl::tlb_fill_).
+constexpr unsigned kTlbFillLog = 64;
+/// TLB contexts kept aside while another runs (tlb_context.cpp): VM entries and exits with
+/// "enable VPID" park the running context's entries and bring back those of the next one.
+constexpr unsigned kTlbBanks = 4;
+/// Context keys (tlb_context_key): root operation (VPID 0) is 0; ~0 marks a free bank.
+constexpr uint64_t kTlbRootContext = 0, kTlbNoContext = ~0ull;
+/// The running guest has no VPID: its entries are flushed, never parked (SDM 29.4.3.3).
+constexpr uint64_t kTlbUntaggedContext = ~1ull;
+/// Key of the linear/combined mappings of `vpid` (nonzero) and, with EPT, the EP4TA
+/// (EPTP bits 39:12, MAXPHYADDR 40; SDM 29.4.2): VPID in bits 55:40, EP4TA in 39:12,
+/// bit 0 = EPT on. Guest keys are nonzero with bits 63:56 clear.
+constexpr uint64_t kTlbKeyEp4ta = 0x000000FFFFFFF000ull;
+constexpr unsigned kTlbKeyVpidShift = 40;
+inline uint64_t tlb_context_key(uint16_t vpid, bool ept, uint64_t eptp) {
+  uint64_t k = static_cast<uint64_t>(vpid) << kTlbKeyVpidShift;
+  return ept ? k | (eptp & kTlbKeyEp4ta) | 1 : k;
+}
+/// Host address and direct-access bits (kTlbHostRead/Write) of the physical page at
+/// `page_pa`; *host = nullptr outside RAM (paging.cpp).
+uint16_t tlb_host_access(PhysicalMemory& mem, uint64_t page_pa, uint8_t** host);
+/// A parked TLB context: the entries and fill log of one (VPID, EP4TA) while another runs.
+struct TlbBank {
+  uint64_t key = kTlbNoContext;  ///< tlb_context_key(); kTlbNoContext = free
+  uint64_t lru = 0;              ///< CpuImpl::tlb_clock_ when parked; the lowest is evicted
+  uint64_t protect_gen = 0;      ///< PhysicalMemory::protect_generation() when parked
+  unsigned fills = 0;            ///< as CpuImpl::tlb_fills_
+  uint16_t fill[kTlbFillLog] = {};
+  TlbEntry tlb[kTlbEntries];
+  TlbEntry itlb[kItlbEntries];
+};
 
 /// How the arithmetic flags of the last flag-setting instruction are kept until read
 /// (lazy flags): the operation, its operands and result; kNone = RFLAGS holds them.
@@ -234,6 +265,19 @@ class CpuImpl {
     if (tlb_fills_ < kTlbFillLog) tlb_fill_[tlb_fills_] = static_cast<uint16_t>(k);
     if (tlb_fills_ <= kTlbFillLog) ++tlb_fills_;
   }
+  // ---- TLB contexts (tlb_context.cpp) ----
+  /// VM entry / exit: makes `key` the running context. kTlbUntaggedContext (no VPID) and
+  /// leaving it flush (SDM 29.4.3.3); otherwise the running context is parked in a bank
+  /// and `key`'s bank, if any, is brought back.
+  void tlb_switch_context(uint64_t key);
+  /// INVVPID / INVEPT on every guest context (running or parked) whose key k has
+  /// (k & mask) == value: `la` != ~0: the entries of that linear address; else all
+  /// entries, or with `keep_global` all but global ones (SDM Vol. 2 "INVVPID", "INVEPT").
+  void tlb_invalidate_contexts(uint64_t mask, uint64_t value, uint64_t la, bool keep_global);
+  /// Drops every parked context (reset, state set through the API); the running one stays.
+  void tlb_drop_contexts();
+  void tlb_save_contexts(StateWriter& w, const std::string& section) const;
+  void tlb_restore_contexts(StateReader& r, const std::string& section);
   /// In VMX non-root operation with "enable EPT": guest-physical addresses go through EPT.
   bool ept_active() const { return vmx_non_root_ && vmx_ept_; }
   spec::PagingMode paging_mode() const;
@@ -692,11 +736,15 @@ class CpuImpl {
   /// The slots filled since the last flush, so that a flush costs what was filled, not
   /// the TLB's size (VM entries and exits flush: a round trip touches a handful of pages).
   /// tlb_fills_ > kTlbFillLog: the log overflowed and the next flush sweeps everything.
-  /// Why not tags per context: a tag compare on every TLB hit costs every guest; the
-  /// log costs only translate_slow.
-  static constexpr unsigned kTlbFillLog = 64;
+  /// Why not tags per entry: a tag compare on every TLB hit costs every guest; the log
+  /// costs only translate_slow, and parking a context (tlb_context.cpp) copies only the
+  /// logged slots.
   uint16_t tlb_fill_[kTlbFillLog] = {};
   unsigned tlb_fills_ = 0;
+  /// Parked TLB contexts (kTlbBanks), the running context's key, and the LRU clock.
+  std::unique_ptr<TlbBank[]> tlb_banks_ = std::make_unique<TlbBank[]>(kTlbBanks);
+  uint64_t tlb_ctx_ = kTlbRootContext;
+  uint64_t tlb_clock_ = 0;
   DecodeCache dcache_;
   Insn scratch_;  ///< an instruction decoded without caching
   std::shared_ptr<CpuImpl*> listener_slot_;

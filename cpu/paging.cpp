@@ -78,10 +78,7 @@ void CpuImpl::revoke_host_writes() {
   protect_gen_ = env_.mem->protect_generation();
 }
 
-namespace {
-
-/// Host address and direct-access bits of the physical page at `page_pa`.
-uint16_t host_access(PhysicalMemory& mem, uint64_t page_pa, uint8_t** host) {
+uint16_t tlb_host_access(PhysicalMemory& mem, uint64_t page_pa, uint8_t** host) {
   if (!mem.contains(page_pa, PhysicalMemory::kPageSize)) {
     *host = nullptr;
     return 0;
@@ -94,8 +91,6 @@ uint16_t host_access(PhysicalMemory& mem, uint64_t page_pa, uint8_t** host) {
   return kTlbHostRead | (direct_write ? kTlbHostWrite : 0);
 }
 
-}  // namespace
-
 void CpuImpl::tlb_restore_entry(unsigned k, uint64_t tag, uint64_t pa, uint16_t perm) {
   bool itlb = k >= kTlbEntries;
   TlbEntry& e = itlb ? itlb_[(k - kTlbEntries) % kItlbEntries] : tlb_[k % kTlbEntries];
@@ -105,7 +100,7 @@ void CpuImpl::tlb_restore_entry(unsigned k, uint64_t tag, uint64_t pa, uint16_t 
   }
   uint8_t* host;
   perm &= static_cast<uint16_t>(~(kTlbHostRead | kTlbHostWrite));
-  perm |= host_access(*env_.mem, pa & ~0xFFFull, &host);
+  perm |= tlb_host_access(*env_.mem, pa & ~0xFFFull, &host);
   e = TlbEntry{tag, pa & ~0xFFFull, host, perm};
   tlb_fills_ = kTlbFillLog + 1;  // not logged: the next flush sweeps everything
 }
@@ -141,7 +136,7 @@ uint64_t CpuImpl::translate_slow(uint64_t la, Access acc, bool user, bool implic
     if (!(t.rwx & 2) || !t.dirty) w.perm &= static_cast<uint16_t>(~kTlbDirty);
     if (!(t.rwx & 4)) w.perm &= static_cast<uint16_t>(~kTlbExec);
   }
-  uint16_t hb = host_access(*env_.mem, w.pa & ~0xFFFull, &host);
+  uint16_t hb = tlb_host_access(*env_.mem, w.pa & ~0xFFFull, &host);
   slot = TlbEntry{vpn, w.pa & ~0xFFFull, host, static_cast<uint16_t>(w.perm | hb)};
   return w.pa;
 }

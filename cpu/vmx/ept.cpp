@@ -4,11 +4,9 @@
 // Vol. 3C ch. 29 "VMX support for address translation": 29.1 VPID, 29.3 EPT, 29.4 "Caching
 // translation information"; 27.2.1.1, 27.3.1.6, 28.3.4; Vol. 2 "INVEPT", "INVVPID").
 //
-// TLB: the software TLB holds combined guest-linear -> host-physical translations of the
-// running context only. Every VM entry and VM exit flushes it (SDM 29.4.3.1 allows a
-// processor to invalidate any cached translation at any time), so no translation of one
-// (VPID, EPTP) is ever seen by another and INVEPT/INVVPID find nothing of non-root
-// contexts cached in root operation; they check their operands and succeed.
+// TLB: the software TLB holds the running context's translations; with "enable VPID" VM
+// entries and exits park it and bring back the next one's, tagged by (VPID, EP4TA)
+// (cpu/tlb_context.cpp). INVEPT and INVVPID invalidate the parked contexts they name.
 #include "cpu/vmx/spec/ept.h"
 #include "core/inspect.h"
 #include "cpu/cpu_impl.h"
@@ -214,7 +212,12 @@ VmResult Vmx::invept_desc(uint64_t type, uint64_t lo, uint64_t hi) {
     if (!ok) return fail_valid(VmInstructionError::INVALID_OPERAND_TO_INVEPT_INVVPID);
   }
   ++invepts_;
-  // Nothing of a non-root context is cached in root operation (see the header comment).
+  // Combined mappings of every VPID tagged with the EP4TA, or with any EP4TA; guest-
+  // physical mappings are not cached apart from them.
+  if (type == static_cast<uint64_t>(InveptType::kSingleContext))
+    c_.tlb_invalidate_contexts(kTlbKeyEp4ta | 1, (lo & kTlbKeyEp4ta) | 1, ~0ull, false);
+  else
+    c_.tlb_invalidate_contexts(1, 1, ~0ull, false);
   return succeed();
 }
 
@@ -230,6 +233,21 @@ VmResult Vmx::invvpid_desc(uint64_t type, uint64_t lo, uint64_t hi) {
       vpid == 0)
     return fail_valid(VmInstructionError::INVALID_OPERAND_TO_INVEPT_INVVPID);
   ++invvpids_;
+  // Linear and combined mappings of the VPID (any EP4TA); all-context: every VPID but 0.
+  constexpr uint64_t kVpidMask = 0xFFFFull << kTlbKeyVpidShift;
+  uint64_t value = static_cast<uint64_t>(vpid) << kTlbKeyVpidShift;
+  switch (t) {
+    case InvvpidType::kIndividualAddress:
+      c_.tlb_invalidate_contexts(kVpidMask, value, hi, false);
+      break;
+    case InvvpidType::kSingleContext:
+      c_.tlb_invalidate_contexts(kVpidMask, value, ~0ull, false);
+      break;
+    case InvvpidType::kAllContext: c_.tlb_invalidate_contexts(0, 0, ~0ull, false); break;
+    case InvvpidType::kSingleContextRetainingGlobals:
+      c_.tlb_invalidate_contexts(kVpidMask, value, ~0ull, true);
+      break;
+  }
   return succeed();
 }
 

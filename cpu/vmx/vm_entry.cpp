@@ -436,9 +436,9 @@ void Vmx::load_guest_state() {
   c_.run_state_ = v.get(F::GUEST_ACTIVITY_STATE) == static_cast<uint64_t>(ActivityState::kHlt)
                       ? RunState::kHalted
                       : RunState::kRunning;
-  // Why: without VPID every VM entry invalidates the TLB (SDM 29.4.3.1 for VPID = 0 is
-  // allowed to keep them; flushing is the simple, always-correct choice).
-  c_.tlb_flush(true);
+  // Without VPID the entry invalidates VPID 0's mappings; with it the guest's context
+  // (VPID, EP4TA) comes back and root's is parked (SDM 29.4.3.3; cpu/tlb_context.cpp).
+  c_.tlb_switch_context(vpid_ ? tlb_context_key(vpid_, c_.vmx_ept_, eptp_) : kTlbUntaggedContext);
   c_.update_mode();
   c_.dbg_ = CpuImpl::DebugArm{};
   c_.debug_update();
