@@ -25,7 +25,6 @@ namespace {
 
 using C = CpuImpl;
 
-
 /// Common shape: dest = f(dest, src) for SSSE3 instructions with MMX and XMM forms.
 template <typename F>
 void ssse3(C& c, const Insn& i, F f) {

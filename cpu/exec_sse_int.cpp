@@ -13,7 +13,6 @@ namespace {
 
 using C = CpuImpl;
 
-
 /// dest = OP(dest, src) lane by lane, in the MMX (64-bit) or SSE (128-bit) form.
 template <typename T, typename Op>
 void lanewise(C& c, const Insn& i) {

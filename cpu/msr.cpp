@@ -8,7 +8,7 @@ namespace hvsim::cpu {
 using spec::Msr;
 
 bool CpuImpl::read_msr(uint32_t msr, uint64_t* v) {
-  if (Lapic::is_msr(msr)) return lapic_->read_msr(msr, v);  // x2APIC, TSC deadline
+  if (Lapic::is_msr(msr)) return lapic_->read_msr(msr, v);   // x2APIC, TSC deadline
   if (vmx::Vmx::is_msr(msr)) return vmx_->read_msr(msr, v);  // FEATURE_CONTROL, VMX caps
   switch (static_cast<Msr>(msr)) {
     case Msr::IA32_TIME_STAMP_COUNTER: *v = tsc(); return true;

@@ -396,21 +396,13 @@ void Vmx::load_guest_state() {
     r.limit = static_cast<uint32_t>(v.get(limit));
     r.attr = static_cast<uint32_t>(v.get(ar));
   };
-  seg(s.seg[kEs], F::GUEST_ES_SELECTOR, F::GUEST_ES_BASE, F::GUEST_ES_LIMIT,
-      F::GUEST_ES_ACCESS_RIGHTS);
-  seg(s.seg[kCs], F::GUEST_CS_SELECTOR, F::GUEST_CS_BASE, F::GUEST_CS_LIMIT,
-      F::GUEST_CS_ACCESS_RIGHTS);
-  seg(s.seg[kSs], F::GUEST_SS_SELECTOR, F::GUEST_SS_BASE, F::GUEST_SS_LIMIT,
-      F::GUEST_SS_ACCESS_RIGHTS);
-  seg(s.seg[kDs], F::GUEST_DS_SELECTOR, F::GUEST_DS_BASE, F::GUEST_DS_LIMIT,
-      F::GUEST_DS_ACCESS_RIGHTS);
-  seg(s.seg[kFs], F::GUEST_FS_SELECTOR, F::GUEST_FS_BASE, F::GUEST_FS_LIMIT,
-      F::GUEST_FS_ACCESS_RIGHTS);
-  seg(s.seg[kGs], F::GUEST_GS_SELECTOR, F::GUEST_GS_BASE, F::GUEST_GS_LIMIT,
-      F::GUEST_GS_ACCESS_RIGHTS);
-  seg(s.ldtr, F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT,
-      F::GUEST_LDTR_ACCESS_RIGHTS);
-  seg(s.tr, F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_ACCESS_RIGHTS);
+  for (int k = 0; k < 8; ++k) {
+    const GuestSegmentFields& g = kGuestSegmentFields[k];
+    seg(k < kNumSegs ? s.seg[k]
+        : k == 6     ? s.ldtr
+                     : s.tr,
+        g.selector, g.base, g.limit, g.access_rights);
+  }
   s.gdtr = TableReg{v.get(F::GUEST_GDTR_BASE), static_cast<uint16_t>(v.get(F::GUEST_GDTR_LIMIT))};
   s.idtr = TableReg{v.get(F::GUEST_IDTR_BASE), static_cast<uint16_t>(v.get(F::GUEST_IDTR_LIMIT))};
   s.gpr[kRsp] = v.get(F::GUEST_RSP);

@@ -26,9 +26,9 @@ inline constexpr VmcsField kSupportedFields[] = {
     VmcsField::ADDRESS_OF_IO_BITMAP_A, VmcsField::ADDRESS_OF_IO_BITMAP_B,
     VmcsField::ADDRESS_OF_MSR_BITMAPS, VmcsField::VM_EXIT_MSR_STORE_ADDRESS,
     VmcsField::VM_EXIT_MSR_LOAD_ADDRESS, VmcsField::VM_ENTRY_MSR_LOAD_ADDRESS,
-    VmcsField::TSC_OFFSET, VmcsField::VMCS_LINK_POINTER,
-    VmcsField::GUEST_IA32_DEBUGCTL, VmcsField::GUEST_IA32_PAT, VmcsField::GUEST_IA32_EFER,
-    VmcsField::HOST_IA32_PAT, VmcsField::HOST_IA32_EFER,
+    VmcsField::TSC_OFFSET, VmcsField::VMCS_LINK_POINTER, VmcsField::GUEST_IA32_DEBUGCTL,
+    VmcsField::GUEST_IA32_PAT, VmcsField::GUEST_IA32_EFER, VmcsField::HOST_IA32_PAT,
+    VmcsField::HOST_IA32_EFER,
     // 32-bit control
     VmcsField::PIN_BASED_VM_EXECUTION_CONTROLS,
     VmcsField::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, VmcsField::EXCEPTION_BITMAP,
@@ -153,6 +153,30 @@ struct Vmcs {
       default: return x;
     }
   }
+};
+
+/// The guest-state fields of one segment register (SDM 25.4.1), in the order of the
+/// processor's registers: ES, CS, SS, DS, FS, GS (ArchState::seg), then LDTR and TR.
+struct GuestSegmentFields {
+  VmcsField selector, base, limit, access_rights;
+};
+inline constexpr GuestSegmentFields kGuestSegmentFields[8] = {
+    {VmcsField::GUEST_ES_SELECTOR, VmcsField::GUEST_ES_BASE, VmcsField::GUEST_ES_LIMIT,
+     VmcsField::GUEST_ES_ACCESS_RIGHTS},
+    {VmcsField::GUEST_CS_SELECTOR, VmcsField::GUEST_CS_BASE, VmcsField::GUEST_CS_LIMIT,
+     VmcsField::GUEST_CS_ACCESS_RIGHTS},
+    {VmcsField::GUEST_SS_SELECTOR, VmcsField::GUEST_SS_BASE, VmcsField::GUEST_SS_LIMIT,
+     VmcsField::GUEST_SS_ACCESS_RIGHTS},
+    {VmcsField::GUEST_DS_SELECTOR, VmcsField::GUEST_DS_BASE, VmcsField::GUEST_DS_LIMIT,
+     VmcsField::GUEST_DS_ACCESS_RIGHTS},
+    {VmcsField::GUEST_FS_SELECTOR, VmcsField::GUEST_FS_BASE, VmcsField::GUEST_FS_LIMIT,
+     VmcsField::GUEST_FS_ACCESS_RIGHTS},
+    {VmcsField::GUEST_GS_SELECTOR, VmcsField::GUEST_GS_BASE, VmcsField::GUEST_GS_LIMIT,
+     VmcsField::GUEST_GS_ACCESS_RIGHTS},
+    {VmcsField::GUEST_LDTR_SELECTOR, VmcsField::GUEST_LDTR_BASE, VmcsField::GUEST_LDTR_LIMIT,
+     VmcsField::GUEST_LDTR_ACCESS_RIGHTS},
+    {VmcsField::GUEST_TR_SELECTOR, VmcsField::GUEST_TR_BASE, VmcsField::GUEST_TR_LIMIT,
+     VmcsField::GUEST_TR_ACCESS_RIGHTS},
 };
 
 }  // namespace hvsim::cpu::vmx
