@@ -18,6 +18,7 @@
 #include "core/phys_mem.h"
 #include "core/trace.h"
 #include "cpu/cpu.h"
+#include "cpu/encoder_asm.h"
 
 namespace {
 
@@ -27,58 +28,27 @@ constexpr uint64_t kCode = 0x100000, kData = 0x200000, kSrc = 0x400000, kDst = 0
 constexpr uint64_t kCopyBytes = 1 << 20;
 constexpr uint64_t kRam = 16 << 20;
 
-/// A few instructions at a time through Zydis' encoder.
-class Asm {
+using hvsim::cpu::encoder::I;
+using hvsim::cpu::encoder::M;
+using hvsim::cpu::encoder::R;
+
+/// The shared encoder (cpu/encoder_asm.h); a failed encoding ends the benchmark.
+class Asm : public hvsim::cpu::encoder::Assembler {
  public:
-  static ZydisEncoderOperand r(ZydisRegister reg) {
-    ZydisEncoderOperand o{};
-    o.type = ZYDIS_OPERAND_TYPE_REGISTER;
-    o.reg.value = reg;
-    return o;
-  }
-  static ZydisEncoderOperand i(int64_t v) {
-    ZydisEncoderOperand o{};
-    o.type = ZYDIS_OPERAND_TYPE_IMMEDIATE;
-    o.imm.s = v;
-    return o;
-  }
-  static ZydisEncoderOperand m(unsigned size, ZydisRegister base, ZydisRegister index,
-                               int64_t disp) {
-    ZydisEncoderOperand o{};
-    o.type = ZYDIS_OPERAND_TYPE_MEMORY;
-    o.mem.base = base;
-    o.mem.index = index;
-    o.mem.scale = index == ZYDIS_REGISTER_NONE ? 0 : 1;
-    o.mem.displacement = disp;
-    o.mem.size = static_cast<ZyanU16>(size);
-    return o;
-  }
   Asm& operator()(ZydisMnemonic mn, std::initializer_list<ZydisEncoderOperand> ops = {},
                   ZyanU64 prefixes = 0) {
-    ZydisEncoderRequest req;
-    std::memset(&req, 0, sizeof req);
-    req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
-    req.mnemonic = mn;
-    req.prefixes = prefixes;
-    req.operand_count = static_cast<ZyanU8>(ops.size());
-    unsigned k = 0;
-    for (const auto& o : ops) req.operands[k++] = o;
-    uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    ZyanUSize len = sizeof buf;
-    if (!ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(&req, buf, &len))) {
+    if (!try_emit(mn, ops, prefixes)) {
       std::fprintf(stderr, "unicorn_compare: cannot encode %s\n", ZydisMnemonicGetString(mn));
       std::exit(2);
     }
-    bytes.insert(bytes.end(), buf, buf + len);
     return *this;
   }
   /// Appends a JNZ back to `target` (an offset in this buffer).
   void jnz_to(size_t target) {
-    int64_t rel = static_cast<int64_t>(target) - static_cast<int64_t>(bytes.size() + 6);
-    bytes.insert(bytes.end(), {0x0F, 0x85});
-    for (int k = 0; k < 4; ++k) bytes.push_back(static_cast<uint8_t>(rel >> (8 * k)));
+    int64_t rel = static_cast<int64_t>(target) - static_cast<int64_t>(size() + 6);
+    append({0x0F, 0x85, static_cast<uint8_t>(rel), static_cast<uint8_t>(rel >> 8),
+            static_cast<uint8_t>(rel >> 16), static_cast<uint8_t>(rel >> 24)});
   }
-  std::vector<uint8_t> bytes;
 };
 
 struct Workload {
@@ -94,49 +64,49 @@ struct Workload {
 
 Workload integer_loop(uint64_t n) {
   Asm a;
-  a(ZYDIS_MNEMONIC_MOV, {Asm::r(ZYDIS_REGISTER_ECX), Asm::i(static_cast<int64_t>(n))});
-  size_t loop = a.bytes.size();
-  a(ZYDIS_MNEMONIC_ADD, {Asm::r(ZYDIS_REGISTER_RAX), Asm::r(ZYDIS_REGISTER_RCX)});
-  a(ZYDIS_MNEMONIC_XOR, {Asm::r(ZYDIS_REGISTER_RBX), Asm::r(ZYDIS_REGISTER_RAX)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_ECX), I(static_cast<int64_t>(n))});
+  size_t loop = a.size();
+  a(ZYDIS_MNEMONIC_ADD, {R(ZYDIS_REGISTER_RAX), R(ZYDIS_REGISTER_RCX)});
+  a(ZYDIS_MNEMONIC_XOR, {R(ZYDIS_REGISTER_RBX), R(ZYDIS_REGISTER_RAX)});
   a(ZYDIS_MNEMONIC_LEA,
-    {Asm::r(ZYDIS_REGISTER_RDX), Asm::m(8, ZYDIS_REGISTER_RBX, ZYDIS_REGISTER_RAX, 7)});
-  a(ZYDIS_MNEMONIC_SUB, {Asm::r(ZYDIS_REGISTER_RDX), Asm::i(3)});
-  a(ZYDIS_MNEMONIC_AND, {Asm::r(ZYDIS_REGISTER_RDX), Asm::r(ZYDIS_REGISTER_RBX)});
-  a(ZYDIS_MNEMONIC_CMP, {Asm::r(ZYDIS_REGISTER_RDX), Asm::r(ZYDIS_REGISTER_RAX)});
-  a(ZYDIS_MNEMONIC_DEC, {Asm::r(ZYDIS_REGISTER_ECX)});
+    {R(ZYDIS_REGISTER_RDX), M(8, ZYDIS_REGISTER_RBX, 7, ZYDIS_REGISTER_RAX, 1)});
+  a(ZYDIS_MNEMONIC_SUB, {R(ZYDIS_REGISTER_RDX), I(3)});
+  a(ZYDIS_MNEMONIC_AND, {R(ZYDIS_REGISTER_RDX), R(ZYDIS_REGISTER_RBX)});
+  a(ZYDIS_MNEMONIC_CMP, {R(ZYDIS_REGISTER_RDX), R(ZYDIS_REGISTER_RAX)});
+  a(ZYDIS_MNEMONIC_DEC, {R(ZYDIS_REGISTER_ECX)});
   a.jnz_to(loop);
-  return {"integer-loop", "add/xor/lea/sub/and/cmp/dec/jnz", a.bytes, 0};
+  return {"integer-loop", "add/xor/lea/sub/and/cmp/dec/jnz", a.bytes(), 0};
 }
 
 Workload store_loop(uint64_t n) {
   Asm a;
-  a(ZYDIS_MNEMONIC_MOV, {Asm::r(ZYDIS_REGISTER_RDI), Asm::i(kData)});
-  a(ZYDIS_MNEMONIC_MOV, {Asm::r(ZYDIS_REGISTER_ECX), Asm::i(static_cast<int64_t>(n))});
-  size_t loop = a.bytes.size();
-  a(ZYDIS_MNEMONIC_MOV, {Asm::r(ZYDIS_REGISTER_EAX), Asm::r(ZYDIS_REGISTER_ECX)});
-  a(ZYDIS_MNEMONIC_AND, {Asm::r(ZYDIS_REGISTER_EAX), Asm::i(0xFFF0)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RDI), I(kData)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_ECX), I(static_cast<int64_t>(n))});
+  size_t loop = a.size();
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_EAX), R(ZYDIS_REGISTER_ECX)});
+  a(ZYDIS_MNEMONIC_AND, {R(ZYDIS_REGISTER_EAX), I(0xFFF0)});
   a(ZYDIS_MNEMONIC_MOV,
-    {Asm::m(8, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RAX, 0), Asm::r(ZYDIS_REGISTER_RCX)});
+    {M(8, ZYDIS_REGISTER_RDI, 0, ZYDIS_REGISTER_RAX, 1), R(ZYDIS_REGISTER_RCX)});
   a(ZYDIS_MNEMONIC_MOV,
-    {Asm::m(8, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RAX, 8), Asm::r(ZYDIS_REGISTER_RAX)});
+    {M(8, ZYDIS_REGISTER_RDI, 8, ZYDIS_REGISTER_RAX, 1), R(ZYDIS_REGISTER_RAX)});
   a(ZYDIS_MNEMONIC_MOV,
-    {Asm::m(4, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RAX, 0x10000), Asm::r(ZYDIS_REGISTER_ECX)});
-  a(ZYDIS_MNEMONIC_DEC, {Asm::r(ZYDIS_REGISTER_ECX)});
+    {M(4, ZYDIS_REGISTER_RDI, 0x10000, ZYDIS_REGISTER_RAX, 1), R(ZYDIS_REGISTER_ECX)});
+  a(ZYDIS_MNEMONIC_DEC, {R(ZYDIS_REGISTER_ECX)});
   a.jnz_to(loop);
-  return {"store-heavy", "three stores per six instructions", a.bytes, 0};
+  return {"store-heavy", "three stores per six instructions", a.bytes(), 0};
 }
 
 std::vector<uint8_t> rep_copy_code(uint64_t rounds) {
   Asm a;
-  a(ZYDIS_MNEMONIC_MOV, {Asm::r(ZYDIS_REGISTER_EBX), Asm::i(static_cast<int64_t>(rounds))});
-  size_t loop = a.bytes.size();
-  a(ZYDIS_MNEMONIC_MOV, {Asm::r(ZYDIS_REGISTER_RSI), Asm::i(kSrc)});
-  a(ZYDIS_MNEMONIC_MOV, {Asm::r(ZYDIS_REGISTER_RDI), Asm::i(kDst)});
-  a(ZYDIS_MNEMONIC_MOV, {Asm::r(ZYDIS_REGISTER_ECX), Asm::i(kCopyBytes)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_EBX), I(static_cast<int64_t>(rounds))});
+  size_t loop = a.size();
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RSI), I(kSrc)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_RDI), I(kDst)});
+  a(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_ECX), I(kCopyBytes)});
   a(ZYDIS_MNEMONIC_MOVSB, {}, ZYDIS_ATTRIB_HAS_REP);
-  a(ZYDIS_MNEMONIC_DEC, {Asm::r(ZYDIS_REGISTER_EBX)});
+  a(ZYDIS_MNEMONIC_DEC, {R(ZYDIS_REGISTER_EBX)});
   a.jnz_to(loop);
-  return a.bytes;
+  return a.bytes();
 }
 
 Workload rep_copy(uint64_t rounds, uint64_t unicorn_rounds) {
