@@ -1,5 +1,6 @@
 /* Entry stubs for vectors 32-255 (external interrupts and IPIs): uniform frame,
  * kit_interrupt(frame), IRETQ (SDM Vol. 3A 6.14: 64-bit interrupt stack frame). */
+#include "kit/frame.S.h"
 #include "kit/layout.h"
 
 .macro INTR vector
@@ -21,41 +22,7 @@ intr_\vector:
 /* Same frame as isr.S (struct frame in kit/exception.h). */
   .p2align 4
 intr_common:
-  pushq %rax
-  pushq %rcx
-  pushq %rdx
-  pushq %rbx
-  pushq %rbp
-  pushq %rsi
-  pushq %rdi
-  pushq %r8
-  pushq %r9
-  pushq %r10
-  pushq %r11
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
-  movq %rsp, %rdi
-  cld
-  call kit_interrupt
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %r11
-  popq %r10
-  popq %r9
-  popq %r8
-  popq %rdi
-  popq %rsi
-  popq %rbp
-  popq %rbx
-  popq %rdx
-  popq %rcx
-  popq %rax
-  addq $16, %rsp
-  iretq
+  FRAME_CALL kit_interrupt
 
 .macro INTR_ENTRY vector
   .quad intr_\vector

@@ -1,5 +1,6 @@
 /* Exception entry stubs for vectors 0-31: uniform frame, handle_exception(frame), IRETQ
  * (SDM Vol. 3A 6.14: 64-bit interrupt stack frame). */
+#include "kit/frame.S.h"
 #include "kit/layout.h"
 
 /* Vectors for which the processor pushes an error code (SDM Vol. 3A Table 6-1). */
@@ -24,41 +25,7 @@ isr_\vector:
  * hook may edit the frame; what it leaves is what IRETQ resumes. */
   .p2align 4
 isr_common:
-  pushq %rax
-  pushq %rcx
-  pushq %rdx
-  pushq %rbx
-  pushq %rbp
-  pushq %rsi
-  pushq %rdi
-  pushq %r8
-  pushq %r9
-  pushq %r10
-  pushq %r11
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
-  movq %rsp, %rdi              /* 16-byte aligned here: the CPU aligned it before the frame */
-  cld
-  call handle_exception
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %r11
-  popq %r10
-  popq %r9
-  popq %r8
-  popq %rdi
-  popq %rsi
-  popq %rbp
-  popq %rbx
-  popq %rdx
-  popq %rcx
-  popq %rax
-  addq $16, %rsp               /* vector and error code */
-  iretq
+  FRAME_CALL handle_exception
 
   .section .rodata
   .p2align 3
