@@ -160,7 +160,7 @@ class DecodeCache {
   uint64_t capacity_flushes = 0;  ///< times the cache started over at kMaxCachedInsns
 
  private:
-  static constexpr unsigned kSlots = 4096;
+  static constexpr unsigned kSlotBits = 12, kSlots = 1u << kSlotBits;
   struct Slot {
     uint64_t key = ~0ull;
     const Block* block = nullptr;
@@ -168,7 +168,11 @@ class DecodeCache {
   static uint64_t key_of(uint64_t pa, DecodeMode m) {
     return pa | (static_cast<uint64_t>(m) << 56);
   }
-  static unsigned slot_of(uint64_t pa) { return (pa ^ (pa >> 10) ^ (pa >> 20)) & (kSlots - 1); }
+  /// Fibonacci hashing: XOR-folding pa's bits made blocks at page offsets that mirror each
+  /// other's page numbers (0x10450A, 0x106502) share a slot and evict each other forever.
+  static unsigned slot_of(uint64_t pa) {
+    return static_cast<unsigned>((pa * 0x9E3779B97F4A7C15ull) >> (64 - kSlotBits));
+  }
   const Block* find_slow(uint64_t pa, DecodeMode mode);
 
   std::vector<Slot> table_;

@@ -523,6 +523,9 @@ static void __attribute__((noinline, noreturn)) cpuid_guest(void) {
 /* N round trips: VMRESUME, CPUID exit, read the reason, answer CPUID, advance RIP. */
 static void cpuid_round_trips(uint64_t n) {
   vmwrite(GUEST_RIP, (uint64_t)&cpuid_guest);
+  vmwrite(VIRTUAL_PROCESSOR_IDENTIFIER, 1);
+  vmwrite(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, PROC2_ENABLE_VPID);
+  set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, PROC_SECONDARY_CONTROLS, true);
   uint64_t done = 0, t0 = rdtsc();
   for (; done < n; ++done) {
     if (run_guest() != EXIT_CPUID) break;
