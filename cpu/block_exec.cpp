@@ -18,9 +18,9 @@ const Block* CpuImpl::lookup_block() {
     if (rip > s_.seg[kCs].limit) return nullptr;
     la = (s_.seg[kCs].base + rip) & 0xFFFFFFFF;
   }
-  const TlbEntry& e = itlb_[itlb_index(la >> 12)];
+  const TlbEntry& e = itlb_[itlb_index(tlb_tag(la))];
   uint64_t pa;
-  if (e.tag == (la >> 12) && (e.perm & fetch_need_) == fetch_need_) {
+  if (e.tag == tlb_tag(la) && (e.perm & fetch_need_) == fetch_need_) {
     ++tlb_hits_;
     pa = e.pa | (la & 0xFFF);
   } else {
@@ -136,8 +136,8 @@ void CpuImpl::run_block(const Block& first, uint64_t cycle_target, uint64_t insn
       // The fetch translation is checked exactly as lookup_block would (an ITLB hit with
       // the same physical page), so chaining never changes what executes or its cost.
       if ((i == end && !b->chainable) || !long64_ || *stop_) return;
-      const TlbEntry& e = itlb_[itlb_index(rip >> 12)];
-      if (e.tag != (rip >> 12) || (e.perm & fetch_need_) != fetch_need_ ||
+      const TlbEntry& e = itlb_[itlb_index(tlb_tag(rip))];
+      if (e.tag != tlb_tag(rip) || (e.perm & fetch_need_) != fetch_need_ ||
           e.pa != (b->pa & ~0xFFFull))
         return;
       uint16_t off = rip & 0xFFF;

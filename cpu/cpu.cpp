@@ -71,9 +71,7 @@ void CpuImpl::reset() {
   instructions_ = 0;
   lf_op_ = LazyOp::kNone;
   dcache_.clear();
-  tlb_flush(true);
-  tlb_drop_contexts();
-  tlb_ctx_ = kTlbRootContext;
+  tlb_reset_contexts();
   update_mode();
   vmx_->leave_operation();  // reset and INIT leave VMX operation
 }

@@ -90,25 +90,31 @@ constexpr uint16_t kTlbHostRead = 256, kTlbHostWrite = 512;
 /// features that must see each access (data breakpoints).
 constexpr uint16_t kTlbNoDirect = 1024;
 constexpr unsigned kTlbEntries = 1024;
-/// TLB slot of a linear page number: direct-mapped with a folded index, so that pages a
-/// power-of-two distance apart (source and destination buffers) do not evict each other.
-inline unsigned tlb_index(uint64_t vpn) {
-  return static_cast<unsigned>((vpn ^ (vpn >> 10)) & (kTlbEntries - 1));
+/// TLB slot of a tag (linear page number | context slot << 52, see kTlbCtxShift):
+/// direct-mapped with a folded index, so that pages a power-of-two distance apart (source
+/// and destination buffers) do not evict each other, and the context slot moved into
+/// index bits 9:7, so that two contexts' entries for one linear page (root and guest
+/// kernels at the same addresses) do not either.
+inline unsigned tlb_index(uint64_t tag) {
+  return static_cast<unsigned>((tag ^ (tag >> 10) ^ ((tag >> 45) & 0x380)) & (kTlbEntries - 1));
 }
 /// The instruction TLB: instruction fetches only, so data accesses never evict the code
 /// page of the running block and a block needs one fetch translation however it is split.
 constexpr unsigned kItlbEntries = 128;
-inline unsigned itlb_index(uint64_t vpn) {
-  return static_cast<unsigned>((vpn ^ (vpn >> 7)) & (kItlbEntries - 1));
+inline unsigned itlb_index(uint64_t tag) {
+  return static_cast<unsigned>((tag ^ (tag >> 7) ^ ((tag >> 48) & 0x70)) & (kItlbEntries - 1));
 }
 /// Length of the log of filled TLB slots (CpuImpl::tlb_fill_).
 constexpr unsigned kTlbFillLog = 64;
-/// TLB contexts kept aside while another runs (tlb_context.cpp): VM entries and exits with
-/// "enable VPID" park the running context's entries and bring back those of the next one.
-constexpr unsigned kTlbBanks = 4;
-/// Context keys (tlb_context_key): root operation (VPID 0) is 0; ~0 marks a free bank.
+/// TLB contexts (tlb_context.cpp): entries of up to kTlbContexts (VPID, EP4TA) contexts
+/// share the TLB, told apart by the context's slot number in tag bits 55:52 (a linear page
+/// number has at most 52 bits). Slot 0 is VPID 0: root operation and guests without VPID.
+constexpr unsigned kTlbContexts = 8;
+constexpr unsigned kTlbCtxShift = 52;
+/// Context keys (tlb_context_key): root operation (VPID 0) is 0; ~0 marks a free slot.
 constexpr uint64_t kTlbRootContext = 0, kTlbNoContext = ~0ull;
-/// The running guest has no VPID: its entries are flushed, never parked (SDM 29.4.3.3).
+/// The running guest has no VPID: it shares VPID 0's slot, flushed on entry and exit
+/// (SDM 29.4.3.3).
 constexpr uint64_t kTlbUntaggedContext = ~1ull;
 /// Key of the linear/combined mappings of `vpid` (nonzero) and, with EPT, the EP4TA
 /// (EPTP bits 39:12, MAXPHYADDR 40; SDM 29.4.2): VPID in bits 55:40, EP4TA in 39:12,
@@ -122,16 +128,6 @@ inline uint64_t tlb_context_key(uint16_t vpid, bool ept, uint64_t eptp) {
 /// Host address and direct-access bits (kTlbHostRead/Write) of the physical page at
 /// `page_pa`; *host = nullptr outside RAM (paging.cpp).
 uint16_t tlb_host_access(PhysicalMemory& mem, uint64_t page_pa, uint8_t** host);
-/// A parked TLB context: the entries and fill log of one (VPID, EP4TA) while another runs.
-struct TlbBank {
-  uint64_t key = kTlbNoContext;  ///< tlb_context_key(); kTlbNoContext = free
-  uint64_t lru = 0;              ///< CpuImpl::tlb_clock_ when parked; the lowest is evicted
-  uint64_t protect_gen = 0;      ///< PhysicalMemory::protect_generation() when parked
-  unsigned fills = 0;            ///< as CpuImpl::tlb_fills_
-  uint16_t fill[kTlbFillLog] = {};
-  TlbEntry tlb[kTlbEntries];
-  TlbEntry itlb[kItlbEntries];
-};
 
 /// How the arithmetic flags of the last flag-setting instruction are kept until read
 /// (lazy flags): the operation, its operands and result; kNone = RFLAGS holds them.
@@ -213,15 +209,17 @@ class CpuImpl {
 
   // ---- paging (paging.cpp) ----
   /// Translates a linear address; throws #PF (and sets CR2) on failure.
-  /// The TLB slot of linear page `vpn` for an access of kind `acc` (fetches: the ITLB).
-  TlbEntry& tlb_slot(uint64_t vpn, Access acc) {
-    return acc == Access::kFetch ? itlb_[itlb_index(vpn)] : tlb_[tlb_index(vpn)];
+  /// The TLB slot of tag `tag` for an access of kind `acc` (fetches: the ITLB).
+  TlbEntry& tlb_slot(uint64_t tag, Access acc) {
+    return acc == Access::kFetch ? itlb_[itlb_index(tag)] : tlb_[tlb_index(tag)];
   }
+  /// The tag an entry for linear address `la` has in the running TLB context.
+  uint64_t tlb_tag(uint64_t la) const { return (la >> 12) | tlb_tag_bits_; }
   /// `implicit`: an implicit supervisor-mode access (descriptor tables, TSS; SMAP ignores
   /// EFLAGS.AC).
   uint64_t translate(uint64_t la, Access acc, bool user, bool implicit = false) {
-    const TlbEntry& e = tlb_slot(la >> 12, acc);
-    if (e.tag == (la >> 12)) {
+    const TlbEntry& e = tlb_slot(tlb_tag(la), acc);
+    if (e.tag == tlb_tag(la)) {
       uint16_t need = need_perm(acc, user);
       if ((e.perm & need) == need) {
         ++tlb_hits_;
@@ -257,7 +255,9 @@ class CpuImpl {
     if (acc == Access::kFetch) need |= kTlbExec;
     return need;
   }
+  /// Invalidates the running context's entries (all, or all but global ones).
   void tlb_flush(bool include_global);
+  /// Invalidates the running context's entries for `la` (and its large-page pieces).
   void tlb_flush_page(uint64_t la);
   /// Records that TLB slot `k` (k >= kTlbEntries: ITLB slot k - kTlbEntries) was filled,
   /// so tlb_flush visits only filled slots (see tlb_fill_).
@@ -266,15 +266,20 @@ class CpuImpl {
     if (tlb_fills_ <= kTlbFillLog) ++tlb_fills_;
   }
   // ---- TLB contexts (tlb_context.cpp) ----
-  /// VM entry / exit: makes `key` the running context. kTlbUntaggedContext (no VPID) and
-  /// leaving it flush (SDM 29.4.3.3); otherwise the running context is parked in a bank
-  /// and `key`'s bank, if any, is brought back.
+  /// VM entry / exit: makes `key` the running context (its slot, else a free or the least
+  /// recently used one, emptied). Entering or leaving kTlbUntaggedContext (no VPID)
+  /// flushes VPID 0's entries (SDM 29.4.3.3).
   void tlb_switch_context(uint64_t key);
-  /// INVVPID / INVEPT on every guest context (running or parked) whose key k has
+  /// Invalidates the entries of context slot `ctx`: those of linear address `la` (and
+  /// large-page pieces), or (la = ~0) all, or with `keep_global` all but global ones.
+  void tlb_flush_context(unsigned ctx, uint64_t la, bool keep_global);
+  /// INVVPID / INVEPT on every guest context (running or not) whose key k has
   /// (k & mask) == value: `la` != ~0: the entries of that linear address; else all
   /// entries, or with `keep_global` all but global ones (SDM Vol. 2 "INVVPID", "INVEPT").
   void tlb_invalidate_contexts(uint64_t mask, uint64_t value, uint64_t la, bool keep_global);
-  /// Drops every parked context (reset, state set through the API); the running one stays.
+  /// Reset: every context dropped, root operation (slot 0) running.
+  void tlb_reset_contexts();
+  /// Drops every context but the running one (state set through the API).
   void tlb_drop_contexts();
   void tlb_save_contexts(StateWriter& w, const std::string& section) const;
   void tlb_restore_contexts(StateReader& r, const std::string& section);
@@ -365,9 +370,9 @@ class CpuImpl {
     if (watch_data_) [[unlikely]]
       watch_data(la, size, false);
     if ((la & 0xFFF) + size <= 4096) {
-      const TlbEntry& e = tlb_slot(la >> 12, acc);
+      const TlbEntry& e = tlb_slot(tlb_tag(la), acc);
       uint16_t need = host_need(acc, sys);
-      if (e.tag == (la >> 12) && (e.perm & need) == need) {
+      if (e.tag == tlb_tag(la) && (e.perm & need) == need) {
         ++tlb_hits_;
         return host_load(e.host + (la & 0xFFF), size);
       }
@@ -380,9 +385,9 @@ class CpuImpl {
     if (watch_data_) [[unlikely]]
       watch_data(la, size, true);
     if ((la & 0xFFF) + size <= 4096) {
-      const TlbEntry& e = tlb_[tlb_index(la >> 12)];
+      const TlbEntry& e = tlb_[tlb_index(tlb_tag(la))];
       uint16_t need = host_need(Access::kWrite, sys);
-      if (e.tag == (la >> 12) && (e.perm & need) == need) {
+      if (e.tag == tlb_tag(la) && (e.perm & need) == need) {
         ++tlb_hits_;
         host_store(e.host + (la & 0xFFF), size, v);
         return;
@@ -736,14 +741,21 @@ class CpuImpl {
   /// The slots filled since the last flush, so that a flush costs what was filled, not
   /// the TLB's size (VM entries and exits flush: a round trip touches a handful of pages).
   /// tlb_fills_ > kTlbFillLog: the log overflowed and the next flush sweeps everything.
-  /// Why not tags per entry: a tag compare on every TLB hit costs every guest; the log
-  /// costs only translate_slow, and parking a context (tlb_context.cpp) copies only the
-  /// logged slots.
   uint16_t tlb_fill_[kTlbFillLog] = {};
   unsigned tlb_fills_ = 0;
-  /// Parked TLB contexts (kTlbBanks), the running context's key, and the LRU clock.
-  std::unique_ptr<TlbBank[]> tlb_banks_ = std::make_unique<TlbBank[]>(kTlbBanks);
+  /// TLB contexts (tlb_context.cpp): the key and LRU stamp of each slot, the running
+  /// context's key and slot, and its tag bits (slot << kTlbCtxShift, OR-ed into every
+  /// tag compared). Why tags and not banks of parked entries: a switch then costs nothing,
+  /// where copying a context that filled more than the fill log (any real root partition)
+  /// cost the whole TLB on every VM entry and exit.
+  struct TlbContextSlot {
+    uint64_t key = kTlbNoContext;
+    uint64_t lru = 0;
+  };
+  TlbContextSlot tlb_ctxs_[kTlbContexts];
   uint64_t tlb_ctx_ = kTlbRootContext;
+  unsigned tlb_cur_ = 0;
+  uint64_t tlb_tag_bits_ = 0;
   uint64_t tlb_clock_ = 0;
   DecodeCache dcache_;
   Insn scratch_;  ///< an instruction decoded without caching

@@ -40,9 +40,9 @@ template <unsigned kSize>
 
 template <unsigned kSize>
 inline uint64_t load(C& c, unsigned seg, uint64_t la) {
-  const TlbEntry& e = c.tlb_[tlb_index(la >> 12)];
+  const TlbEntry& e = c.tlb_[tlb_index(c.tlb_tag(la))];
   // A TLB tag only ever holds a canonical page, so a hit within the page is canonical.
-  if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.rd_need_) == c.rd_need_)
+  if (e.tag == c.tlb_tag(la) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.rd_need_) == c.rd_need_)
       [[likely]] {
     ++c.tlb_hits_;
     return C::host_load(e.host + (la & 0xFFF), kSize);
@@ -52,8 +52,8 @@ inline uint64_t load(C& c, unsigned seg, uint64_t la) {
 
 template <unsigned kSize>
 inline void store(C& c, unsigned seg, uint64_t la, uint64_t v) {
-  const TlbEntry& e = c.tlb_[tlb_index(la >> 12)];
-  if (e.tag == (la >> 12) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.wr_need_) == c.wr_need_)
+  const TlbEntry& e = c.tlb_[tlb_index(c.tlb_tag(la))];
+  if (e.tag == c.tlb_tag(la) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.wr_need_) == c.wr_need_)
       [[likely]] {
     ++c.tlb_hits_;
     C::host_store(e.host + (la & 0xFFF), kSize, v);

@@ -21,43 +21,11 @@ PagingMode CpuImpl::paging_mode() const {
 // PCID can then survive an invalidation that should have removed it.
 void CpuImpl::tlb_flush(bool include_global) {
   ++tlb_flushes_;
-  auto entry = [&](unsigned k) -> TlbEntry& {
-    return k < kTlbEntries ? tlb_[k] : itlb_[k - kTlbEntries];
-  };
-  if (tlb_fills_ <= kTlbFillLog) {
-    // Only logged slots can be valid: drop them, keep (and re-log) surviving globals.
-    unsigned keep = 0;
-    for (unsigned n = 0; n < tlb_fills_; ++n) {
-      unsigned k = tlb_fill_[n];
-      TlbEntry& e = entry(k);
-      if (e.tag == ~0ull) continue;
-      if (include_global || !(e.perm & kTlbGlobal))
-        e.tag = ~0ull;
-      else
-        tlb_fill_[keep++] = static_cast<uint16_t>(k);
-    }
-    tlb_fills_ = keep;
-    return;
-  }
-  tlb_fills_ = 0;
-  for (unsigned k = 0; k < kTlbEntries + kItlbEntries; ++k) {
-    TlbEntry& e = entry(k);
-    if (include_global || !(e.perm & kTlbGlobal)) e.tag = ~0ull;
-    if (e.tag != ~0ull) note_tlb_fill(k);
-  }
+  tlb_flush_context(tlb_cur_, ~0ull, !include_global);
 }
 
 void CpuImpl::tlb_flush_page(uint64_t la) {
-  TlbEntry& e = tlb_[tlb_index(la >> 12)];
-  if (e.tag == (la >> 12)) e.tag = ~0ull;
-  TlbEntry& i = itlb_[itlb_index(la >> 12)];
-  if (i.tag == (la >> 12)) i.tag = ~0ull;
-  // A large page is cached as 4 KiB pieces in many slots: drop every large-page piece
-  // (more than the SDM requires, never less).
-  for (auto& x : tlb_)
-    if (x.perm & kTlbLarge) x.tag = ~0ull;
-  for (auto& x : itlb_)
-    if (x.perm & kTlbLarge) x.tag = ~0ull;
+  tlb_flush_context(tlb_cur_, la, false);
 }
 
 void CpuImpl::invpcid(InvpcidType type, uint16_t id, uint64_t la) {
@@ -94,7 +62,8 @@ uint16_t tlb_host_access(PhysicalMemory& mem, uint64_t page_pa, uint8_t** host) 
 void CpuImpl::tlb_restore_entry(unsigned k, uint64_t tag, uint64_t pa, uint16_t perm) {
   bool itlb = k >= kTlbEntries;
   TlbEntry& e = itlb ? itlb_[(k - kTlbEntries) % kItlbEntries] : tlb_[k % kTlbEntries];
-  if (tag == ~0ull || (itlb ? itlb_index(tag) + kTlbEntries : tlb_index(tag)) != k) {
+  if (tag == ~0ull || (tag >> kTlbCtxShift) >= kTlbContexts ||
+      (itlb ? itlb_index(tag) + kTlbEntries : tlb_index(tag)) != k) {
     e = TlbEntry{};
     return;
   }
@@ -106,8 +75,8 @@ void CpuImpl::tlb_restore_entry(unsigned k, uint64_t tag, uint64_t pa, uint16_t 
 }
 
 void CpuImpl::grant_host_write(uint64_t la) {
-  TlbEntry& e = tlb_[tlb_index(la >> 12)];
-  if (e.tag != (la >> 12) || !e.host || env_.mem->protect_generation() != protect_gen_) return;
+  TlbEntry& e = tlb_[tlb_index(tlb_tag(la))];
+  if (e.tag != tlb_tag(la) || !e.host || env_.mem->protect_generation() != protect_gen_) return;
   uint64_t pfn = e.pa >> PhysicalMemory::kPageShift;
   const PhysicalMemory& m = *env_.mem;
   if (m.touched(pfn) && m.dirty(pfn) && !m.is_code_page(pfn)) e.perm |= kTlbHostWrite;
@@ -116,8 +85,9 @@ void CpuImpl::grant_host_write(uint64_t la) {
 uint64_t CpuImpl::translate_slow(uint64_t la, Access acc, bool user, bool implicit) {
   ++tlb_misses_;
   uint64_t vpn = la >> 12;
-  TlbEntry& slot = tlb_slot(vpn, acc);
-  note_tlb_fill(acc == Access::kFetch ? kTlbEntries + itlb_index(vpn) : tlb_index(vpn));
+  uint64_t tag = tlb_tag(la);
+  TlbEntry& slot = tlb_slot(tag, acc);
+  note_tlb_fill(acc == Access::kFetch ? kTlbEntries + itlb_index(tag) : tlb_index(tag));
   if (env_.mem->protect_generation() != protect_gen_) revoke_host_writes();
   uint8_t* host;
   WalkResult w;
@@ -137,7 +107,7 @@ uint64_t CpuImpl::translate_slow(uint64_t la, Access acc, bool user, bool implic
     if (!(t.rwx & 4)) w.perm &= static_cast<uint16_t>(~kTlbExec);
   }
   uint16_t hb = tlb_host_access(*env_.mem, w.pa & ~0xFFFull, &host);
-  slot = TlbEntry{vpn, w.pa & ~0xFFFull, host, static_cast<uint16_t>(w.perm | hb)};
+  slot = TlbEntry{tag, w.pa & ~0xFFFull, host, static_cast<uint16_t>(w.perm | hb)};
   return w.pa;
 }
 

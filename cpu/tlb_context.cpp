@@ -1,10 +1,12 @@
-// TLB contexts tagged by VPID and EP4TA: parking and restoring on VM entry and exit,
-// INVVPID / INVEPT on parked contexts, checkpoints (Intel SDM Vol. 3C 29.4 "Caching
-// translation information"; Vol. 2 "INVEPT", "INVVPID").
+// TLB contexts tagged by VPID and EP4TA: switching on VM entry and exit, invalidation of
+// one context (flushes, INVLPG) or of several (INVVPID, INVEPT), checkpoints (Intel SDM
+// Vol. 3C 29.4 "Caching translation information"; Vol. 2 "INVEPT", "INVVPID").
 //
-// Why banks, not tags in entries: the TLB-hit fast paths compare one tag and stay as they
-// are; a switch costs copying the slots the fill log names (as a flush already did).
-#include <algorithm>
+// Each context owns a slot number, kept in tag bits 55:52 of its entries, so every
+// context's entries live in the one TLB and a VM entry or exit only changes the bits the
+// hit paths OR into the tag they compare (CpuImpl::tlb_tag).
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "core/state.h"
@@ -14,182 +16,203 @@ namespace hvsim::cpu {
 
 namespace {
 
-constexpr size_t kRecord = 17;  ///< checkpoint bytes per entry: tag, pa, perm (as cpu.cpp)
 constexpr unsigned kAll = kTlbEntries + kItlbEntries;
-
-TlbEntry& slot(TlbEntry* tlb, TlbEntry* itlb, unsigned k) {
-  return k < kTlbEntries ? tlb[k] : itlb[k - kTlbEntries];
-}
-TlbEntry& slot(TlbBank& b, unsigned k) {
-  return slot(b.tlb, b.itlb, k);
-}
 
 bool guest_key(uint64_t key) {
   return key != kTlbRootContext && !(key >> 56);
 }
 
-/// Drops the entries of `b` for linear address `la` (~0: all; `keep_global`: all but
-/// global ones), as tlb_flush_page / tlb_flush do for the running context.
-void flush_bank(TlbBank& b, uint64_t la, bool keep_global) {
+}  // namespace
+
+void CpuImpl::tlb_flush_context(unsigned ctx, uint64_t la, bool keep_global) {
+  auto entry = [&](unsigned k) -> TlbEntry& {
+    return k < kTlbEntries ? tlb_[k] : itlb_[k - kTlbEntries];
+  };
+  // An invalid tag (~0) has 0xFFF above bit 52: never a context's.
+  auto mine = [&](const TlbEntry& e) { return (e.tag >> kTlbCtxShift) == ctx; };
   if (la != ~0ull) {
-    uint64_t vpn = la >> 12;
-    if (b.tlb[tlb_index(vpn)].tag == vpn) b.tlb[tlb_index(vpn)].tag = ~0ull;
-    if (b.itlb[itlb_index(vpn)].tag == vpn) b.itlb[itlb_index(vpn)].tag = ~0ull;
-    for (unsigned k = 0; k < kAll; ++k)
-      if (slot(b, k).perm & kTlbLarge) slot(b, k).tag = ~0ull;
+    uint64_t tag = (la >> 12) | (uint64_t{ctx} << kTlbCtxShift);
+    TlbEntry& e = tlb_[tlb_index(tag)];
+    if (e.tag == tag) e.tag = ~0ull;
+    TlbEntry& i = itlb_[itlb_index(tag)];
+    if (i.tag == tag) i.tag = ~0ull;
+    // A large page is cached as 4 KiB pieces in many slots: drop every large-page piece
+    // of the context (more than the SDM requires, never less).
+    for (unsigned k = 0; k < kAll; ++k) {
+      TlbEntry& x = entry(k);
+      if ((x.perm & kTlbLarge) && mine(x)) x.tag = ~0ull;
+    }
     return;
   }
-  bool all = b.fills > kTlbFillLog;
-  unsigned count = all ? kAll : b.fills, keep = 0;
-  for (unsigned n = 0; n < count && keep_global; ++n) {
-    unsigned k = all ? n : b.fill[n];
-    TlbEntry& e = slot(b, k);
-    if (e.tag == ~0ull) continue;
-    if (!(e.perm & kTlbGlobal)) {
-      e.tag = ~0ull;
-      continue;
+  auto drop = [&](const TlbEntry& e) { return mine(e) && !(keep_global && (e.perm & kTlbGlobal)); };
+  if (tlb_fills_ <= kTlbFillLog) {
+    // Only logged slots can be valid: drop this context's, keep (and re-log) the rest.
+    unsigned keep = 0;
+    for (unsigned n = 0; n < tlb_fills_; ++n) {
+      unsigned k = tlb_fill_[n];
+      TlbEntry& e = entry(k);
+      if (e.tag == ~0ull) continue;
+      if (drop(e))
+        e.tag = ~0ull;
+      else
+        tlb_fill_[keep++] = static_cast<uint16_t>(k);
     }
-    if (keep < kTlbFillLog) b.fill[keep] = static_cast<uint16_t>(k);
-    ++keep;
+    tlb_fills_ = keep;
+    return;
   }
-  b.fills = std::min(keep, kTlbFillLog + 1);
-  if (b.fills == 0) b.key = kTlbNoContext;
+  tlb_fills_ = 0;
+  for (unsigned k = 0; k < kAll; ++k) {
+    TlbEntry& e = entry(k);
+    if (drop(e)) e.tag = ~0ull;
+    if (e.tag != ~0ull) note_tlb_fill(k);
+  }
 }
-
-}  // namespace
 
 void CpuImpl::tlb_switch_context(uint64_t key) {
   if (key == tlb_ctx_) return;
+  unsigned slot = 0;
   if (tlb_ctx_ == kTlbUntaggedContext || key == kTlbUntaggedContext) {
-    tlb_flush(true);  // no VPID: entry and exit invalidate VPID 0's mappings (29.4.3.3)
-  } else if (tlb_fills_ != 0) {
-    // Park the running context: a free bank, else the least recently parked one.
-    TlbBank* b = &tlb_banks_[0];
-    for (unsigned n = 0; n < kTlbBanks; ++n) {
-      TlbBank& c = tlb_banks_[n];
-      if (c.key == kTlbNoContext) {
-        b = &c;
+    // No VPID: VM entries and exits invalidate VPID 0's mappings (29.4.3.3), and the
+    // untagged guest and root operation share slot 0 (both are VPID 0).
+    ++tlb_flushes_;
+    tlb_flush_context(0, ~0ull, false);
+  } else if (key != kTlbRootContext) {
+    // The key's slot, else a free one, else the least recently used (emptied first).
+    unsigned free = 0, lru = 0;
+    for (unsigned n = 1; n < kTlbContexts; ++n) {
+      const TlbContextSlot& c = tlb_ctxs_[n];
+      if (c.key == key) {
+        slot = n;
         break;
       }
-      if (c.lru < b->lru) b = &c;
+      if (!free && c.key == kTlbNoContext) free = n;
+      if (n != tlb_cur_ && (!lru || c.lru < tlb_ctxs_[lru].lru)) lru = n;
     }
-    if (tlb_fills_ <= kTlbFillLog) {
-      for (unsigned n = 0; n < tlb_fills_; ++n) {
-        TlbEntry& e = slot(tlb_, itlb_, tlb_fill_[n]);
-        slot(*b, tlb_fill_[n]) = e;
-        e.tag = ~0ull;
-      }
-      std::copy_n(tlb_fill_, tlb_fills_, b->fill);
-    } else {
-      for (unsigned k = 0; k < kAll; ++k) {
-        TlbEntry& e = slot(tlb_, itlb_, k);
-        slot(*b, k) = e;
-        e.tag = ~0ull;
-      }
+    if (!slot) {
+      slot = free ? free : lru;
+      if (!free) tlb_flush_context(slot, ~0ull, false);
+      tlb_ctxs_[slot].key = key;
     }
-    b->fills = tlb_fills_;
-    b->key = tlb_ctx_;
-    b->lru = ++tlb_clock_;
-    b->protect_gen = protect_gen_;
-    tlb_fills_ = 0;
   }
+  tlb_ctxs_[slot].lru = ++tlb_clock_;
   tlb_ctx_ = key;
-  for (unsigned n = 0; n < kTlbBanks; ++n) {
-    TlbBank& b = tlb_banks_[n];
-    if (b.key != key) continue;
-    // Bring it back (the running TLB is empty). Host writes granted under an older
-    // protection generation are dropped (revoke_host_writes).
-    bool stale = b.protect_gen != env_.mem->protect_generation();
-    bool all = b.fills > kTlbFillLog;
-    unsigned count = all ? kAll : b.fills;
-    for (unsigned i = 0; i < count; ++i) {
-      unsigned k = all ? i : b.fill[i];
-      TlbEntry& e = slot(tlb_, itlb_, k);
-      e = slot(b, k);
-      if (stale) e.perm &= static_cast<uint16_t>(~kTlbHostWrite);
-    }
-    std::copy_n(b.fill, std::min(b.fills, kTlbFillLog), tlb_fill_);
-    tlb_fills_ = b.fills;
-    b.key = kTlbNoContext;
-    return;
-  }
+  tlb_cur_ = slot;
+  tlb_tag_bits_ = uint64_t{slot} << kTlbCtxShift;
 }
 
 void CpuImpl::tlb_invalidate_contexts(uint64_t mask, uint64_t value, uint64_t la,
                                       bool keep_global) {
-  auto hit = [&](uint64_t key) { return guest_key(key) && (key & mask) == value; };
-  for (unsigned n = 0; n < kTlbBanks; ++n)
-    if (hit(tlb_banks_[n].key)) flush_bank(tlb_banks_[n], la, keep_global);
-  if (!hit(tlb_ctx_)) return;
-  if (la != ~0ull)
-    tlb_flush_page(la);
-  else
-    tlb_flush(!keep_global);
+  for (unsigned n = 1; n < kTlbContexts; ++n) {
+    uint64_t key = tlb_ctxs_[n].key;
+    if (key == kTlbNoContext || !guest_key(key) || (key & mask) != value) continue;
+    if (n == tlb_cur_ && la == ~0ull) ++tlb_flushes_;
+    tlb_flush_context(n, la, keep_global);
+  }
+}
+
+void CpuImpl::tlb_reset_contexts() {
+  tlb_fills_ = kTlbFillLog + 1;  // sweep everything
+  for (unsigned n = 0; n < kTlbContexts; ++n) tlb_flush_context(n, ~0ull, false);
+  for (auto& c : tlb_ctxs_) c = TlbContextSlot{};
+  tlb_ctxs_[0].key = kTlbRootContext;
+  tlb_ctx_ = kTlbRootContext;
+  tlb_cur_ = 0;
+  tlb_tag_bits_ = 0;
 }
 
 void CpuImpl::tlb_drop_contexts() {
-  for (unsigned n = 0; n < kTlbBanks; ++n) tlb_banks_[n].key = kTlbNoContext;
+  for (unsigned n = 0; n < kTlbContexts; ++n) {
+    if (n == tlb_cur_) continue;
+    if (tlb_ctxs_[n].key != kTlbNoContext || n == 0) tlb_flush_context(n, ~0ull, false);
+    if (n != 0) tlb_ctxs_[n] = TlbContextSlot{};
+  }
+  tlb_ctxs_[0].key = kTlbRootContext;
 }
 
-// Why saved: parked entries decide the walks (and cycles) after the next VM entry or exit.
+// Why saved: the entries (in the cpu section, tags with their slot bits) and the slots'
+// keys decide the walks (and cycles) after the next VM entry or exit.
 void CpuImpl::tlb_save_contexts(StateWriter& w, const std::string& section) const {
-  w.begin_section(section, 1);
+  w.begin_section(section, 2);
   w.u64("context", tlb_ctx_);
   w.u64("clock", tlb_clock_);
-  std::vector<uint8_t> rec(kAll * kRecord);
-  for (unsigned n = 0; n < kTlbBanks; ++n) {
-    TlbBank& b = tlb_banks_[n];
-    std::string p = "bank" + std::to_string(n) + ".";
-    w.u64(p + "key", b.key);
-    w.u64(p + "lru", b.lru);
-    if (b.key == kTlbNoContext) continue;
-    std::fill(rec.begin(), rec.end(), uint8_t{0xFF});  // tag ~0: invalid
-    bool all = b.fills > kTlbFillLog;
-    for (unsigned i = 0; i < (all ? kAll : b.fills); ++i) {
-      unsigned k = all ? i : b.fill[i];
-      const TlbEntry& e = slot(b, k);
-      uint8_t* q = rec.data() + k * kRecord;
-      std::memcpy(q, &e.tag, 8);
-      std::memcpy(q + 8, &e.pa, 8);
-      q[16] = static_cast<uint8_t>(e.perm & ~(kTlbHostRead | kTlbHostWrite));
-    }
-    w.bytes(p + "entries", rec.data(), rec.size());
+  w.u8("slot", static_cast<uint8_t>(tlb_cur_));
+  for (unsigned n = 0; n < kTlbContexts; ++n) {
+    std::string p = "slot" + std::to_string(n) + ".";
+    w.u64(p + "key", tlb_ctxs_[n].key);
+    w.u64(p + "lru", tlb_ctxs_[n].lru);
   }
   w.end_section();
 }
 
 void CpuImpl::tlb_restore_contexts(StateReader& r, const std::string& section) {
-  tlb_drop_contexts();
-  tlb_ctx_ = kTlbRootContext;
-  if (!r.has_section(section)) return;  // older checkpoints: nothing parked
-  if (uint32_t v = r.begin_section(section); v != 1)
-    throw InputError("checkpoint section " + section + ": unsupported version " +
-                     std::to_string(v));
-  tlb_ctx_ = r.u64("context");
-  tlb_clock_ = r.u64("clock");
-  std::vector<uint8_t> rec(kAll * kRecord);
-  for (unsigned n = 0; n < kTlbBanks; ++n) {
-    TlbBank& b = tlb_banks_[n];
-    std::string p = "bank" + std::to_string(n) + ".";
-    b.key = r.u64(p + "key");
-    b.lru = r.u64(p + "lru");
-    if (b.key == kTlbNoContext) continue;
-    r.bytes_into(p + "entries", rec.data(), rec.size());
-    for (unsigned k = 0; k < kAll; ++k) {
-      const uint8_t* q = rec.data() + k * kRecord;
-      TlbEntry& e = slot(b, k);
-      std::memcpy(&e.tag, q, 8);
-      std::memcpy(&e.pa, q + 8, 8);
-      bool itlb = k >= kTlbEntries;
-      if (e.tag != ~0ull && (itlb ? itlb_index(e.tag) + kTlbEntries : tlb_index(e.tag)) != k)
-        e.tag = ~0ull;
-      e.pa &= ~0xFFFull;
-      e.perm = static_cast<uint16_t>(q[16]) | tlb_host_access(*env_.mem, e.pa, &e.host);
+  // The cpu section restored the entries, tags with slot bits; the slots come from here.
+  for (auto& c : tlb_ctxs_) c = TlbContextSlot{};
+  tlb_ctxs_[0].key = kTlbRootContext;
+  uint64_t key = kTlbRootContext;
+  unsigned cur = 0;
+  tlb_clock_ = 0;
+  auto bad = [&](const char* what) {
+    return InputError("checkpoint section " + section + ": " + what);
+  };
+  if (r.has_section(section)) {  // older checkpoints: root operation only
+    uint32_t v = r.begin_section(section);
+    if (v != 1 && v != 2)
+      throw InputError("checkpoint section " + section + ": unsupported version " +
+                       std::to_string(v));
+    key = r.u64("context");
+    tlb_clock_ = r.u64("clock");
+    if (v == 1) {
+      // Parked banks, and entries tagged without slot bits (the running context's). The
+      // banks are dropped (a TLB may lose entries at any time); the running context's
+      // entries move to slot 1 if it is a guest's.
+      for (unsigned n = 0; n < 4; ++n) {
+        std::string p = "bank" + std::to_string(n) + ".";
+        uint64_t k = r.u64(p + "key");
+        (void)r.u64(p + "lru");
+        if (k != kTlbNoContext) (void)r.bytes(p + "entries");
+      }
+      if (key != kTlbRootContext && key != kTlbUntaggedContext) {
+        // The guest's entries move to slot 1's tags, and so to other TLB slots.
+        cur = 1;
+        tlb_ctxs_[1].key = key;
+        std::vector<std::pair<unsigned, TlbEntry>> live;
+        for (unsigned k = 0; k < kAll; ++k) {
+          TlbEntry& e = k < kTlbEntries ? tlb_[k] : itlb_[k - kTlbEntries];
+          if (e.tag != ~0ull) live.push_back({k, e});
+          e.tag = ~0ull;
+        }
+        for (auto& [k, e] : live) {
+          e.tag |= uint64_t{1} << kTlbCtxShift;
+          if (k < kTlbEntries)
+            tlb_[tlb_index(e.tag)] = e;
+          else
+            itlb_[itlb_index(e.tag)] = e;
+        }
+        tlb_fills_ = kTlbFillLog + 1;
+      }
+    } else {
+      cur = r.u8("slot");
+      for (unsigned n = 0; n < kTlbContexts; ++n) {
+        std::string p = "slot" + std::to_string(n) + ".";
+        tlb_ctxs_[n].key = r.u64(p + "key");
+        tlb_ctxs_[n].lru = r.u64(p + "lru");
+      }
+      if (cur >= kTlbContexts) throw bad("running slot out of range");
+      if (tlb_ctxs_[0].key != kTlbRootContext) throw bad("slot 0 is not VPID 0");
+      bool vpid0 = key == kTlbUntaggedContext || key == kTlbRootContext;
+      if (vpid0 ? cur != 0 : tlb_ctxs_[cur].key != key)
+        throw bad("the running context's slot holds another key");
     }
-    b.fills = kTlbFillLog + 1;  // not logged: the whole bank is copied back
-    b.protect_gen = env_.mem->protect_generation();
+    r.end_section();
   }
-  r.end_section();
+  tlb_ctx_ = key;
+  tlb_cur_ = cur;
+  tlb_tag_bits_ = uint64_t{cur} << kTlbCtxShift;
+  // Entries of free slots can never hit; drop them (older or edited checkpoints).
+  for (unsigned k = 0; k < kAll; ++k) {
+    TlbEntry& e = k < kTlbEntries ? tlb_[k] : itlb_[k - kTlbEntries];
+    if (e.tag != ~0ull && tlb_ctxs_[e.tag >> kTlbCtxShift].key == kTlbNoContext) e.tag = ~0ull;
+  }
 }
 
 }  // namespace hvsim::cpu

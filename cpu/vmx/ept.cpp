@@ -6,7 +6,7 @@
 //
 // TLB: the software TLB holds the running context's translations; with "enable VPID" VM
 // entries and exits park it and bring back the next one's, tagged by (VPID, EP4TA)
-// (cpu/tlb_context.cpp). INVEPT and INVVPID invalidate the parked contexts they name.
+// (cpu/tlb_context.cpp). INVEPT and INVVPID invalidate the contexts they name.
 #include "cpu/vmx/spec/ept.h"
 #include "core/inspect.h"
 #include "cpu/cpu_impl.h"

@@ -429,7 +429,7 @@ void Vmx::load_guest_state() {
                       ? RunState::kHalted
                       : RunState::kRunning;
   // Without VPID the entry invalidates VPID 0's mappings; with it the guest's context
-  // (VPID, EP4TA) comes back and root's is parked (SDM 29.4.3.3; cpu/tlb_context.cpp).
+  // (VPID, EP4TA) becomes the running one, root's stays cached (SDM 29.4.3.3; cpu/tlb_context.cpp).
   c_.tlb_switch_context(vpid_ ? tlb_context_key(vpid_, c_.vmx_ept_, eptp_) : kTlbUntaggedContext);
   c_.update_mode();
   c_.dbg_ = CpuImpl::DebugArm{};

@@ -136,7 +136,7 @@ void Vmx::load_host_state() {
   timer_deadline_ = ~0ull;
   c_.vmx_timer_deadline_ = ~0ull;
   mtf_ = 0;
-  c_.tlb_switch_context(kTlbRootContext);  // parks (VPID) or flushes (no VPID) the guest's
+  c_.tlb_switch_context(kTlbRootContext);  // keeps (VPID) or flushes (no VPID) the guest's
   c_.update_mode();
   c_.dbg_ = CpuImpl::DebugArm{};
   c_.debug_update();

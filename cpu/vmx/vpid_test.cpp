@@ -111,11 +111,18 @@ TEST_F(VpidTest, TwoVpidsDoNotShareEntries) {
   remap();
   w(F::VIRTUAL_PROCESSOR_ID, 2);
   EXPECT_EQ(again(last_), kNew) << "and VPID 2 its own";
-  // More contexts than banks: the least recently parked is evicted, never shared.
-  for (uint16_t v = 3; v < 8; ++v) {
+  // More contexts than slots (7 besides root's): the least recently used is emptied and
+  // taken, never shared. VPID 1 still holds the stale translation until then.
+  put64(pte_addr(kTarget), kTarget | 7);
+  w(F::VIRTUAL_PROCESSOR_ID, 1);
+  EXPECT_EQ(again(last_), kOld);
+  remap();
+  for (uint16_t v = 3; v < 10; ++v) {
     w(F::VIRTUAL_PROCESSOR_ID, v);
     EXPECT_EQ(again(last_), kNew);
   }
+  w(F::VIRTUAL_PROCESSOR_ID, 1);
+  EXPECT_EQ(again(last_), kNew) << "VPID 1 was the least recently used: evicted";
 }
 
 TEST_F(VpidTest, InveptInvalidatesCombinedMappings) {
@@ -148,11 +155,11 @@ TEST_F(VpidTest, EptpIsPartOfTheTag) {
   EXPECT_EQ(again(last_), kOld);
 }
 
-TEST_F(VpidTest, CheckpointKeepsParkedContexts) {
+TEST_F(VpidTest, CheckpointKeepsOtherContexts) {
   RunResult x = launch(1);
   ASSERT_EQ(x.exit.basic(), ExitReason::CPUID);
   remap();
-  // Stop inside the guest with root's context parked, save, restore into a second machine.
+  // Stop inside the guest with root's context cached, save, restore into a second machine.
   w(F::GUEST_RIP, kGuestCode);
   x = api_.vm_enter(VmxApi::Entry::kResume, 1);
   ASSERT_EQ(x.kind, Kind::kLimit);
@@ -163,7 +170,7 @@ TEST_F(VpidTest, CheckpointKeepsParkedContexts) {
     void TestBody() override {}
   } other;
   other.mem_.write(0, mem_.read_ptr(0), Layout::kRamSize);
-  // Two exits: through the guest's context, then (after VPID 2) root's parked one back.
+  // Two exits: through the guest's context, then (after VPID 2) VPID 1's again.
   auto run = [](Cpu& cpu, VmxApi& api) {
     RunResult y = api.run();
     std::vector<uint64_t> out{static_cast<uint64_t>(y.exit.reason), cpu.state().gpr[kRax]};

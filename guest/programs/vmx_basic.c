@@ -53,16 +53,25 @@ static uint64_t vmptrst(void) {
   __asm__ volatile("vmptrst %0" : "=m"(p) : : "cc");
   return p;
 }
+/* VMREAD/VMWRITE read CF and ZF with SETcc, as a hypervisor's hot path tests them with a
+ * conditional jump (no PUSHF). */
 static int vmread_s(uint64_t field, uint64_t* v) {
-  uint64_t fl, x = 0;
-  __asm__ volatile("vmread %2, %1; pushfq; pop %0" : "=r"(fl), "+r"(x) : "r"(field) : "cc");
+  uint64_t x = 0;
+  uint8_t cf, zf;
+  __asm__ volatile("vmread %3, %2; setc %0; setz %1"
+                   : "=r"(cf), "=r"(zf), "+r"(x)
+                   : "r"(field)
+                   : "cc");
   *v = x;
-  return status(fl);
+  return cf ? 1 : zf ? 2 : 0;
 }
 static int vmwrite_s(uint64_t field, uint64_t v) {
-  uint64_t fl;
-  __asm__ volatile("vmwrite %2, %1; pushfq; pop %0" : "=r"(fl) : "r"(field), "r"(v) : "cc");
-  return status(fl);
+  uint8_t cf, zf;
+  __asm__ volatile("vmwrite %3, %2; setc %0; setz %1"
+                   : "=r"(cf), "=r"(zf)
+                   : "r"(field), "r"(v)
+                   : "cc");
+  return cf ? 1 : zf ? 2 : 0;
 }
 uint64_t vmread(uint64_t field) {
   uint64_t v = 0;
@@ -255,7 +264,10 @@ static void build_vmcs(void) {
   vmwrite(CR4_GUEST_HOST_MASK, CR4_VMXE);  /* the guest sees CR4.VMXE = 0 */
   vmwrite(CR4_READ_SHADOW, 0);
 
-  /* Host state: this very context. */
+  /* Host state: this very context. HOST_RIP is vmx_run's exit point; HOST_RSP is written
+   * by vmx_run whenever it differs from the last value written (vmx_host_rsp). */
+  vmwrite(HOST_RIP, (uint64_t)&vmx_exit_point);
+  vmx_host_rsp = 0;
   vmwrite(HOST_CR0, read_cr0());
   vmwrite(HOST_CR3, read_cr3());
   vmwrite(HOST_CR4, read_cr4());

@@ -7,7 +7,11 @@ struct gregs {
   uint64_t rax, rcx, rdx, rbx, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15;
 };
 /// Enters the guest (VMLAUNCH if !resume) and returns at its VM exit (vmx_basic_entry.S).
+/// HOST_RIP must be vmx_exit_point; vmx_run writes HOST_RSP when it differs from
+/// vmx_host_rsp (0 forces the write).
 uint64_t vmx_run(struct gregs* g, int resume);
+void vmx_exit_point(void);
+extern uint64_t vmx_host_rsp;
 
 /// VMREAD/VMWRITE of the current VMCS; a VMfail is reported as a failed check.
 uint64_t vmread(uint64_t field);

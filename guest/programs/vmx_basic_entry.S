@@ -6,9 +6,17 @@
  *
  * Loads RAX-R15 (not RSP) from *g, enters; on a VM exit stores them back into *g and
  * returns 0. If VMLAUNCH/VMRESUME fails (VMfailInvalid/VMfailValid) it returns RFLAGS with
- * bit 63 set. struct gregs: rax rcx rdx rbx rbp rsi rdi r8 ... r15, 8 bytes each. */
+ * bit 63 set. struct gregs: rax rcx rdx rbx rbp rsi rdi r8 ... r15, 8 bytes each.
+ * HOST_RIP must already be vmx_exit_point; HOST_RSP is rewritten only when this call's
+ * stack pointer differs from vmx_host_rsp, the last value written (as KVM does). */
+  .data
+  .globl vmx_host_rsp
+  .balign 8
+vmx_host_rsp:
+  .quad 0
   .text
   .globl vmx_run
+  .globl vmx_exit_point
 vmx_run:
   push %rbp
   push %rbx
@@ -17,11 +25,12 @@ vmx_run:
   push %r14
   push %r15
   push %rdi                      /* g, found at 0(%rsp) after the exit */
+  cmp vmx_host_rsp(%rip), %rsp   /* HOST_RSP only when it changed (HOST_RIP is fixed) */
+  je 4f
+  mov %rsp, vmx_host_rsp(%rip)
   mov $0x6C14, %rax              /* HOST_RSP */
   vmwrite %rsp, %rax
-  lea vmx_exit_point(%rip), %rdx
-  mov $0x6C16, %rax              /* HOST_RIP */
-  vmwrite %rdx, %rax
+4:
   test %esi, %esi                /* the MOVs below keep the flags */
   mov 0(%rdi), %rax
   mov 8(%rdi), %rcx
