@@ -575,6 +575,8 @@ class CpuImpl {
   bool cond(unsigned cc);
   /// CF without materializing the other flags (INC/DEC, ADC/SBB).
   bool carry_flag() const;
+  /// IRET from CPL 0 to virtual-8086 mode: pops the rest of the frame (segments.cpp).
+  void iret_to_v8086(uint64_t ip, uint16_t cs, uint64_t fl);
   /// Writes RFLAGS as POPF/IRET would, honouring CPL/IOPL and the reserved bits.
   void write_rflags(uint64_t v, unsigned opsize, bool iret);
 

@@ -1,6 +1,7 @@
 // Exception and interrupt delivery through the IVT/IDT, #DF escalation and triple fault
 // (Intel SDM Vol. 3A 6.12 "Exception and interrupt handling", 6.14 "64-bit mode",
-// 6.15 "Interrupt 8 - double fault", 20.1.4 real-mode interrupts).
+// 6.15 "Interrupt 8 - double fault", 20.1.4 real-mode interrupts, 20.3.1.1 interrupts from
+// virtual-8086 mode through a trap or interrupt gate).
 #include "core/trace.h"
 #include "cpu/cpu_impl.h"
 #include "cpu/vmx/vmx.h"
@@ -218,6 +219,9 @@ void CpuImpl::deliver_protected(uint8_t vector, bool has_error, uint32_t error, 
   if ((sel & 0xFFFC) == 0) raise_gp(ext);
   Descriptor d = read_descriptor(sel, Vector::kGP);
   if (!d.is_code() || d.dpl() > cpl_) raise_gp(sel_err);
+  // From virtual-8086 mode the handler must be nonconforming DPL-0 code (SDM 20.3.1.1).
+  bool v8086 = s_.rflags & kFlagVM;
+  if (v8086 && ((d.type() & kTypeConforming) || d.dpl() != 0)) raise_gp(sel_err);
   if (!d.present()) raise_fault(Vector::kNP, sel_err);
   unsigned new_cpl = (d.type() & kTypeConforming) ? cpl_ : d.dpl();
   if (offset > d.limit()) raise_gp(ext);
@@ -241,7 +245,8 @@ void CpuImpl::deliver_protected(uint8_t vector, bool has_error, uint32_t error, 
     if (!ss_desc.present()) raise_fault(Vector::kSS, ss_err);
     new_ss = SegReg{ss_sel, ss_desc.base(), ss_desc.limit(), ss_desc.attr()};
   }
-  unsigned n = (switched ? 5 : 3) + (has_error ? 1 : 0);
+  // From virtual-8086 mode ES, DS, FS and GS are pushed too, above SS (SDM Figure 20-4).
+  unsigned n = (switched ? 5 : 3) + (v8086 ? 4 : 0) + (has_error ? 1 : 0);
   uint64_t smask = (new_ss.attr & kAttrDB) ? 0xFFFFFFFF : 0xFFFF;
   uint64_t sp = (esp - n * sz) & smask;
   if (sp + n * sz - 1 > new_ss.limit && !(attr_type(new_ss.attr) & kTypeExpandDown))
@@ -250,7 +255,7 @@ void CpuImpl::deliver_protected(uint8_t vector, bool has_error, uint32_t error, 
   bool user = new_cpl == 3;
   translate(la, Access::kWrite, user);
   translate((la + n * sz - 1) & 0xFFFFFFFF, Access::kWrite, user);
-  uint64_t vals[6];
+  uint64_t vals[10];
   unsigned k = 0;
   if (has_error) vals[k++] = error;
   vals[k++] = return_rip;
@@ -260,12 +265,17 @@ void CpuImpl::deliver_protected(uint8_t vector, bool has_error, uint32_t error, 
     vals[k++] = s_.gpr[kRsp];
     vals[k++] = s_.seg[kSs].selector;
   }
+  if (v8086)
+    for (int seg : {kEs, kDs, kFs, kGs}) vals[k++] = s_.seg[seg].selector;
   for (unsigned j = 0; j < n; ++j)
     write_lin((new_ss.base + ((sp + j * sz) & smask)) & 0xFFFFFFFF, sz, vals[j], !user);
   if (switched) {
     set_descriptor_accessed(ss_sel, ss_desc);
+    new_ss.attr = ss_desc.attr();  // the cached type has the accessed bit just set
     s_.seg[kSs] = new_ss;
   }
+  if (v8086)
+    for (int seg : {kEs, kDs, kFs, kGs}) s_.seg[seg] = SegReg{0, 0, 0, kAttrUnusable};
   set_descriptor_accessed(sel, d);
   set_segment(kCs, static_cast<uint16_t>((sel & 0xFFFC) | new_cpl), d);
   if (smask == 0xFFFF)

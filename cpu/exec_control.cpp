@@ -145,12 +145,19 @@ void pop(C& c, const Insn& i) {
   c.set_reg(o, v);
 }
 
+/// PUSHF, POPF, INT n and IRET in virtual-8086 mode need IOPL 3 (SDM 20.2.7; no VME).
+void check_v8086_iopl(const C& c) {
+  if ((c.s_.rflags & kFlagVM) && ((c.s_.rflags >> 12) & 3) != 3) raise_gp(0);
+}
+
 void pushf(C& c, const Insn& i) {
+  check_v8086_iopl(c);
   // VM and RF are cleared in the pushed image.
   c.push(c.s_.rflags & ~(kFlagVM | kFlagRF) & size_mask(i.opsize), i.opsize);
 }
 
 void popf(C& c, const Insn& i) {
+  check_v8086_iopl(c);
   uint64_t v = c.peek(0, i.opsize);
   c.set_rsp_sized(c.rsp_offset(i.opsize));
   c.write_rflags(v, i.opsize, false);
@@ -190,10 +197,12 @@ void enter(C& c, const Insn& i) {
 
 template <unsigned kSize>
 void iret(C& c, const Insn&) {
+  check_v8086_iopl(c);
   c.iret(kSize);
 }
 
 void int_n(C& c, const Insn& i) {
+  check_v8086_iopl(c);
   throw Fault{static_cast<uint8_t>(i.imm), false, 0, true};
 }
 void int3(C&, const Insn&) {

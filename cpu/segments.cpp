@@ -249,7 +249,9 @@ void CpuImpl::far_return(unsigned opsize, uint16_t pop_bytes) {
 void CpuImpl::iret(unsigned opsize) {
   if (irq_.nmi_blocked) iret_unblocked_nmi_ = instructions_;
   irq_.nmi_blocked = false;  // IRET unblocks NMIs, even if it faults (SDM 6.7.1)
-  if (!protected_) {
+  // Real mode, and virtual-8086 mode with IOPL 3 (the caller checked it): a real-mode
+  // style return that cannot change IOPL or VM in virtual-8086 mode (SDM IRET operation).
+  if (!protected_ || (s_.rflags & kFlagVM)) {
     uint64_t ip = peek(0, opsize);
     uint16_t cs = static_cast<uint16_t>(peek(opsize, opsize));
     uint64_t fl = peek(2 * opsize, opsize);
@@ -260,13 +262,16 @@ void CpuImpl::iret(unsigned opsize) {
     next_rip_ = ip & ip_mask(opsize);
     return;
   }
-  // Why: nested-task return (NT=1) and return to virtual-8086 mode need hardware task
-  // switching / VM86, which are not implemented: #GP(0).
+  // Why: nested-task return (NT=1) needs hardware task switching, which is not
+  // implemented: #GP(0).
   if ((s_.rflags & kFlagNT) && !long_mode_) raise_gp(0);
   uint64_t ip = peek(0, opsize);
   uint16_t sel = static_cast<uint16_t>(peek(opsize, opsize));
   uint64_t fl = peek(2 * opsize, opsize);
-  if (!long_mode_ && opsize == 4 && (fl & kFlagVM) && cpl_ == 0) raise_gp(0);
+  if (!long_mode_ && opsize == 4 && (fl & kFlagVM) && cpl_ == 0) {
+    iret_to_v8086(ip, sel, fl);
+    return;
+  }
   unsigned rpl = selector_rpl(sel);
   if (rpl < cpl_) raise_gp(sel & 0xFFFC);
   Descriptor d = check_code_segment(sel, rpl, true);
@@ -311,6 +316,30 @@ void CpuImpl::iret(unsigned opsize) {
   }
   next_rip_ = ip;
   if (rpl > 0) invalidate_data_segments(s_, cpl_);
+}
+
+void CpuImpl::iret_to_v8086(uint64_t ip, uint16_t cs, uint64_t fl) {
+  // The 32-bit frame continues with ESP, SS, ES, DS, FS, GS; every segment register gets a
+  // real-mode style base, limit 0xFFFF and access rights 0xF3 (SDM IRET "RETURN-TO-
+  // VIRTUAL-8086-MODE", 20.2.1).
+  uint64_t esp = peek(12, 4);
+  uint16_t sels[kNumSegs];  // by segment register
+  sels[kCs] = cs;
+  sels[kSs] = static_cast<uint16_t>(peek(16, 4));
+  sels[kEs] = static_cast<uint16_t>(peek(20, 4));
+  sels[kDs] = static_cast<uint16_t>(peek(24, 4));
+  sels[kFs] = static_cast<uint16_t>(peek(28, 4));
+  sels[kGs] = static_cast<uint16_t>(peek(32, 4));
+  s_.rflags = (fl & 0x3F7FD5) | 2;  // every flag (CPL 0), VM included
+  for (int k = 0; k < kNumSegs; ++k)
+    s_.seg[k] = SegReg{sels[k], uint64_t{sels[k]} << 4, 0xFFFF, 0xF3};
+  s_.gpr[kRsp] = esp & 0xFFFFFFFF;
+  next_rip_ = ip & 0xFFFF;
+  update_mode();
+  if (s_.rflags & (kFlagTF | kFlagRF)) {
+    if (fl & kFlagRF) dbg_.rf_loaded = true;
+    debug_update();
+  }
 }
 
 void CpuImpl::write_rflags(uint64_t v, unsigned opsize, bool iret) {

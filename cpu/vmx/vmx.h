@@ -239,11 +239,16 @@ class Vmx {
   EptTranslation ept_walk(uint64_t gpa, uint64_t need, uint64_t la, uint64_t qual_flags);
   void ept_inspect(InspectNode& n) const;
 
-  // vm_entry.cpp
+  // entry_checks.cpp
+  /// VM-entry checks on the VMX controls (SDM 27.2.1); error 7 or none.
   VmInstructionError check_controls() const;
+  /// VM-entry checks on the host-state area (SDM 27.2.2-27.2.4); error 8 or none.
   VmInstructionError check_host_state() const;
-  /// 0 = fine, else the entry-failure exit qualification + 1.
+  /// VM-entry checks on the guest-state area (SDM 27.3.1); false = the entry fails with exit
+  /// reason 33 and *qualification (SDM 27.8).
   bool check_guest_state(uint64_t* qualification) const;
+
+  // vm_entry.cpp
   void load_guest_state();
   /// Loads the VM-entry MSR-load list; false with *index (1-based) on failure.
   bool load_msr_list(uint64_t addr, uint32_t count, uint32_t* index);

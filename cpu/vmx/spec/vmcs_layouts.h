@@ -80,11 +80,13 @@ constexpr uint64_t io_qualification(unsigned size, bool in, bool string, bool re
          (imm ? 1u << 6 : 0) | (uint64_t{port} << 16);
 }
 
-// ---- Exit qualification of VM-entry failures (SDM 27.8).
+// ---- Exit qualification of VM-entry failures (SDM 27.8): 2 loading the PDPTEs, 3 an NMI
+// injected into a guest with blocking by STI (processor-specific; hvsim does not fail it),
+// 4 an invalid VMCS link pointer.
 enum class EntryFailureQualification : uint64_t {
   kDefault = 0,
   kPdpteLoading = 2,
-  kNmiInjectionWithNmiBlocking = 3,
+  kNmiInjectionWithStiBlocking = 3,
   kInvalidVmcsLinkPointer = 4,
 };
 
