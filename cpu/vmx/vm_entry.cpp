@@ -21,7 +21,8 @@
 //  - guest state (exit reason 33 | 0x80000000): CR0/CR4 fixed bits, IA-32e mode guest vs.
 //    CR0.PG/CR4.PAE/PCIDE, CR3 width, DR7 and DEBUGCTL, SYSENTER ESP/EIP, PAT, EFER (LMA,
 //    LME), every segment register's selector, base, limit and access rights (SDM
-//    27.3.1.2), GDTR/IDTR, RIP, RFLAGS, activity state (active or HLT), interruptibility
+//    27.3.1.2), GDTR/IDTR, RIP, RFLAGS, activity state (active, HLT, shutdown, wait-for-SIPI,
+//    with the injections each allows), interruptibility
 //    state, pending debug exceptions (reserved bits and BS), VMCS link pointer (must be
 //    ~0: qualification 4), PAE PDPTEs (qualification 2).
 //  - VMLAUNCH/VMRESUME launch states (errors 4, 5, 6), blocking by MOV SS (error 26).
@@ -75,6 +76,30 @@ bool limit_granularity_ok(uint32_t limit, uint32_t ar) {
   if ((limit & 0xFFF) != 0xFFF && g) return false;
   if ((limit >> 20) && !g) return false;
   return true;
+}
+
+/// The activity-state checks (SDM 27.3.1.5): a state IA32_VMX_MISC bits 8:6 report, HLT
+/// only with SS.DPL 0, an inactive state only without blocking by STI or MOV SS, and an
+/// injected event (`info`, 0 = none) only if that state would not block it.
+bool activity_state_ok(uint64_t activity, unsigned ss_dpl, uint64_t intr, uint32_t info) {
+  if (activity > static_cast<uint64_t>(ActivityState::kWaitForSipi)) return false;
+  auto state = static_cast<ActivityState>(activity);
+  if (state == ActivityState::kActive) return true;
+  if (state == ActivityState::kHlt && ss_dpl != 0) return false;
+  if (intr & (kBlockingBySti | kBlockingByMovSs)) return false;
+  if (!(info & kIntrInfoValid)) return true;
+  auto type = static_cast<InterruptionType>((info >> kIntrInfoTypeShift) & 7);
+  unsigned vec = info & kIntrInfoVectorMask;
+  bool nmi = type == InterruptionType::kNmi;
+  bool machine_check = type == InterruptionType::kHardwareException && vec == 18;
+  switch (state) {
+    case ActivityState::kHlt:
+      return nmi || machine_check || type == InterruptionType::kExternalInterrupt ||
+             (type == InterruptionType::kHardwareException && vec == 1) ||
+             (type == InterruptionType::kOtherEvent && vec == 0);
+    case ActivityState::kShutdown: return nmi || machine_check;
+    default: return false;  // wait-for-SIPI: no event may be injected
+  }
 }
 
 }  // namespace
@@ -318,18 +343,9 @@ bool Vmx::check_guest_state(uint64_t* qualification) const {
   if (inject && itype == InterruptionType::kExternalInterrupt && !(rflags & kFlagIF)) return false;
   // 27.3.1.5 non-register state
   uint64_t activity = v.get(F::GUEST_ACTIVITY_STATE);
-  if (activity > static_cast<uint64_t>(ActivityState::kHlt)) return false;
-  if (activity == static_cast<uint64_t>(ActivityState::kHlt)) {
-    if (dpl(ss) != 0) return false;
-    if (inject) {
-      unsigned vec = info & kIntrInfoVectorMask;
-      bool allowed = itype == InterruptionType::kExternalInterrupt ||
-                     itype == InterruptionType::kNmi ||
-                     (itype == InterruptionType::kHardwareException && (vec == 1 || vec == 18)) ||
-                     itype == InterruptionType::kOtherEvent;
-      if (!allowed) return false;
-    }
-  }
+  if (!activity_state_ok(activity, dpl(ss), v.get(F::GUEST_INTERRUPTIBILITY_STATE),
+                         inject ? info : 0))
+    return false;
   uint64_t intr = v.get(F::GUEST_INTERRUPTIBILITY_STATE);
   if (intr & kInterruptibilityReserved) return false;
   if ((intr & kBlockingBySti) && (intr & kBlockingByMovSs)) return false;
@@ -425,9 +441,7 @@ void Vmx::load_guest_state() {
     else
       c_.load_pdptes(s.cr3 & 0xFFFFFFE0, s.pdpte);
   }
-  c_.run_state_ = v.get(F::GUEST_ACTIVITY_STATE) == static_cast<uint64_t>(ActivityState::kHlt)
-                      ? RunState::kHalted
-                      : RunState::kRunning;
+  enter_activity_state(v.get(F::GUEST_ACTIVITY_STATE));  // activity.cpp
   // Without VPID the entry invalidates VPID 0's mappings; with it the guest's context
   // (VPID, EP4TA) comes back and root's is parked (SDM 29.4.3.3; cpu/tlb_context.cpp).
   c_.tlb_switch_context(vpid_ ? tlb_context_key(vpid_, c_.vmx_ept_, eptp_) : kTlbUntaggedContext);
@@ -487,6 +501,9 @@ void Vmx::inject_event() {
   uint64_t ret = c_.s_.rip;
   if (after_insn) ret += v.get(F::VM_ENTRY_INSTRUCTION_LENGTH);
   if (type == InterruptionType::kNmi) c_.irq_.nmi_blocked = true;
+  // A vectoring VM entry leaves the processor active whatever the activity-state field
+  // says (SDM 27.7.2): the handler runs.
+  c_.run_state_ = RunState::kRunning;
   if (mtf_) mtf_ = 3;  // an MTF VM exit is pending after injecting a vectored event
   // An exit while the injected event is delivered reports it as IDT-vectoring
   // information, with VM-entry instruction length for software events (SDM 27.6.1.1).
