@@ -19,10 +19,24 @@ void CpuImpl::service_attention() {
   // Timer expiry and interrupt messages due by now move into the LAPIC and irq_.
   lapic_->poll();
 
-  // INIT (priority 3 in SDM Table 6-2, above NMI and INTR).
-  if (irq_.init_pending) {
+  // INIT (priority 3 in SDM Table 6-2, above NMI and INTR). In VMX operation it never
+  // resets the processor: blocked in root operation, a VM exit in non-root operation.
+  if (irq_.init_pending && !init_blocked()) {
     irq_.init_pending = false;
+    if (vmx_non_root_) [[unlikely]] {
+      // Why settle first: the exit saves the previous instruction's debug traps as pending
+      // debug exceptions instead of delivering them (SDM Vol. 3C 28.3.4).
+      s_ = settled_state();
+      dbg_.armed = false;
+      vmx_->signal_exit(vmx::ExitReason::INIT_SIGNAL, 0);
+      return;
+    }
     init_processor();
+  }
+  if (vmx_non_root_ && (run_state_ == RunState::kWaitForSipi || run_state_ == RunState::kShutdown))
+      [[unlikely]] {
+    vmx_->inactive_boundary();  // a guest's shutdown or wait-for-SIPI activity state
+    return;
   }
   if (run_state_ == RunState::kWaitForSipi || run_state_ == RunState::kShutdown) {
     if (irq_.sipi_vector >= 0 && run_state_ == RunState::kWaitForSipi) {
@@ -53,7 +67,9 @@ void CpuImpl::service_attention() {
   }
   // Stay attentive while something is pending but blocked (IF=0, shadow, NMI blocking):
   // the boundary where it unblocks must see it.
-  if (irq_.nmi_pending || irq_.init_pending || lapic_->intr_pending()) attention_ = true;
+  // A blocked INIT waits for the end of VMX root operation (VMXOFF, VM entry raise it).
+  if (irq_.nmi_pending || (irq_.init_pending && !init_blocked()) || lapic_->intr_pending())
+    attention_ = true;
 
   // 7: instruction breakpoints of the next instruction; arms single-step for it. It ends
   // MOV SS blocking, so it stays last; the STI shadow ends here too.
@@ -122,6 +138,10 @@ void CpuImpl::init_processor() {
   update_mode();
 }
 
+bool CpuImpl::init_blocked() const {
+  return vmx_->in_operation() && (!vmx_non_root_ || run_state_ == RunState::kWaitForSipi);
+}
+
 void CpuImpl::start_up(uint8_t vector) {
   ++irq_.sipis;
   s_.seg[kCs] = SegReg{static_cast<uint16_t>(vector << 8), uint64_t{vector} << 12, 0xFFFF, 0x9B};
@@ -142,6 +162,10 @@ bool CpuImpl::idle_until(uint64_t target) {
     bool maskable_wakes =
         run_state_ == RunState::kHalted && ((s_.rflags & kFlagIF) || vmx_non_root_);
     uint64_t wake = maskable_wakes ? wake_deadline_ : lapic_->message_cycle();
+    // A guest in the shutdown activity state also wakes for its VMX-preemption timer
+    // (SDM Vol. 3C 26.7.4); one waiting for SIPI does not.
+    if (vmx_non_root_ && run_state_ == RunState::kShutdown)
+      wake = std::min(wake, vmx_timer_deadline_);
     if (wake >= target) break;
     if (wake > cycles_) cycles_ = wake;
     attention_ = true;

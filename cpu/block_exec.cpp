@@ -53,6 +53,8 @@ void CpuImpl::execute(uint64_t cycle_target, uint64_t insn_stop) {
     if (attention_) {
       materialize_flags();
       service_attention();
+      // Why: a VM exit at the boundary (VmxApi's stop) returns before a host instruction.
+      if (*stop_) break;
       if (run_state_ != RunState::kRunning) continue;
     }
     dcache_.reap();

@@ -231,9 +231,15 @@ Lapic& Cpu::lapic() {
 }
 bool Cpu::can_wake() const {
   const CpuImpl& c = *impl_;
-  if (c.irq_.nmi_pending || c.irq_.init_pending || c.irq_.sipi_vector >= 0) return true;
+  // A guest waiting for SIPI ignores everything else (SDM Vol. 3C 27.7.2).
+  if (c.vmx_non_root_ && c.run_state_ == RunState::kWaitForSipi)
+    return c.irq_.sipi_vector >= 0 || c.lapic_->has_queued();
+  if (c.irq_.nmi_pending && (!c.vmx_non_root_ || c.vmx_->nmi_unblocked())) return true;
+  if (c.irq_.sipi_vector >= 0) return true;
+  if (c.irq_.init_pending && !c.init_blocked()) return true;
   if (c.lapic_->has_queued()) return true;
-  if (c.vmx_->can_wake()) return true;  // a guest's VMX-preemption timer
+  // A guest's VMX-preemption timer (not in wait-for-SIPI, SDM Vol. 3C 26.7.4).
+  if (c.run_state_ != RunState::kWaitForSipi && c.vmx_->can_wake()) return true;
   // A maskable interrupt or the timer can only wake a processor that has IF set.
   if (c.run_state_ == RunState::kHalted && (c.s_.rflags & kFlagIF))
     return c.lapic_->intr_pending() || c.lapic_->timer_can_fire();
@@ -528,6 +534,9 @@ void Cpu::hash_into(Hasher& h) const {
   for_each_field(s, [&](const char*, uint64_t& v) { h.u64(v); });
   for_each_fpu_field(s.fpu, [&](const char*, uint64_t& v) { h.u64(v); });
   h.u64(static_cast<uint64_t>(c.run_state_));
+  // Only when pending, so hashes of runs without INIT/SIPI stay as they were.
+  if (c.irq_.init_pending || c.irq_.sipi_vector >= 0)
+    h.u64(0x1000 | uint64_t{c.irq_.init_pending} | uint64_t(c.irq_.sipi_vector + 1) << 1);
   c.lapic_->hash_into(h);
   c.vmx_->hash_into(h);
 }

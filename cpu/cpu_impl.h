@@ -633,6 +633,10 @@ class CpuImpl {
   void deliver_external(uint8_t vector, bool nmi);
   /// INIT (SDM 9.1.1, Table 9-1): the reset state, keeping MSRs, the TSC and counters.
   void init_processor();
+  /// INIT is blocked (stays pending in irq_.init_pending): in VMX root operation (SDM
+  /// Vol. 3C 24.8 "Restrictions on VMX operation") and in a guest's wait-for-SIPI state
+  /// (27.7.2 "Activity state").
+  bool init_blocked() const;
   /// SIPI in wait-for-SIPI state: real mode at vector * 0x1000 (SDM 9.4.4).
   void start_up(uint8_t vector);
   /// A halted or waiting processor: advances cycles_ to the next wake-up (LAPIC timer,

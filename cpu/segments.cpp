@@ -1,6 +1,7 @@
 // Segment-register loads, far JMP/CALL/RET and IRET with their protection checks
 // (Intel SDM Vol. 3A 3.4-3.5, 5.5-5.8; Vol. 2 "MOV", "JMP", "CALL", "RET", "IRET").
 #include "cpu/cpu_impl.h"
+#include "cpu/vmx/vmx.h"
 
 namespace hvsim::cpu {
 
@@ -247,8 +248,12 @@ void CpuImpl::far_return(unsigned opsize, uint16_t pop_bytes) {
 }
 
 void CpuImpl::iret(unsigned opsize) {
-  if (irq_.nmi_blocked) iret_unblocked_nmi_ = instructions_;
-  irq_.nmi_blocked = false;  // IRET unblocks NMIs, even if it faults (SDM 6.7.1)
+  // IRET unblocks NMIs, even if it faults (SDM 6.7.1); in VMX non-root operation only as
+  // the NMI controls allow (Vol. 3C 26.3).
+  if (irq_.nmi_blocked && (!vmx_non_root_ || vmx_->iret_unblocks_nmi())) [[unlikely]] {
+    iret_unblocked_nmi_ = instructions_;
+    irq_.nmi_blocked = false;
+  }
   // Real mode, and virtual-8086 mode with IOPL 3 (the caller checked it): a real-mode
   // style return that cannot change IOPL or VM in virtual-8086 mode (SDM IRET operation).
   if (!protected_ || (s_.rflags & kFlagVM)) {

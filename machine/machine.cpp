@@ -52,7 +52,9 @@ class Machine::CpuSlot : public Clocked {
     SimTime t = c.advance(limit);
     m_.running_cpu_ = -1;
     if (c.instruction_limit_reached()) m_.scheduler_.request_stop();
-    if (!was_down && c.run_state() == cpu::RunState::kShutdown) m_.scheduler_.request_stop();
+    // Why shutdown_info: a VMX guest's shutdown activity state does not stop the machine.
+    if (!was_down && c.run_state() == cpu::RunState::kShutdown && c.shutdown_info())
+      m_.scheduler_.request_stop();
     return t;
   }
   SimTime local_time() const override { return m_.cpus_[index_]->local_time(); }

@@ -9,8 +9,7 @@
 // virtual-interrupt delivery, posted interrupts, tertiary controls, VM functions, VMCS
 // shadowing, PML, EPT-violation #VE, sub-page permissions, mode-based execute control, TSC
 // scaling, Intel PT, CET, PKS, IA32_PERF_GLOBAL_CTRL, IA32_BNDCFGS, SMM and the dual-monitor
-// treatment. Activity states shutdown and wait-for-SIPI are unsupported (IA32_VMX_MISC), so
-// their rules reduce to "activity state must be 0 or 1".
+// treatment.
 //
 // Controls (VMfailValid 7), 27.2.1:
 //  - pin-based, primary and (if activated) secondary processor-based, VM-exit and VM-entry
@@ -46,8 +45,10 @@
 //  - 27.3.1.3: GDTR/IDTR bases canonical, limits bits 31:16 zero;
 //  - 27.3.1.4: RIP (bits 63:32 zero unless 64-bit code, else canonical); RFLAGS reserved
 //    bits, VM 0 in IA-32e mode or with CR0.PE 0, IF 1 when injecting an external interrupt;
-//  - 27.3.1.5: activity state 0 or 1, HLT needs SS.DPL 0, non-active state needs no STI
-//    or MOV-SS blocking, events injectable in HLT; interruptibility (reserved bits, STI and
+//  - 27.3.1.5: activity state 0-3 (active, HLT, shutdown, wait-for-SIPI: IA32_VMX_MISC
+//    8:6), HLT needs SS.DPL 0, an inactive state needs no STI or MOV-SS blocking and admits
+//    only the injections it would not block (HLT: external interrupt, NMI, #DB, #MC, MTF;
+//    shutdown: NMI, #MC; wait-for-SIPI: none); interruptibility (reserved bits, STI and
 //    MOV SS not both, STI needs IF, injection of external interrupts and NMIs, SMI blocking
 //    0 outside SMM, NMI blocking with virtual NMIs, enclave interruption 0 without SGX);
 //    pending debug exceptions (reserved bits, RTM bit 16 0 without RTM, BS vs. TF/BTF when
@@ -111,6 +112,30 @@ constexpr uint32_t kArReserved = 0xFFFE0F00;
 constexpr uint32_t kArVirtual8086 = 0xF3;
 
 /// Limit and granularity agree (SDM 27.3.1.2).
+/// The activity-state checks (SDM 27.3.1.5): a state IA32_VMX_MISC bits 8:6 report, HLT
+/// only with SS.DPL 0, an inactive state only without blocking by STI or MOV SS, and an
+/// injected event (`info`, 0 = none) only if that state would not block it.
+bool activity_state_ok(uint64_t activity, unsigned ss_dpl, uint64_t intr, uint32_t info) {
+  if (activity > static_cast<uint64_t>(ActivityState::kWaitForSipi)) return false;
+  auto state = static_cast<ActivityState>(activity);
+  if (state == ActivityState::kActive) return true;
+  if (state == ActivityState::kHlt && ss_dpl != 0) return false;
+  if (intr & (kBlockingBySti | kBlockingByMovSs)) return false;
+  if (!(info & kIntrInfoValid)) return true;
+  auto type = static_cast<InterruptionType>((info >> kIntrInfoTypeShift) & 7);
+  unsigned vec = info & kIntrInfoVectorMask;
+  bool nmi = type == InterruptionType::kNmi;
+  bool machine_check = type == InterruptionType::kHardwareException && vec == 18;
+  switch (state) {
+    case ActivityState::kHlt:
+      return nmi || machine_check || type == InterruptionType::kExternalInterrupt ||
+             (type == InterruptionType::kHardwareException && vec == 1) ||
+             (type == InterruptionType::kOtherEvent && vec == 0);
+    case ActivityState::kShutdown: return nmi || machine_check;
+    default: return false;  // wait-for-SIPI: no event may be injected
+  }
+}
+
 bool limit_granularity_ok(uint32_t limit, uint32_t ar) {
   bool g = ar & cpu::spec::kAttrG;
   if ((limit & 0xFFF) != 0xFFF && g) return false;
@@ -405,19 +430,9 @@ bool Vmx::check_guest_state(uint64_t* qualification) const {
   // 27.3.1.5 non-register state: activity state
   uint64_t activity = v.get(F::GUEST_ACTIVITY_STATE);
   uint64_t intr = v.get(F::GUEST_INTERRUPTIBILITY_STATE);
-  if (activity > static_cast<uint64_t>(ActivityState::kHlt)) return false;  // MISC: HLT only
-  if (activity == static_cast<uint64_t>(ActivityState::kHlt)) {
-    if (dpl(static_cast<uint32_t>(v.get(F::GUEST_SS_ACCESS_RIGHTS))) != 0) return false;
-    if (intr & (kBlockingBySti | kBlockingByMovSs)) return false;
-    if (inject) {
-      unsigned vec = info & kIntrInfoVectorMask;
-      bool allowed = itype == InterruptionType::kExternalInterrupt ||
-                     itype == InterruptionType::kNmi ||
-                     (itype == InterruptionType::kHardwareException && (vec == 1 || vec == 18)) ||
-                     itype == InterruptionType::kOtherEvent;
-      if (!allowed) return false;
-    }
-  }
+  if (!activity_state_ok(activity, dpl(static_cast<uint32_t>(v.get(F::GUEST_SS_ACCESS_RIGHTS))),
+                         intr, inject ? info : 0))
+    return false;
   // interruptibility state
   if (intr & kInterruptibilityReserved) return false;
   if ((intr & kBlockingBySti) && (intr & kBlockingByMovSs)) return false;

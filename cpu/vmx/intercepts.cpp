@@ -281,7 +281,16 @@ void Vmx::begin_delivery(const Fault& f, uint64_t ret) {
 }
 
 bool Vmx::nmi_unblocked_by_iret() const {
-  return c_.iret_unblocked_nmi_ == c_.instructions_;
+  if (c_.iret_unblocked_nmi_ != c_.instructions_ || vectoring_) return false;
+  // Undefined (reported as 0) during event delivery and with NMI exiting but no virtual
+  // NMIs, where IRET leaves NMI blocking alone (SDM 26.3, 28.2.1 Table 28-7, 28.2.2).
+  auto pin_c = static_cast<uint32_t>(vmcs_.get(F::PIN_BASED_VM_EXECUTION_CONTROLS));
+  return !((pin_c & pin::kNmiExiting) && !(pin_c & pin::kVirtualNmis));
+}
+
+bool Vmx::iret_unblocks_nmi() const {
+  auto pin_c = static_cast<uint32_t>(vmcs_.get(F::PIN_BASED_VM_EXECUTION_CONTROLS));
+  return !(pin_c & pin::kNmiExiting) || (pin_c & pin::kVirtualNmis);
 }
 
 bool Vmx::intercept_fault(const Fault& f) {
@@ -397,6 +406,9 @@ bool Vmx::boundary() {
     c_.irq_.nmi_blocked = true;  // NMIs stay blocked after a VM exit caused by an NMI
     return true;
   }
+  // The shutdown activity state blocks external interrupts; interrupt-window exits do not
+  // wake it either (SDM 27.7.2, 26.7.5).
+  if (c_.run_state_ == RunState::kShutdown) return false;
   // Interrupt-window exiting (SDM 26.7.5).
   if ((proc_c & proc::kInterruptWindowExiting) && (s.rflags & kFlagIF) && !shadow)
     return simple_exit(ExitReason::INTERRUPT_WINDOW);

@@ -74,9 +74,7 @@ void Vmx::load_guest_state() {
     else
       c_.load_pdptes(s.cr3 & 0xFFFFFFE0, s.pdpte);
   }
-  c_.run_state_ = v.get(F::GUEST_ACTIVITY_STATE) == static_cast<uint64_t>(ActivityState::kHlt)
-                      ? RunState::kHalted
-                      : RunState::kRunning;
+  enter_activity_state(v.get(F::GUEST_ACTIVITY_STATE));  // activity.cpp
   // Without VPID the entry invalidates VPID 0's mappings; with it the guest's context
   // (VPID, EP4TA) becomes the running one, root's stays cached (SDM 29.4.3.3; cpu/tlb_context.cpp).
   c_.tlb_switch_context(vpid_ ? tlb_context_key(vpid_, c_.vmx_ept_, eptp_) : kTlbUntaggedContext);
@@ -136,6 +134,9 @@ void Vmx::inject_event() {
   uint64_t ret = c_.s_.rip;
   if (after_insn) ret += v.get(F::VM_ENTRY_INSTRUCTION_LENGTH);
   if (type == InterruptionType::kNmi) c_.irq_.nmi_blocked = true;
+  // A vectoring VM entry leaves the processor active whatever the activity-state field
+  // says (SDM 27.7.2): the handler runs.
+  c_.run_state_ = RunState::kRunning;
   if (mtf_) mtf_ = 3;  // an MTF VM exit is pending after injecting a vectored event
   // An exit while the injected event is delivered reports it as IDT-vectoring
   // information, with VM-entry instruction length for software events (SDM 27.6.1.1).

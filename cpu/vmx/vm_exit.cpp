@@ -51,9 +51,7 @@ void Vmx::save_guest_state() {
   uint64_t entry_c = v.get(F::VM_ENTRY_CONTROLS) & ~uint64_t{entry_ctl::kIa32eModeGuest};
   if (s.efer & kEferLMA) entry_c |= entry_ctl::kIa32eModeGuest;
   v.set(F::VM_ENTRY_CONTROLS, entry_c);
-  v.set(F::GUEST_ACTIVITY_STATE,
-        static_cast<uint64_t>(c_.run_state_ == RunState::kHalted ? ActivityState::kHlt
-                                                                 : ActivityState::kActive));
+  v.set(F::GUEST_ACTIVITY_STATE, activity_state());  // activity.cpp
   uint64_t intr = s.interruptibility & (kBlockingBySti | kBlockingByMovSs);
   if (c_.irq_.nmi_blocked) intr |= kBlockingByNmi;
   v.set(F::GUEST_INTERRUPTIBILITY_STATE, intr);
@@ -67,17 +65,18 @@ void Vmx::save_guest_state() {
   }
 }
 
-void Vmx::store_msr_list(uint64_t addr, uint32_t count) {
+bool Vmx::store_msr_list(uint64_t addr, uint32_t count) {
   for (uint32_t k = 0; k < count; ++k) {
     uint64_t lo = c_.phys_read(addr + k * kMsrEntryBytes, 8);
     auto msr = static_cast<uint32_t>(lo);
     uint64_t val;
     if ((lo >> 32) || (msr >> 8) == 0x8 || msr == 0x9B || !c_.read_msr(msr, &val)) {
       abort(2);  // VMX-abort indicator 2: failure saving guest MSRs
-      return;
+      return false;
     }
     c_.phys_write(addr + k * kMsrEntryBytes + 8, 8, val);
   }
+  return true;
 }
 
 void Vmx::load_host_state() {
@@ -196,12 +195,13 @@ void Vmx::vm_exit(const ExitInfo& info) {
   // Every VM exit clears the valid bit of the VM-entry interruption-information field.
   v.set(F::VM_ENTRY_INTERRUPTION_INFORMATION_FIELD,
         v.get(F::VM_ENTRY_INTERRUPTION_INFORMATION_FIELD) & ~uint64_t{kIntrInfoValid});
-  store_msr_list(v.get(F::VM_EXIT_MSR_STORE_ADDRESS),
-                 static_cast<uint32_t>(v.get(F::VM_EXIT_MSR_STORE_COUNT)));
+  bool stored = store_msr_list(v.get(F::VM_EXIT_MSR_STORE_ADDRESS),
+                               static_cast<uint32_t>(v.get(F::VM_EXIT_MSR_STORE_COUNT)));
   non_root_ = false;
   c_.vmx_non_root_ = false;
   if (api_running_) api_stop_ = true;
-  if (c_.run_state_ == RunState::kShutdown) return;  // aborted while storing MSRs
+  // Why not test the run state: a guest in the shutdown activity state exits from it.
+  if (!stored) return;  // a VMX abort while storing MSRs
   load_host_state();
 }
 

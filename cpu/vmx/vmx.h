@@ -160,12 +160,26 @@ class Vmx {
   /// blocking: "NMI unblocking due to IRET" (interruption information / EPT-violation
   /// qualification bit 12, SDM 28.2.2, 28.2.3).
   bool nmi_unblocked_by_iret() const;
+  /// IRET in non-root operation clears NMI blocking (virtual-NMI blocking with virtual
+  /// NMIs) unless "NMI exiting" is 1 without "virtual NMIs" (SDM 26.3 "IRET").
+  bool iret_unblocks_nmi() const;
   /// Instruction-boundary events of non-root operation in SDM priority order (MTF,
   /// preemption timer, NMI window, NMI, interrupt window, external interrupt); true if
   /// one caused a VM exit.
   bool boundary();
   /// Something other than a device can end this guest's HLT (a preemption timer).
   bool can_wake() const { return non_root_ && timer_deadline_ != ~0ull; }
+
+  // ---- activity states, INIT and SIPI (activity.cpp) ----
+  /// A pending NMI can be taken in non-root operation (as a VM exit with NMI exiting, else
+  /// through the guest's IDT): NMI blocking (the host's under virtual NMIs) is clear.
+  bool nmi_unblocked() const;
+  /// A VM exit caused by a signal rather than an instruction: INIT (reason 3) or SIPI
+  /// (reason 4, qualification = the SIPI vector) (SDM 26.2, 28.2.1).
+  void signal_exit(ExitReason r, uint64_t qualification);
+  /// The instruction boundary of a guest in the shutdown or wait-for-SIPI activity state:
+  /// only the events those states do not block end them (SDM 27.7.2).
+  void inactive_boundary();
 
   // ---- VM exits (vm_exit.cpp) ----
   /// Performs a VM exit from non-root operation: saves the guest state, records the exit
@@ -260,10 +274,17 @@ class Vmx {
   /// on the virtual-APIC page; a write below the TPR threshold causes a VM exit (reason 43).
   bool tpr_shadow_access(bool write, unsigned reg, unsigned size, uint64_t value);
 
+  // activity.cpp
+  /// The guest's activity state (the GUEST_ACTIVITY_STATE encoding) from the processor's
+  /// run state, and back (SDM 25.4.2).
+  uint64_t activity_state() const;
+  void enter_activity_state(uint64_t activity);
+
   // vm_exit.cpp
   void save_guest_state();
   void load_host_state();
-  void store_msr_list(uint64_t addr, uint32_t count);
+  /// false after a VMX abort (a failure storing an MSR).
+  bool store_msr_list(uint64_t addr, uint32_t count);
   void abort(uint32_t indicator);
 
   CpuImpl& c_;

@@ -89,15 +89,15 @@ RunResult VmxApi::run(uint64_t max_instructions) {
       r.kind = RunResult::Kind::kLimit;
       break;
     }
-    if (c.run_state_ == RunState::kShutdown) break;
     uint64_t n = std::min(kChunk, max_instructions - done);
     if (c.run_state_ == RunState::kRunning) {
       c.execute(~uint64_t{0}, c.instructions_ + n);
     } else {
-      // Halted: boundary events (an MTF exit, the timer) are serviced, time goes on to
-      // the next wake-up; if only a device event could wake the guest, say so.
+      // Halted, shutdown or waiting for SIPI: boundary events (an MTF exit, the timer, a
+      // signal) are serviced, time goes on to the next wake-up; if only a device event
+      // could wake the guest, say so.
       c.idle_until(c.cycles_ + kChunk);
-      if (vmx_.non_root() && c.run_state_ == RunState::kHalted && !cpu_.can_wake()) {
+      if (vmx_.non_root() && c.run_state_ != RunState::kRunning && !cpu_.can_wake()) {
         r.kind = RunResult::Kind::kHalted;
         break;
       }
@@ -106,7 +106,7 @@ RunResult VmxApi::run(uint64_t max_instructions) {
   c.stop_ = saved_stop;
   vmx_.api_running_ = false;
   r.instructions = c.instructions_ - start;
-  if (c.run_state_ == RunState::kShutdown) {
+  if (!vmx_.non_root() && c.run_state_ == RunState::kShutdown) {
     r.kind = RunResult::Kind::kShutdown;
   } else if (!vmx_.non_root()) {
     r.kind = RunResult::Kind::kExit;

@@ -38,7 +38,8 @@ struct RunResult {
     kEntryFailed,  ///< VMLAUNCH/VMRESUME failed with VMfail or a fault: `entry`
     kLimit,        ///< the instruction budget ran out with the guest still running
     kShutdown,     ///< the processor shut down (a VMX abort)
-    kHalted,       ///< the guest halted and nothing the processor has can wake it
+    kHalted,       ///< the guest is inactive (HLT, shutdown, wait-for-SIPI) and nothing the
+                   ///< processor has can wake it
   };
   Kind kind = Kind::kExit;
   VmResult entry;             ///< the entry's status (kEntryFailed)

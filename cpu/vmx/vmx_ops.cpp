@@ -92,6 +92,8 @@ void Vmx::leave_operation() {
   timer_deadline_ = ~0ull;
   c_.vmx_timer_deadline_ = ~0ull;
   mtf_ = 0;
+  // Why: an INIT blocked in VMX root operation is delivered at the next boundary.
+  c_.attention_ = true;
 }
 
 // ---- MSRs ----
@@ -112,6 +114,7 @@ uint64_t Vmx::capability(VmxMsr m) {
     case VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS: return ctls(entry_ctl::kTrueDefault1, kEntryImplemented);
     case VmxMsr::IA32_VMX_MISC:
       return caps::kPreemptionTimerRate | kMiscStoresLma | kMiscActivityHlt |
+             kMiscActivityShutdown | kMiscActivityWaitForSipi |
              (uint64_t{caps::kCr3TargetCount} << kMiscCr3TargetsShift);
     case VmxMsr::IA32_VMX_CR0_FIXED0: return kCr0Fixed0;
     case VmxMsr::IA32_VMX_CR0_FIXED1: return 0xFFFFFFFF;

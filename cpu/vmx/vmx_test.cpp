@@ -208,7 +208,7 @@ TEST_F(VmxTest, EntryCheckMatrix) {
       {"guest CR0.NE = 0", F::GUEST_CR0, cr0 & ~kCr0NE, 33},
       {"guest CS type data", F::GUEST_CS_ACCESS_RIGHTS, 0xA093, 33},
       {"guest RFLAGS bit 1 clear", F::GUEST_RFLAGS, 0, 33},
-      {"guest activity state 2", F::GUEST_ACTIVITY_STATE, 2, 33},
+      {"guest activity state 4", F::GUEST_ACTIVITY_STATE, 4, 33},
       {"guest TR unusable", F::GUEST_TR_ACCESS_RIGHTS, 0x10000, 33},
       {"guest VMCS link pointer", F::VMCS_LINK_POINTER, 0, 33},
   };

@@ -366,7 +366,7 @@ static void entry_check_matrix(void) {
       {"guest RIP not canonical", GUEST_RIP, 0x0000800000000000ull, false, 33},
       {"guest RFLAGS bit 1 clear", GUEST_RFLAGS, 0, false, 33},
       {"guest RFLAGS.VM in IA-32e mode", GUEST_RFLAGS, 0x20002, false, 33},
-      {"guest activity state shutdown", GUEST_ACTIVITY_STATE, 2, false, 33},
+      {"guest activity state 4 (undefined)", GUEST_ACTIVITY_STATE, 4, false, 33},
       {"guest STI blocking with IF = 0", GUEST_INTERRUPTIBILITY_STATE, 1, false, 33},
       {"guest EFER.LMA clear", GUEST_IA32_EFER, 1u << 10, true, 33},
       {"VMCS link pointer not ~0", VMCS_LINK_POINTER, 0, false, 33},
