@@ -19,11 +19,15 @@ using C = CpuImpl;
 
 constexpr uint64_t kStatusFlags = kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF | kFlagOF;
 
+/// VMsucceed / VMfail define all six arithmetic flags (the lazily kept ones): any lazy
+/// state is dropped, not computed.
 void set_status(C& c, const VmResult& r) {
+  static_assert(kStatusFlags == kArithFlags);
   uint64_t f = c.s_.rflags & ~kStatusFlags;
   if (r.status == VmStatus::kFailInvalid) f |= kFlagCF;
   if (r.status == VmStatus::kFailValid) f |= kFlagZF;
   c.s_.rflags = f;
+  c.lf_op_ = LazyOp::kNone;
 }
 
 /// VM-exit instruction information of a VMX instruction (SDM Table 28-13).
@@ -192,6 +196,12 @@ void register_vmx(HandlerTable t) {
   t[ZYDIS_MNEMONIC_MWAIT] = &exit_or_ud;
   t[ZYDIS_MNEMONIC_RDPMC] = &exit_or_ud;
   t[ZYDIS_MNEMONIC_PAUSE] = &pause;
+  // Why VMREAD and VMWRITE keep their block going (a hypervisor's exit handler is mostly
+  // these): in root operation they change nothing but the VMCS, an operand and the status
+  // flags (set_status, lazy-flag aware). In non-root operation they exit, which changes
+  // mode and RIP; the exit raises attention_, so the block ends right after them.
+  mark_straight_line(ZYDIS_MNEMONIC_VMREAD);
+  mark_straight_line(ZYDIS_MNEMONIC_VMWRITE);
 }
 
 }  // namespace hvsim::cpu
