@@ -120,6 +120,9 @@ class Vmx {
   uint64_t vmptrst();
   VmResult vmread(uint64_t encoding, uint64_t* value);
   VmResult vmwrite(uint64_t encoding, uint64_t value);
+  /// VMREAD / VMWRITE after the instruction checks (the guest's instruction made them).
+  VmResult vmread_field(uint64_t encoding, uint64_t* value);
+  VmResult vmwrite_field(uint64_t encoding, uint64_t value);
   /// VMLAUNCH (launch) / VMRESUME: checks, then guest-state load and event injection (on
   /// success the processor is in non-root operation at the guest's RIP), or a VM-entry
   /// failure (exit reason 33/34 with bit 31: the host state is loaded), or VMfail.

@@ -80,12 +80,13 @@ void vmxon(C& c, const Insn& i) {
   set_status(c, v.vmxon(pointer_operand(c, i)));
 }
 
-/// #UD outside VMX operation (and in real/V86/compatibility mode), then the VM exit.
+/// #UD outside VMX operation (and in real/V86/compatibility mode), then the VM exit, then
+/// #GP(0) at CPL > 0 (what Vmx::check_instruction checks, in the SDM's order).
 bool root_checks(C& c, const Insn& i, ExitReason r, int reg1 = -1, int reg2 = -1) {
   c.vmx_->check_mode();
   if (!c.vmx_->in_operation()) raise_ud();
   if (exit_in_non_root(c, i, r, reg1, reg2)) return false;
-  c.vmx_->check_instruction();
+  if (c.cpl_ != 0) raise_gp(0);
   return true;
 }
 
@@ -117,7 +118,7 @@ void vmread(C& c, const Insn& i) {
   bool reg = i.op[0].kind == OpKind::kReg;
   if (!root_checks(c, i, ExitReason::VMREAD, reg ? i.op[0].reg : -1, i.op[1].reg)) return;
   uint64_t value = 0;
-  VmResult r = c.vmx_->vmread(c.get_gpr(i.op[1].reg, i.op[1].size), &value);
+  VmResult r = c.vmx_->vmread_field(c.get_gpr(i.op[1].reg, i.op[1].size), &value);
   if (r.ok()) c.write_op(i, 0, value);
   set_status(c, r);
 }
@@ -127,7 +128,7 @@ void vmwrite(C& c, const Insn& i) {
   bool reg = i.op[1].kind == OpKind::kReg;
   if (!root_checks(c, i, ExitReason::VMWRITE, reg ? i.op[1].reg : -1, i.op[0].reg)) return;
   uint64_t value = c.read_op(i, 1);
-  set_status(c, c.vmx_->vmwrite(c.get_gpr(i.op[0].reg, i.op[0].size), value));
+  set_status(c, c.vmx_->vmwrite_field(c.get_gpr(i.op[0].reg, i.op[0].size), value));
 }
 
 template <bool kLaunch>

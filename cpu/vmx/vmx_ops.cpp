@@ -297,6 +297,10 @@ uint64_t Vmx::vmptrst() {
 
 VmResult Vmx::vmread(uint64_t encoding, uint64_t* value) {
   check_instruction();
+  return vmread_field(encoding, value);
+}
+
+VmResult Vmx::vmread_field(uint64_t encoding, uint64_t* value) {
   if (current_ == kInvalidPointer) return fail_invalid();
   unsigned s = slot_of(encoding);
   if (s == kNoSlot)
@@ -308,6 +312,10 @@ VmResult Vmx::vmread(uint64_t encoding, uint64_t* value) {
 
 VmResult Vmx::vmwrite(uint64_t encoding, uint64_t value) {
   check_instruction();
+  return vmwrite_field(encoding, value);
+}
+
+VmResult Vmx::vmwrite_field(uint64_t encoding, uint64_t value) {
   if (current_ == kInvalidPointer) return fail_invalid();
   unsigned s = slot_of(encoding);
   if (s == kNoSlot)
