@@ -39,18 +39,13 @@ void Vmx::load_guest_state() {
     s.efer = (s.efer & ~kEferLMA) | (ia32e ? kEferLMA : 0);
     if (s.cr0 & kCr0PG) s.efer = (s.efer & ~kEferLME) | (ia32e ? kEferLME : 0);
   }
-  auto seg = [&](SegReg& r, F sel, F base, F limit, F ar) {
-    r.selector = static_cast<uint16_t>(v.get(sel));
-    r.base = v.get(base);
-    r.limit = static_cast<uint32_t>(v.get(limit));
-    r.attr = static_cast<uint32_t>(v.get(ar));
-  };
   for (int k = 0; k < 8; ++k) {
-    const GuestSegmentFields& g = kGuestSegmentFields[k];
-    seg(k < kNumSegs ? s.seg[k]
-        : k == 6     ? s.ldtr
-                     : s.tr,
-        g.selector, g.base, g.limit, g.access_rights);
+    const GuestSegmentSlots& g = kGuestSegmentSlots[k];
+    SegReg& r = k < kNumSegs ? s.seg[k] : k == 6 ? s.ldtr : s.tr;
+    r.selector = static_cast<uint16_t>(v.v[g.selector]);
+    r.base = v.v[g.base];
+    r.limit = static_cast<uint32_t>(v.v[g.limit]);
+    r.attr = static_cast<uint32_t>(v.v[g.access_rights]);
   }
   s.gdtr = TableReg{v.get(F::GUEST_GDTR_BASE), static_cast<uint16_t>(v.get(F::GUEST_GDTR_LIMIT))};
   s.idtr = TableReg{v.get(F::GUEST_IDTR_BASE), static_cast<uint16_t>(v.get(F::GUEST_IDTR_LIMIT))};

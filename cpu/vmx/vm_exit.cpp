@@ -25,18 +25,13 @@ void Vmx::save_guest_state() {
   v.set(F::GUEST_RSP, s.gpr[kRsp]);
   v.set(F::GUEST_RIP, s.rip);
   v.set(F::GUEST_RFLAGS, s.rflags);
-  auto seg = [&](const SegReg& r, F sel, F base, F limit, F ar) {
-    v.set(sel, r.selector);
-    v.set(base, r.base);
-    v.set(limit, r.limit);
-    v.set(ar, r.attr & 0x1F0FF);
-  };
   for (int k = 0; k < 8; ++k) {
-    const GuestSegmentFields& g = kGuestSegmentFields[k];
-    seg(k < kNumSegs ? s.seg[k]
-        : k == 6     ? s.ldtr
-                     : s.tr,
-        g.selector, g.base, g.limit, g.access_rights);
+    const GuestSegmentSlots& g = kGuestSegmentSlots[k];
+    const SegReg& r = k < kNumSegs ? s.seg[k] : k == 6 ? s.ldtr : s.tr;
+    v.v[g.selector] = r.selector;
+    v.v[g.base] = r.base;
+    v.v[g.limit] = r.limit;
+    v.v[g.access_rights] = r.attr & 0x1F0FF;
   }
   v.set(F::GUEST_GDTR_BASE, s.gdtr.base);
   v.set(F::GUEST_GDTR_LIMIT, s.gdtr.limit);

@@ -179,4 +179,21 @@ inline constexpr GuestSegmentFields kGuestSegmentFields[8] = {
      VmcsField::GUEST_TR_ACCESS_RIGHTS},
 };
 
+/// The same fields as slots of Vmcs::v, for the VM-entry load and VM-exit save loops
+/// (one indexed access each; selectors, limits and access rights already fit their width).
+struct GuestSegmentSlots {
+  uint16_t selector, base, limit, access_rights;
+};
+inline constexpr std::array<GuestSegmentSlots, 8> kGuestSegmentSlots = [] {
+  std::array<GuestSegmentSlots, 8> t{};
+  auto slot = [](VmcsField f) {
+    return kSlotOfKey[field_key(static_cast<uint32_t>(f))];
+  };
+  for (unsigned k = 0; k < 8; ++k) {
+    const GuestSegmentFields& g = kGuestSegmentFields[k];
+    t[k] = {slot(g.selector), slot(g.base), slot(g.limit), slot(g.access_rights)};
+  }
+  return t;
+}();
+
 }  // namespace hvsim::cpu::vmx
