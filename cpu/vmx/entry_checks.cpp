@@ -155,10 +155,10 @@ struct SegmentContext {
 /// 27.3.1.2 for a virtual-8086 guest: CS, SS, DS, ES, FS, GS as real-mode segments.
 bool v8086_segments_ok(const Vmcs& v) {
   for (int k = 0; k < kNumSegs; ++k) {
-    const GuestSegmentFields& g = kGuestSegmentFields[k];
-    uint64_t sel = v.get(g.selector);
-    if (v.get(g.base) != (sel << 4) || v.get(g.limit) != 0xFFFF ||
-        v.get(g.access_rights) != kArVirtual8086)
+    const GuestSegmentSlots& g = kGuestSegmentSlots[k];
+    uint64_t sel = v.v[g.selector];
+    if (v.v[g.base] != (sel << 4) || v.v[g.limit] != 0xFFFF ||
+        v.v[g.access_rights] != kArVirtual8086)
       return false;
   }
   return true;
@@ -198,14 +198,14 @@ bool protected_segments_ok(const Vmcs& v, const SegmentContext& c) {
   }
   // DS, ES, FS, GS
   for (int k : {kDs, kEs, kFs, kGs}) {
-    const GuestSegmentFields& g = kGuestSegmentFields[k];
-    uint32_t x = ar(g.access_rights);
+    const GuestSegmentSlots& g = kGuestSegmentSlots[k];
+    auto x = static_cast<uint32_t>(v.v[g.access_rights]);
     if (x & kAttrUnusable) continue;
     unsigned t = x & 15;
     if (!(t & 1) || ((t & 8) && !(t & 2))) return false;
     if (!(x & kAttrS) || !(x & kAttrP) || (x & kArReserved)) return false;
-    if (!c.unrestricted && t <= 11 && dpl(x) < (sel(g.selector) & 3u)) return false;
-    if (!limit_granularity_ok(lim(g.limit), x)) return false;
+    if (!c.unrestricted && t <= 11 && dpl(x) < (v.v[g.selector] & 3u)) return false;
+    if (!limit_granularity_ok(static_cast<uint32_t>(v.v[g.limit]), x)) return false;
   }
   return true;
 }
@@ -226,8 +226,8 @@ bool system_segments_and_bases_ok(const Vmcs& v, const SegmentContext& c) {
   if (ldtr_usable && !canonical(v.get(F::GUEST_LDTR_BASE), c.la57)) return false;
   if (v.get(F::GUEST_CS_BASE) >> 32) return false;
   for (int k : {kSs, kDs, kEs}) {
-    const GuestSegmentFields& g = kGuestSegmentFields[k];
-    if (!(ar(g.access_rights) & kAttrUnusable) && (v.get(g.base) >> 32)) return false;
+    const GuestSegmentSlots& g = kGuestSegmentSlots[k];
+    if (!(v.v[g.access_rights] & kAttrUnusable) && (v.v[g.base] >> 32)) return false;
   }
   // TR
   uint32_t tr = ar(F::GUEST_TR_ACCESS_RIGHTS);
