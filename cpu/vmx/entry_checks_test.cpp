@@ -713,3 +713,72 @@ TEST_F(EntryChecksTest, Virtual8086InterruptAndIret) {
 
 }  // namespace
 }  // namespace hvsim::cpu::vmx::testing_vmx
+
+namespace hvsim::cpu::vmx::testing_vmx {
+namespace {
+
+// After a VM entry whose checks passed, later entries skip the checks of the controls and
+// host-state area until such a field changes (Vmcs::checked): every way of changing one must
+// bring them back, so the result is never different from checking every time.
+TEST_F(EntryChecksTest, SkippedChecksSeeEveryChange) {
+  Asm g;
+  g(ZYDIS_MNEMONIC_CPUID)(ZYDIS_MNEMONIC_HLT);
+  load(kGuestCode, g);
+  build_vmcs(kGuestCode);
+  // Each entry starts the guest at its CPUID (a guest-state write: the checks stay skipped).
+  auto cpuid_exit = [&] {
+    w(F::GUEST_RIP, kGuestCode);
+    RunResult x = enter();
+    return x.kind == Kind::kExit && x.exit.basic() == ExitReason::CPUID;
+  };
+  ASSERT_TRUE(cpuid_exit());
+  struct Bad {
+    F field;
+    uint64_t value;
+    int error;
+  };
+  const Bad kBad[] = {
+      {F::HOST_CS_SELECTOR, 0, 8},
+      {F::HOST_CR4, st().cr4 & ~kCr4VMXE, 8},
+      {F::HOST_RIP, kNonCanonical, 8},
+      {F::PIN_BASED_VM_EXECUTION_CONTROLS, r(F::PIN_BASED_VM_EXECUTION_CONTROLS) | (1u << 8), 7},
+      {F::CR3_TARGET_COUNT, 5, 7},
+      {F::PRIMARY_VM_EXIT_CONTROLS,
+       r(F::PRIMARY_VM_EXIT_CONTROLS) & ~exit_ctl::kHostAddressSpaceSize, 8},
+  };
+  for (const Bad& b : kBad) {
+    SCOPED_TRACE(to_string(b.field));
+    uint64_t good = r(b.field);
+    w(b.field, b.value);
+    RunResult x = enter();
+    EXPECT_EQ(x.kind, Kind::kEntryFailed);
+    EXPECT_EQ(static_cast<int>(x.entry.error), b.error);
+    w(b.field, good);
+    EXPECT_TRUE(cpuid_exit()) << "valid again";
+    EXPECT_TRUE(cpuid_exit()) << "and with the checks skipped";
+  }
+  // The high half of a 64-bit control field.
+  w(F::VM_EXIT_MSR_LOAD_COUNT, 1);
+  w(F::VM_EXIT_MSR_LOAD_ADDRESS, kMsrList);
+  mem_.store<uint64_t>(kMsrList, 0x174);  // IA32_SYSENTER_CS = 0
+  mem_.store<uint64_t>(kMsrList + 8, 0);
+  EXPECT_TRUE(cpuid_exit());
+  uint32_t high = static_cast<uint32_t>(F::VM_EXIT_MSR_LOAD_ADDRESS) | 1;
+  ASSERT_TRUE(api_.vmwrite(static_cast<F>(high), 0x100).ok());
+  RunResult x = enter();
+  EXPECT_EQ(x.kind, Kind::kEntryFailed) << "MSR-load list beyond MAXPHYADDR";
+  EXPECT_EQ(static_cast<int>(x.entry.error), 7);
+  w(F::VM_EXIT_MSR_LOAD_COUNT, 0);
+  EXPECT_TRUE(cpuid_exit());
+  // A field changed in the VMCS region while it was not current (VMCLEAR, edit, VMPTRLD).
+  ASSERT_TRUE(api_.vmclear(kVmcs).ok());
+  unsigned slot = kSlotOfKey[field_key(static_cast<uint32_t>(F::HOST_TR_SELECTOR))];
+  mem_.store<uint64_t>(kVmcs + region::kFields + 8 * slot, 0);
+  ASSERT_TRUE(api_.vmptrld(kVmcs).ok());
+  x = api_.vm_enter(VmxApi::Entry::kLaunch, 1000);
+  EXPECT_EQ(x.kind, Kind::kEntryFailed) << "host TR selector 0";
+  EXPECT_EQ(static_cast<int>(x.entry.error), 8);
+}
+
+}  // namespace
+}  // namespace hvsim::cpu::vmx::testing_vmx

@@ -159,10 +159,21 @@ VmResult Vmx::vm_entry(bool launch) {
   if (!launch && stale_launch_) return fail_valid(VmInstructionError::VMRESUME_AFTER_VMXOFF);
   if (!launch && !vmcs_.launched)
     return fail_valid(VmInstructionError::VMRESUME_WITH_NON_LAUNCHED_VMCS);
-  VmInstructionError e = check_controls();
-  if (e != VmInstructionError{}) return fail_valid(e);
-  e = check_host_state();
-  if (e != VmInstructionError{}) return fail_valid(e);
+  // Why the checks of the controls and host-state area may be skipped: they read nothing but
+  // control and host-state fields and the current IA-32e mode, unless the TPR shadow (VTPR
+  // in memory) or an event to inject (GUEST_CR0.PE) is involved. Vmcs::checked says they
+  // passed and no such field changed since; the result would be the same.
+  if (!vmcs_.checked || checked_long_mode_ != c_.long_mode_) {
+    VmInstructionError e = check_controls();
+    if (e != VmInstructionError{}) return fail_valid(e);
+    e = check_host_state();
+    if (e != VmInstructionError{}) return fail_valid(e);
+    auto proc_c =
+        static_cast<uint32_t>(vmcs_.get(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
+    auto info = static_cast<uint32_t>(vmcs_.get(F::VM_ENTRY_INTERRUPTION_INFORMATION_FIELD));
+    vmcs_.checked = !(proc_c & proc::kUseTprShadow) && !(info & kIntrInfoValid);
+    checked_long_mode_ = c_.long_mode_;
+  }
   c_.materialize_flags();
   c_.cycles_ += c_.timing_.vm_entry;
   ++entries_;

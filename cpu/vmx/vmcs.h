@@ -138,12 +138,24 @@ static_assert(kFields + 8 * kNumFields <= kSize);
 struct Vmcs {
   std::array<uint64_t, kNumFields> v{};
   bool launched = false;
+  /// The VM-entry checks of the controls and host-state area passed and no control or
+  /// host-state field changed since (vm_entry.cpp may then skip them). Every write of such
+  /// a field clears it: set(), Vmx::vmwrite_field, loading and restoring the VMCS.
+  bool checked = false;
 
+  /// Whether a write to encoding `e` can change the outcome of those checks.
+  static constexpr bool affects_checks(uint32_t e) {
+    spec::FieldType t = spec::encoding_type(e);
+    return t == spec::FieldType::kControl || t == spec::FieldType::kHostState;
+  }
   /// A supported field (the engine names only those): one table lookup, no validation.
   uint64_t get(VmcsField f) const { return v[kSlotOfKey[field_key(static_cast<uint32_t>(f))]]; }
   void set(VmcsField f, uint64_t x) {
     uint32_t e = static_cast<uint32_t>(f);
-    v[kSlotOfKey[field_key(e)]] = truncate(e, x);
+    uint64_t& slot = v[kSlotOfKey[field_key(e)]];
+    x = truncate(e, x);
+    if (affects_checks(e) && slot != x) checked = false;
+    slot = x;
   }
   /// A value as a field of the width of encoding `e` holds it.
   static uint64_t truncate(uint32_t e, uint64_t x) {
@@ -186,9 +198,7 @@ struct GuestSegmentSlots {
 };
 inline constexpr std::array<GuestSegmentSlots, 8> kGuestSegmentSlots = [] {
   std::array<GuestSegmentSlots, 8> t{};
-  auto slot = [](VmcsField f) {
-    return kSlotOfKey[field_key(static_cast<uint32_t>(f))];
-  };
+  auto slot = [](VmcsField f) { return kSlotOfKey[field_key(static_cast<uint32_t>(f))]; };
   for (unsigned k = 0; k < 8; ++k) {
     const GuestSegmentFields& g = kGuestSegmentFields[k];
     t[k] = {slot(g.selector), slot(g.base), slot(g.limit), slot(g.access_rights)};

@@ -299,6 +299,8 @@ class Vmx {
   Vmcs vmcs_;
   /// The current VMCS was launched before a VMXOFF (VMRESUME fails with error 6).
   bool stale_launch_ = false;
+  /// IA-32e mode when Vmcs::checked was set (the host-state checks depend on it).
+  bool checked_long_mode_ = false;
   ExitInfo last_exit_;
   // Non-root bookkeeping.
   uint64_t timer_deadline_ = ~0ull;  ///< cycle at which the preemption timer reaches 0

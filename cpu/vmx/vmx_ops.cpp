@@ -214,6 +214,7 @@ void Vmx::load_region(uint64_t pa) {
     uint32_t enc = static_cast<uint32_t>(kSupportedFields[k]);
     vmcs_.v[k] = Vmcs::truncate(enc, c_.phys_read(pa + region::kFields + 8 * k, 8));
   }
+  vmcs_.checked = false;
   uint32_t ls = static_cast<uint32_t>(c_.phys_read(pa + region::kLaunchState, 4));
   vmcs_.launched = ls != 0;
   stale_launch_ = ls == 2;
@@ -323,6 +324,7 @@ VmResult Vmx::vmwrite_field(uint64_t encoding, uint64_t value) {
   uint32_t e = static_cast<uint32_t>(encoding);
   if (encoding_type(e) == FieldType::kExitInformation)
     return fail_valid(VmInstructionError::VMWRITE_TO_READ_ONLY_VMCS_COMPONENT);
+  if (Vmcs::affects_checks(e)) vmcs_.checked = false;
   uint64_t& f = vmcs_.v[s];
   if (e & kEncodingHigh)
     f = (f & 0xFFFFFFFF) | (value << 32);
@@ -368,7 +370,7 @@ void Vmx::restore(StateReader& r, const std::string& section) {
   non_root_ = r.boolean("non_root");
   vmxon_ptr_ = r.u64("vmxon_ptr");
   current_ = r.u64("current");
-  vmcs_.v = {};
+  vmcs_ = Vmcs{};
   // Version 1 predates the EPT/VPID fields, version 2 the TPR-shadow fields (both appended
   // at the end of the slot list).
   unsigned fields = version == 1 ? kNumFieldsV1 : version == 2 ? kNumFieldsV2 : kNumFields;
