@@ -231,8 +231,8 @@ class Vmx {
 
  private:
   friend class VmxApi;
-  VmResult succeed();
-  VmResult fail_invalid();
+  static VmResult succeed() { return {}; }
+  static VmResult fail_invalid() { return {VmStatus::kFailInvalid, {}, 0}; }
   VmResult fail_valid(VmInstructionError e);
   /// Sets RFLAGS for a result (the instruction path).
   bool valid_region_address(uint64_t pa) const;

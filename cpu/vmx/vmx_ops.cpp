@@ -170,12 +170,6 @@ bool Vmx::unrestricted_guest() const {
 
 // ---- results ----
 
-VmResult Vmx::succeed() {
-  return {};
-}
-VmResult Vmx::fail_invalid() {
-  return {VmStatus::kFailInvalid, {}, 0};
-}
 VmResult Vmx::fail_valid(VmInstructionError e) {
   if (current_ == kInvalidPointer) return fail_invalid();
   vmcs_.set(VmcsField::VM_INSTRUCTION_ERROR, static_cast<uint32_t>(e));
