@@ -26,6 +26,16 @@ inline uint64_t ea64(const C& c, const Insn& i) {
   if (m.rip_rel) a += c.next_rip_;
   return a;
 }
+/// The same for a handler specialized to [base + disp] (kBaseDisp: no index, not
+/// RIP-relative), the form of most stack and structure accesses.
+template <bool kBaseDisp>
+inline uint64_t ea64(const C& c, const Insn& i) {
+  if (kBaseDisp) return c.s_.gpr[i.mem.base] + static_cast<uint64_t>(i.mem.disp);
+  return ea64(c, i);
+}
+bool base_disp(const Insn& i) {
+  return i.mem.base >= 0 && i.mem.index < 0 && !i.mem.rip_rel;
+}
 
 // The TLB-hit paths are inlined into every handler; the rest (misses, MMIO, page-crossing
 // accesses, data breakpoints) stays out of line.
@@ -82,17 +92,17 @@ template <unsigned kSize>
 void mov_ri(C& c, const Insn& i) {
   set_reg<kSize>(c, i.op[0].reg, i.imm);
 }
-template <unsigned kSize>
+template <unsigned kSize, bool kBaseDisp = false>
 void mov_rm(C& c, const Insn& i) {
-  set_reg<kSize>(c, i.op[0].reg, load<kSize>(c, i.mem.seg, ea64(c, i)));
+  set_reg<kSize>(c, i.op[0].reg, load<kSize>(c, i.mem.seg, ea64<kBaseDisp>(c, i)));
 }
-template <unsigned kSize>
+template <unsigned kSize, bool kBaseDisp = false>
 void mov_mr(C& c, const Insn& i) {
-  store<kSize>(c, i.mem.seg, ea64(c, i), reg<kSize>(c, i.op[1].reg));
+  store<kSize>(c, i.mem.seg, ea64<kBaseDisp>(c, i), reg<kSize>(c, i.op[1].reg));
 }
-template <unsigned kSize>
+template <unsigned kSize, bool kBaseDisp = false>
 void mov_mi(C& c, const Insn& i) {
-  store<kSize>(c, i.mem.seg, ea64(c, i), i.imm & size_mask(kSize));
+  store<kSize>(c, i.mem.seg, ea64<kBaseDisp>(c, i), i.imm & size_mask(kSize));
 }
 
 /// MOVZX/MOVSX r, r/m with source size kSrc.
@@ -481,6 +491,12 @@ Handler fast_handler(const Insn& i) {
       if (!two) return nullptr;
       if (r0 && r1) return HVSIM_BY_SIZE(mov_rr, s);
       if (r0 && i1) return HVSIM_BY_SIZE(mov_ri, s);
+      if ((m0 || m1) && base_disp(i) && (s == 4 || s == 8)) {
+        bool q = s == 8;
+        if (r0) return q ? &mov_rm<8, true> : &mov_rm<4, true>;
+        if (r1) return q ? &mov_mr<8, true> : &mov_mr<4, true>;
+        if (i1) return q ? &mov_mi<8, true> : &mov_mi<4, true>;
+      }
       if (r0 && m1) return HVSIM_BY_SIZE(mov_rm, s);
       if (m0 && r1) return HVSIM_BY_SIZE(mov_mr, s);
       if (m0 && i1) return HVSIM_BY_SIZE(mov_mi, s);
