@@ -406,8 +406,23 @@ bool Vmx::check_guest_state(uint64_t* qualification) const {
   uint64_t rflags = v.get(F::GUEST_RFLAGS);
   bool v8086 = rflags & kFlagVM;
   SegmentContext seg_ctx{ia32e, unrestricted, pe, la57};
-  if (!system_segments_and_bases_ok(v, seg_ctx)) return false;
-  if (v8086 ? !v8086_segments_ok(v) : !protected_segments_ok(v, seg_ctx)) return false;
+  // Why the memo: between two VM exits a guest rarely changes a segment register, and these
+  // checks are most of the guest-state checks' cost.
+  std::array<uint64_t, 32> seg_fields;
+  for (unsigned k = 0; k < 8; ++k) {
+    const GuestSegmentSlots& g = kGuestSegmentSlots[k];
+    seg_fields[4 * k] = v.v[g.selector];
+    seg_fields[4 * k + 1] = v.v[g.base];
+    seg_fields[4 * k + 2] = v.v[g.limit];
+    seg_fields[4 * k + 3] = v.v[g.access_rights];
+  }
+  auto mode = static_cast<uint8_t>(ia32e | unrestricted << 1 | pe << 2 | la57 << 3 | v8086 << 4);
+  SegmentCheckMemo& memo = segment_memo_;
+  if (!memo.valid || memo.mode != mode || memo.fields != seg_fields) {
+    if (!system_segments_and_bases_ok(v, seg_ctx)) return false;
+    if (v8086 ? !v8086_segments_ok(v) : !protected_segments_ok(v, seg_ctx)) return false;
+    memo = SegmentCheckMemo{true, mode, seg_fields};
+  }
   // 27.3.1.3 descriptor-table registers
   if (!canonical(v.get(F::GUEST_GDTR_BASE), la57) || !canonical(v.get(F::GUEST_IDTR_BASE), la57))
     return false;

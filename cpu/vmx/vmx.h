@@ -301,6 +301,15 @@ class Vmx {
   bool stale_launch_ = false;
   /// IA-32e mode when Vmcs::checked was set (the host-state checks depend on it).
   bool checked_long_mode_ = false;
+  /// The inputs of the last guest segment-register checks that passed (entry_checks.cpp):
+  /// the 32 segment fields and the mode bits they depend on. Those checks are a function
+  /// of exactly these, so equal inputs pass again without running them.
+  struct SegmentCheckMemo {
+    bool valid = false;
+    uint8_t mode = 0;
+    std::array<uint64_t, 32> fields{};
+  };
+  mutable SegmentCheckMemo segment_memo_;
   ExitInfo last_exit_;
   // Non-root bookkeeping.
   uint64_t timer_deadline_ = ~0ull;  ///< cycle at which the preemption timer reaches 0
