@@ -90,27 +90,31 @@ constexpr uint16_t kTlbHostRead = 256, kTlbHostWrite = 512;
 /// features that must see each access (data breakpoints).
 constexpr uint16_t kTlbNoDirect = 1024;
 constexpr unsigned kTlbEntries = 1024;
-/// TLB slot of a tag (linear page number | context slot << 52, see kTlbCtxShift):
-/// direct-mapped with a folded index, so that pages a power-of-two distance apart (source
-/// and destination buffers) do not evict each other, and the context slot moved into
-/// index bits 9:7, so that two contexts' entries for one linear page (root and guest
-/// kernels at the same addresses) do not either.
+/// TLB slot of a tag (linear page number ^ tlb_ctx_salt, see kTlbCtxShift): direct-mapped
+/// with a folded index, so that pages a power-of-two distance apart (source and destination
+/// buffers) do not evict each other.
 inline unsigned tlb_index(uint64_t tag) {
-  return static_cast<unsigned>((tag ^ (tag >> 10) ^ ((tag >> 45) & 0x380)) & (kTlbEntries - 1));
+  return static_cast<unsigned>((tag ^ (tag >> 10)) & (kTlbEntries - 1));
 }
 /// The instruction TLB: instruction fetches only, so data accesses never evict the code
 /// page of the running block and a block needs one fetch translation however it is split.
 constexpr unsigned kItlbEntries = 128;
 inline unsigned itlb_index(uint64_t tag) {
-  return static_cast<unsigned>((tag ^ (tag >> 7) ^ ((tag >> 48) & 0x70)) & (kItlbEntries - 1));
+  return static_cast<unsigned>((tag ^ (tag >> 7)) & (kItlbEntries - 1));
 }
 /// Length of the log of filled TLB slots (CpuImpl::tlb_fill_).
 constexpr unsigned kTlbFillLog = 64;
 /// TLB contexts (tlb_context.cpp): entries of up to kTlbContexts (VPID, EP4TA) contexts
-/// share the TLB, told apart by the context's slot number in tag bits 55:52 (a linear page
-/// number has at most 52 bits). Slot 0 is VPID 0: root operation and guests without VPID.
+/// share the TLB. An entry's tag is its linear page number XOR its context's salt: the
+/// slot number in bits 54:52 (a linear page number has at most 52 bits, so tags of two
+/// contexts never match) and again in bits 9:7, which moves the entries of one linear page
+/// in different contexts (root's and a guest's kernel at the same addresses) to different
+/// TLB slots. Slot 0 (salt 0) is VPID 0: root operation and guests without VPID.
 constexpr unsigned kTlbContexts = 8;
 constexpr unsigned kTlbCtxShift = 52;
+constexpr uint64_t tlb_ctx_salt(unsigned slot) {
+  return (uint64_t{slot} << kTlbCtxShift) | (uint64_t{slot} << 7);
+}
 /// Context keys (tlb_context_key): root operation (VPID 0) is 0; ~0 marks a free slot.
 constexpr uint64_t kTlbRootContext = 0, kTlbNoContext = ~0ull;
 /// The running guest has no VPID: it shares VPID 0's slot, flushed on entry and exit
@@ -214,7 +218,7 @@ class CpuImpl {
     return acc == Access::kFetch ? itlb_[itlb_index(tag)] : tlb_[tlb_index(tag)];
   }
   /// The tag an entry for linear address `la` has in the running TLB context.
-  uint64_t tlb_tag(uint64_t la) const { return (la >> 12) | tlb_tag_bits_; }
+  uint64_t tlb_tag(uint64_t la) const { return (la >> 12) ^ tlb_tag_bits_; }
   /// `implicit`: an implicit supervisor-mode access (descriptor tables, TSS; SMAP ignores
   /// EFLAGS.AC).
   uint64_t translate(uint64_t la, Access acc, bool user, bool implicit = false) {
@@ -750,7 +754,7 @@ class CpuImpl {
   uint16_t tlb_fill_[kTlbFillLog] = {};
   unsigned tlb_fills_ = 0;
   /// TLB contexts (tlb_context.cpp): the key and LRU stamp of each slot, the running
-  /// context's key and slot, and its tag bits (slot << kTlbCtxShift, OR-ed into every
+  /// context's key and slot, and its tag salt (tlb_ctx_salt, XOR-ed into every
   /// tag compared). Why tags and not banks of parked entries: a switch then costs nothing,
   /// where copying a context that filled more than the fill log (any real root partition)
   /// cost the whole TLB on every VM entry and exit.

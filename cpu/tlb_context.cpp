@@ -2,7 +2,7 @@
 // one context (flushes, INVLPG) or of several (INVVPID, INVEPT), checkpoints (Intel SDM
 // Vol. 3C 29.4 "Caching translation information"; Vol. 2 "INVEPT", "INVVPID").
 //
-// Each context owns a slot number, kept in tag bits 55:52 of its entries, so every
+// Each context owns a slot number, XOR-ed into its entries' tags (tlb_ctx_salt), so every
 // context's entries live in the one TLB and a VM entry or exit only changes the bits the
 // hit paths OR into the tag they compare (CpuImpl::tlb_tag).
 #include <utility>
@@ -31,7 +31,7 @@ void CpuImpl::tlb_flush_context(unsigned ctx, uint64_t la, bool keep_global) {
   // An invalid tag (~0) has 0xFFF above bit 52: never a context's.
   auto mine = [&](const TlbEntry& e) { return (e.tag >> kTlbCtxShift) == ctx; };
   if (la != ~0ull) {
-    uint64_t tag = (la >> 12) | (uint64_t{ctx} << kTlbCtxShift);
+    uint64_t tag = (la >> 12) ^ tlb_ctx_salt(ctx);
     TlbEntry& e = tlb_[tlb_index(tag)];
     if (e.tag == tag) e.tag = ~0ull;
     TlbEntry& i = itlb_[itlb_index(tag)];
@@ -97,7 +97,7 @@ void CpuImpl::tlb_switch_context(uint64_t key) {
   tlb_ctxs_[slot].lru = ++tlb_clock_;
   tlb_ctx_ = key;
   tlb_cur_ = slot;
-  tlb_tag_bits_ = uint64_t{slot} << kTlbCtxShift;
+  tlb_tag_bits_ = tlb_ctx_salt(slot);
 }
 
 void CpuImpl::tlb_invalidate_contexts(uint64_t mask, uint64_t value, uint64_t la,
@@ -182,7 +182,7 @@ void CpuImpl::tlb_restore_contexts(StateReader& r, const std::string& section) {
           e.tag = ~0ull;
         }
         for (auto& [k, e] : live) {
-          e.tag |= uint64_t{1} << kTlbCtxShift;
+          e.tag ^= tlb_ctx_salt(1);
           if (k < kTlbEntries)
             tlb_[tlb_index(e.tag)] = e;
           else
@@ -207,7 +207,7 @@ void CpuImpl::tlb_restore_contexts(StateReader& r, const std::string& section) {
   }
   tlb_ctx_ = key;
   tlb_cur_ = cur;
-  tlb_tag_bits_ = uint64_t{cur} << kTlbCtxShift;
+  tlb_tag_bits_ = tlb_ctx_salt(cur);
   // Entries of free slots can never hit; drop them (older or edited checkpoints).
   for (unsigned k = 0; k < kAll; ++k) {
     TlbEntry& e = k < kTlbEntries ? tlb_[k] : itlb_[k - kTlbEntries];
