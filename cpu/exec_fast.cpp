@@ -60,6 +60,32 @@ inline uint64_t load(C& c, unsigned seg, uint64_t la) {
   return load_slow<kSize>(c, seg, la);
 }
 
+/// The TLB-hit halves of load and store alone: false on a miss (nothing done). Handlers
+/// that end in their slow path as a tail call use these, so that the hit path needs no
+/// saved registers (a call in the same function would make every hit pay for its frame).
+template <unsigned kSize>
+inline bool try_load(C& c, uint64_t la, uint64_t* v) {
+  const TlbEntry& e = c.tlb_[tlb_index(c.tlb_tag(la))];
+  if (e.tag == c.tlb_tag(la) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.rd_need_) == c.rd_need_)
+      [[likely]] {
+    ++c.tlb_hits_;
+    *v = C::host_load(e.host + (la & 0xFFF), kSize);
+    return true;
+  }
+  return false;
+}
+template <unsigned kSize>
+inline bool try_store(C& c, uint64_t la, uint64_t v) {
+  const TlbEntry& e = c.tlb_[tlb_index(c.tlb_tag(la))];
+  if (e.tag == c.tlb_tag(la) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.wr_need_) == c.wr_need_)
+      [[likely]] {
+    ++c.tlb_hits_;
+    C::host_store(e.host + (la & 0xFFF), kSize, v);
+    return true;
+  }
+  return false;
+}
+
 template <unsigned kSize>
 inline void store(C& c, unsigned seg, uint64_t la, uint64_t v) {
   const TlbEntry& e = c.tlb_[tlb_index(c.tlb_tag(la))];
@@ -92,17 +118,36 @@ template <unsigned kSize>
 void mov_ri(C& c, const Insn& i) {
   set_reg<kSize>(c, i.op[0].reg, i.imm);
 }
+template <unsigned kSize>
+[[gnu::noinline]] void mov_rm_slow(C& c, const Insn& i, uint64_t la) {
+  set_reg<kSize>(c, i.op[0].reg, load_slow<kSize>(c, i.mem.seg, la));
+}
 template <unsigned kSize, bool kBaseDisp = false>
 void mov_rm(C& c, const Insn& i) {
-  set_reg<kSize>(c, i.op[0].reg, load<kSize>(c, i.mem.seg, ea64<kBaseDisp>(c, i)));
+  uint64_t la = ea64<kBaseDisp>(c, i), v;
+  if (try_load<kSize>(c, la, &v)) [[likely]] {
+    set_reg<kSize>(c, i.op[0].reg, v);
+    return;
+  }
+  mov_rm_slow<kSize>(c, i, la);
+}
+template <unsigned kSize>
+[[gnu::noinline]] void store_slow_insn(C& c, const Insn& i, uint64_t la, uint64_t v) {
+  store_slow<kSize>(c, i.mem.seg, la, v);
 }
 template <unsigned kSize, bool kBaseDisp = false>
 void mov_mr(C& c, const Insn& i) {
-  store<kSize>(c, i.mem.seg, ea64<kBaseDisp>(c, i), reg<kSize>(c, i.op[1].reg));
+  uint64_t la = ea64<kBaseDisp>(c, i), v = reg<kSize>(c, i.op[1].reg);
+  if (try_store<kSize>(c, la, v)) [[likely]]
+    return;
+  store_slow_insn<kSize>(c, i, la, v);
 }
 template <unsigned kSize, bool kBaseDisp = false>
 void mov_mi(C& c, const Insn& i) {
-  store<kSize>(c, i.mem.seg, ea64<kBaseDisp>(c, i), i.imm & size_mask(kSize));
+  uint64_t la = ea64<kBaseDisp>(c, i), v = i.imm & size_mask(kSize);
+  if (try_store<kSize>(c, la, v)) [[likely]]
+    return;
+  store_slow_insn<kSize>(c, i, la, v);
 }
 
 /// MOVZX/MOVSX r, r/m with source size kSrc.
@@ -292,29 +337,63 @@ inline void push64(C& c, uint64_t v) {
   c.s_.gpr[kRsp] = sp;
 }
 
-void call_rel(C& c, const Insn& i) {
-  uint64_t target = c.next_rip_ + i.imm;
-  if (!c.canonical(target)) raise_gp(0);  // checked before the push commits
+[[gnu::noinline]] void call_rel_slow(C& c, uint64_t target) {
   push64(c, c.next_rip_);
   c.next_rip_ = target;
 }
+void call_rel(C& c, const Insn& i) {
+  uint64_t target = c.next_rip_ + i.imm;
+  if (!c.canonical(target)) raise_gp(0);  // checked before the push commits
+  uint64_t sp = c.s_.gpr[kRsp] - 8;
+  if (try_store<8>(c, sp, c.next_rip_)) [[likely]] {
+    c.s_.gpr[kRsp] = sp;
+    c.next_rip_ = target;
+    return;
+  }
+  call_rel_slow(c, target);
+}
 
-void ret_near(C& c, const Insn&) {
-  uint64_t sp = c.s_.gpr[kRsp];
-  uint64_t target = load<8>(c, kSs, sp);
+[[gnu::noinline]] void ret_near_slow(C& c, uint64_t sp) {
+  uint64_t target = load_slow<8>(c, kSs, sp);
   near_jump(c, target);
   c.s_.gpr[kRsp] = sp + 8;
 }
-
-void push_r(C& c, const Insn& i) {
-  push64(c, c.s_.gpr[i.op[0].reg]);
+void ret_near(C& c, const Insn&) {
+  uint64_t sp = c.s_.gpr[kRsp], target;
+  if (try_load<8>(c, sp, &target)) [[likely]] {
+    near_jump(c, target);
+    c.s_.gpr[kRsp] = sp + 8;
+    return;
+  }
+  ret_near_slow(c, sp);
 }
 
-void pop_r(C& c, const Insn& i) {
-  uint64_t sp = c.s_.gpr[kRsp];
-  uint64_t v = load<8>(c, kSs, sp);
+[[gnu::noinline]] void push_r_slow(C& c, uint64_t sp, uint64_t v) {
+  store_slow<8>(c, kSs, sp, v);
+  c.s_.gpr[kRsp] = sp;
+}
+void push_r(C& c, const Insn& i) {
+  uint64_t sp = c.s_.gpr[kRsp] - 8, v = c.s_.gpr[i.op[0].reg];
+  if (try_store<8>(c, sp, v)) [[likely]] {
+    c.s_.gpr[kRsp] = sp;
+    return;
+  }
+  push_r_slow(c, sp, v);
+}
+
+[[gnu::noinline]] void pop_r_slow(C& c, const Insn& i, uint64_t sp) {
+  uint64_t v = load_slow<8>(c, kSs, sp);
   c.s_.gpr[kRsp] = sp + 8;
   c.s_.gpr[i.op[0].reg] = v;  // POP RSP: the popped value wins
+}
+void pop_r(C& c, const Insn& i) {
+  uint64_t sp = c.s_.gpr[kRsp], v;
+  if (try_load<8>(c, sp, &v)) [[likely]] {
+    c.s_.gpr[kRsp] = sp + 8;
+    c.s_.gpr[i.op[0].reg] = v;  // POP RSP: the popped value wins
+    return;
+  }
+  pop_r_slow(c, i, sp);
 }
 
 // ---- fused pairs: a flag-setting instruction and the Jcc after it ----
