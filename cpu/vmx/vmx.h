@@ -41,12 +41,18 @@ enum class VmStatus : uint8_t {
 };
 const char* to_string(VmStatus s);
 
+/// Why this layout: 8 bytes, returned in one register. The 12-byte {status, error,
+/// vector} it replaced was built on the stack byte by byte and reloaded as a whole, a
+/// store-forwarding stall on every VMREAD and VMWRITE.
 struct VmResult {
+  VmResult() = default;
+  VmResult(VmStatus s, VmInstructionError e, uint8_t v) : status(s), vector(v), error(e) {}
   VmStatus status = VmStatus::kSucceed;
-  VmInstructionError error{};  ///< kFailValid only
   uint8_t vector = 0;          ///< kFault only: #UD (6) or #GP (13)
+  VmInstructionError error{};  ///< kFailValid only
   bool ok() const { return status == VmStatus::kSucceed; }
 };
+static_assert(sizeof(VmResult) == 8);
 
 /// The exit-information fields of one VM exit (SDM 25.9), as the VMCS holds them.
 struct ExitInfo {
