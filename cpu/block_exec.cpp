@@ -90,6 +90,10 @@ bool CpuImpl::boundary_due(const Block& b, uint64_t cycle_target) {
   // Anything that must act between two instructions, a stop request, the end of the time
   // slice, a due LAPIC event (execute() services it), or a store into this block's page
   // (self-modifying code: the rest of the block is stale).
+  if (end_block_) {
+    end_block_ = false;
+    return true;
+  }
   if (attention_ || *stop_ || !b.valid || cycles_ >= cycle_target || cycles_ >= wake_deadline_)
     return true;
   arm_poll(cycle_target);

@@ -706,6 +706,10 @@ class CpuImpl {
   /// NMI, INIT/SIPI, a debug trap, a timer deadline). The run loop calls
   /// service_attention() when it is set, before fetching the next instruction.
   BoundaryValue<bool> attention_{false, &poll_cycle_};
+  /// Set by an instruction that changed the mode or RIP behind the block engine's back (a
+  /// VM exit): the block ends at the next boundary (boundary_due clears it), without the
+  /// boundary work attention_ asks for.
+  BoundaryValue<bool> end_block_{false, &poll_cycle_};
   /// The cycle count at which attention_ must be raised (LAPIC timer deadline, queued
   /// interrupt message due); ~0 if none. Kept by the LAPIC.
   BoundaryValue<uint64_t> wake_deadline_{~0ull, &poll_cycle_};

@@ -206,9 +206,20 @@ VmResult Vmx::vm_entry(bool launch) {
     if (timer_deadline_ < c_.wake_deadline_) c_.wake_deadline_ = timer_deadline_;
   }
   mtf_ = (proc_c & proc::kMonitorTrapFlag) ? 1 : 0;
-  c_.attention_ = true;
+  auto info = static_cast<uint32_t>(vmcs_.get(F::VM_ENTRY_INTERRUPTION_INFORMATION_FIELD));
   inject_event();
   c_.next_rip_ = c_.s_.rip;
+  // The block ends here (mode, RIP and TLB context changed). Boundary work is needed for
+  // what non-root operation watches at boundaries (Vmx::boundary: MTF, the preemption
+  // timer, the windows, pending NMIs and interrupts), for an injected event, for an
+  // inactive activity state and for INIT/SIPI; debug state and interrupt shadows raised
+  // attention_ in debug_update (load_guest_state).
+  c_.end_block_ = true;
+  if (mtf_ || timer_deadline_ != ~0ull || (info & kIntrInfoValid) ||
+      (proc_c & (proc::kInterruptWindowExiting | proc::kNmiWindowExiting)) ||
+      c_.run_state_ != RunState::kRunning || c_.irq_.nmi_pending || c_.irq_.init_pending ||
+      c_.irq_.sipi_vector >= 0 || c_.lapic_->intr_pending())
+    c_.attention_ = true;
   return succeed();
 }
 

@@ -135,7 +135,12 @@ void Vmx::load_host_state() {
   c_.dbg_ = CpuImpl::DebugArm{};
   c_.debug_update();
   c_.next_rip_ = s.rip;
-  c_.attention_ = true;  // the host's pending interrupts and debug state at the next boundary
+  // The block ends here (mode, RIP and TLB context changed). Boundary work is needed only
+  // for what the host has pending (debug state: debug_update above raised attention_).
+  c_.end_block_ = true;
+  if (c_.irq_.nmi_pending || c_.irq_.init_pending || c_.irq_.sipi_vector >= 0 ||
+      c_.lapic_->intr_pending())
+    c_.attention_ = true;
   c_.cycles_ += c_.timing_.vm_exit;
   // VM-exit MSR-load list (SDM 28.6); a failure is a VMX abort.
   uint32_t count = static_cast<uint32_t>(v.get(F::VM_EXIT_MSR_LOAD_COUNT));
