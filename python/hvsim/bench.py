@@ -109,7 +109,7 @@ def vmx_rows(quick):
     hypervisor (vmx_basic ept_iterations=N: a write to an EPT read-only page exits, the host
     swaps which of two pages is read-only, INVEPT, VMRESUME)."""
     n = 5000 if quick else 200000
-    repeats = 1 if quick else 3
+    repeats = 1 if quick else 5
     rows = [_mini_hypervisor_row("vmx-cpuid-exit-guest", "iterations", "vmx_bench", n, repeats)]
     tool = _tool("vmx_roundtrip")
     if not tool:
