@@ -48,24 +48,13 @@ template <unsigned kSize>
   c.write_mem(seg, la, kSize, v);
 }
 
-template <unsigned kSize>
-inline uint64_t load(C& c, unsigned seg, uint64_t la) {
-  const TlbEntry& e = c.tlb_[tlb_index(c.tlb_tag(la))];
-  // A TLB tag only ever holds a canonical page, so a hit within the page is canonical.
-  if (e.tag == c.tlb_tag(la) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.rd_need_) == c.rd_need_)
-      [[likely]] {
-    ++c.tlb_hits_;
-    return C::host_load(e.host + (la & 0xFFF), kSize);
-  }
-  return load_slow<kSize>(c, seg, la);
-}
-
-/// The TLB-hit halves of load and store alone: false on a miss (nothing done). Handlers
-/// that end in their slow path as a tail call use these, so that the hit path needs no
-/// saved registers (a call in the same function would make every hit pay for its frame).
+/// The TLB-hit paths: false on a miss (nothing done). load/store fall back to the slow
+/// path; handlers that end in their slow path as a tail call use these directly, so that
+/// the hit path needs no saved registers.
 template <unsigned kSize>
 inline bool try_load(C& c, uint64_t la, uint64_t* v) {
   const TlbEntry& e = c.tlb_[tlb_index(c.tlb_tag(la))];
+  // A TLB tag only ever holds a canonical page, so a hit within the page is canonical.
   if (e.tag == c.tlb_tag(la) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.rd_need_) == c.rd_need_)
       [[likely]] {
     ++c.tlb_hits_;
@@ -87,14 +76,16 @@ inline bool try_store(C& c, uint64_t la, uint64_t v) {
 }
 
 template <unsigned kSize>
+inline uint64_t load(C& c, unsigned seg, uint64_t la) {
+  uint64_t v;
+  if (try_load<kSize>(c, la, &v)) [[likely]]
+    return v;
+  return load_slow<kSize>(c, seg, la);
+}
+template <unsigned kSize>
 inline void store(C& c, unsigned seg, uint64_t la, uint64_t v) {
-  const TlbEntry& e = c.tlb_[tlb_index(c.tlb_tag(la))];
-  if (e.tag == c.tlb_tag(la) && (la & 0xFFF) <= 4096 - kSize && (e.perm & c.wr_need_) == c.wr_need_)
-      [[likely]] {
-    ++c.tlb_hits_;
-    C::host_store(e.host + (la & 0xFFF), kSize, v);
+  if (try_store<kSize>(c, la, v)) [[likely]]
     return;
-  }
   store_slow<kSize>(c, seg, la, v);
 }
 

@@ -334,23 +334,14 @@ TEST_F(ActivityTest, InitSipiScenarioIsDeterministicAcrossCheckpoint) {
   ASSERT_EQ(api_.run(1000).kind, Kind::kHalted);
   uint64_t before = hash(*cpu_);
   EXPECT_NE(before, idle) << "the blocked INIT is part of the state hash";
-  StateWriter sw;
-  cpu_->save(sw);
-  std::vector<uint8_t> bytes = sw.finish();
-
-  struct Other : CpuFixture {
-    void TestBody() override {}
-  } other;
-  other.mem_.write(0, mem_.read_ptr(0), Layout::kRamSize);
-  StateReader sr(bytes, "test");
-  other.cpu_->restore(sr);
-  EXPECT_EQ(hash(*other.cpu_), before);
-  VmxApi api2(*other.cpu_);
+  auto other = twin();
+  EXPECT_EQ(hash(*other->cpu_), before);
+  VmxApi api2(*other->cpu_);
   ASSERT_TRUE(api2.in_guest());
-  EXPECT_EQ(other.cpu_->run_state(), RunState::kWaitForSipi);
+  EXPECT_EQ(other->cpu_->run_state(), RunState::kWaitForSipi);
 
   Outcome a = finish(*cpu_, api_);
-  Outcome b = finish(*other.cpu_, api2);
+  Outcome b = finish(*other->cpu_, api2);
   EXPECT_EQ(a, b);
   const std::vector<uint64_t> expect{4, 0x20, kWaitForSipi, 3, 0, kActive, 10, 0, kActive};
   EXPECT_EQ(a.exits, expect);

@@ -326,9 +326,7 @@ TEST_F(VmxTest, CheckpointInGuest) {
   x = api_.vm_enter(VmxApi::Entry::kResume, 1);
   ASSERT_EQ(x.kind, Kind::kLimit);
   ASSERT_TRUE(api_.in_guest());
-  StateWriter sw;
-  cpu_->save(sw);
-  std::vector<uint8_t> bytes = sw.finish();
+  auto other = twin();
   auto run_to_exit = [](Cpu& cpu, VmxApi& api) {
     RunResult y = api.run();
     std::vector<uint64_t> out{static_cast<uint64_t>(y.exit.reason), cpu.instructions(),
@@ -336,15 +334,9 @@ TEST_F(VmxTest, CheckpointInGuest) {
     return out;
   };
   auto a = run_to_exit(*cpu_, api_);
-  struct Other : CpuFixture {
-    void TestBody() override {}
-  } other;
-  other.mem_.write(0, mem_.read_ptr(0), Layout::kRamSize);
-  StateReader sr(bytes, "test");
-  other.cpu_->restore(sr);
-  VmxApi api2(*other.cpu_);
+  VmxApi api2(*other->cpu_);
   ASSERT_TRUE(api2.in_guest());
-  auto b = run_to_exit(*other.cpu_, api2);
+  auto b = run_to_exit(*other->cpu_, api2);
   EXPECT_EQ(a, b);
   EXPECT_EQ(a[0], 10u);
 }

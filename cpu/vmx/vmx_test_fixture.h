@@ -110,6 +110,21 @@ class VmxTest : public CpuFixture {
 
   void w(F f, uint64_t v) { ASSERT_TRUE(api_.vmwrite(f, v).ok()) << to_string(f); }
   uint64_t r(F f) { return api_.read(f); }
+  /// A second processor with its own copy of this one's memory, restored from a checkpoint
+  /// of this one taken now: determinism tests run both on and compare.
+  struct Twin : CpuFixture {
+    void TestBody() override {}
+  };
+  std::unique_ptr<Twin> twin() {
+    StateWriter sw;
+    cpu_->save(sw);
+    std::vector<uint8_t> bytes = sw.finish();
+    auto t = std::make_unique<Twin>();
+    t->mem_.write(0, mem_.read_ptr(0), Layout::kRamSize);
+    StateReader sr(bytes, "twin");
+    t->cpu_->restore(sr);
+    return t;
+  }
   /// Advances the guest past the exiting instruction and resumes.
   RunResult resume_after(const RunResult& x) {
     w(F::GUEST_RIP, r(F::GUEST_RIP) + x.exit.instruction_length);

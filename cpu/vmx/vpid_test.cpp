@@ -163,13 +163,7 @@ TEST_F(VpidTest, CheckpointKeepsOtherContexts) {
   w(F::GUEST_RIP, kGuestCode);
   x = api_.vm_enter(VmxApi::Entry::kResume, 1);
   ASSERT_EQ(x.kind, Kind::kLimit);
-  StateWriter sw;
-  cpu_->save(sw);
-  std::vector<uint8_t> bytes = sw.finish();
-  struct Other : CpuFixture {
-    void TestBody() override {}
-  } other;
-  other.mem_.write(0, mem_.read_ptr(0), Layout::kRamSize);
+  auto other = twin();
   // Two exits: through the guest's context, then (after VPID 2) VPID 1's again.
   auto run = [](Cpu& cpu, VmxApi& api) {
     RunResult y = api.run();
@@ -186,11 +180,9 @@ TEST_F(VpidTest, CheckpointKeepsOtherContexts) {
   auto a = run(*cpu_, api_);
   EXPECT_EQ(a[1], kOld);
   EXPECT_EQ(a[2], kOld) << "VPID 1's stale entry came back after VPID 2 ran";
-  StateReader sr(bytes, "test");
-  other.cpu_->restore(sr);
-  VmxApi api2(*other.cpu_);
+  VmxApi api2(*other->cpu_);
   ASSERT_TRUE(api2.in_guest());
-  EXPECT_EQ(run(*other.cpu_, api2), a);
+  EXPECT_EQ(run(*other->cpu_, api2), a);
 }
 
 }  // namespace
