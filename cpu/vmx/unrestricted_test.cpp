@@ -23,42 +23,7 @@ class UnrestrictedGuestTest : public VmxTest {
     for (uint64_t k = 0; k < 8; ++k)
       put64(kEptPd + 8 * k, (k << 21) | kEptLargePage | (6ull << kEptMemoryTypeShift) | 7);
     w(F::EPT_POINTER, kEptPml4 | 6 | (3 << kEptpWalkLengthShift));
-    w(F::VM_ENTRY_CONTROLS, ctl(VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS, entry_ctl::kLoadIa32Efer));
-    w(F::GUEST_IA32_EFER, 0);
-    w(F::GUEST_CR0, kCr0NE | kCr0ET);
-    w(F::GUEST_CR4, kCr4VMXE);
-    struct {
-      F sel, base, limit, ar;
-      uint16_t selector;
-      uint32_t attr;
-    } segs[] = {
-        {F::GUEST_CS_SELECTOR, F::GUEST_CS_BASE, F::GUEST_CS_LIMIT, F::GUEST_CS_ACCESS_RIGHTS,
-         kRealCs, 0x9B},
-        {F::GUEST_SS_SELECTOR, F::GUEST_SS_BASE, F::GUEST_SS_LIMIT, F::GUEST_SS_ACCESS_RIGHTS,
-         kRealSs, 0x93},
-        {F::GUEST_DS_SELECTOR, F::GUEST_DS_BASE, F::GUEST_DS_LIMIT, F::GUEST_DS_ACCESS_RIGHTS,
-         kRealCs, 0x93},
-        {F::GUEST_ES_SELECTOR, F::GUEST_ES_BASE, F::GUEST_ES_LIMIT, F::GUEST_ES_ACCESS_RIGHTS, 0,
-         0x93},
-        {F::GUEST_FS_SELECTOR, F::GUEST_FS_BASE, F::GUEST_FS_LIMIT, F::GUEST_FS_ACCESS_RIGHTS, 0,
-         0x93},
-        {F::GUEST_GS_SELECTOR, F::GUEST_GS_BASE, F::GUEST_GS_LIMIT, F::GUEST_GS_ACCESS_RIGHTS, 0,
-         0x93},
-        {F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_ACCESS_RIGHTS, 0,
-         0x8B},
-    };
-    for (auto& s : segs) {
-      w(s.sel, s.selector);
-      w(s.base, uint64_t{s.selector} << 4);
-      w(s.limit, 0xFFFF);
-      w(s.ar, s.attr);
-    }
-    w(F::GUEST_GDTR_BASE, 0);
-    w(F::GUEST_GDTR_LIMIT, 0);
-    w(F::GUEST_IDTR_BASE, 0);
-    w(F::GUEST_IDTR_LIMIT, 0x3FF);
-    w(F::GUEST_RSP, 0xFFF0);
-    w(F::GUEST_RIP, 0x100);
+    real_mode_guest(kRealCs, kRealSs, 0x100, 0xFFF0);
     // MOV AX, 1234h; MOV [200h], AX; CPUID; OUT 80h, AL; HLT
     const uint8_t code[] = {0xB8, 0x34, 0x12, 0xA3, 0x00, 0x02, 0x0F, 0xA2, 0xE6, 0x80, 0xF4};
     mem_.write(0x40100, code, sizeof code);

@@ -48,6 +48,18 @@ VmResult VmxApi::vmread(uint64_t encoding, uint64_t* value) {
 VmResult VmxApi::vmwrite(uint64_t encoding, uint64_t value) {
   return guarded([&] { return vmx_.vmwrite(encoding, value); });
 }
+VmResult VmxApi::invept(uint64_t type, uint64_t eptp) {
+  return guarded([&] {
+    vmx_.check_instruction();
+    return vmx_.invept_desc(type, eptp, 0);
+  });
+}
+VmResult VmxApi::invvpid(uint64_t type, uint16_t vpid, uint64_t linear) {
+  return guarded([&] {
+    vmx_.check_instruction();
+    return vmx_.invvpid_desc(type, vpid, linear);
+  });
+}
 uint64_t VmxApi::read(VmcsField f) {
   uint64_t v = 0;
   if (!vmread(f, &v).ok()) return 0;

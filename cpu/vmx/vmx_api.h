@@ -69,6 +69,10 @@ class VmxApi {
   VmResult vmwrite(uint64_t encoding, uint64_t value);
   /// VMREAD that returns the value (0 when the read fails).
   uint64_t read(VmcsField f);
+  /// INVEPT / INVVPID of `type` (spec::InveptType / InvvpidType values) with the
+  /// instruction's 128-bit descriptor: INVEPT (EPTP, 0), INVVPID (VPID, linear address).
+  VmResult invept(uint64_t type, uint64_t eptp);
+  VmResult invvpid(uint64_t type, uint16_t vpid, uint64_t linear = 0);
 
   enum class Entry : uint8_t { kLaunch, kResume };
   /// VMLAUNCH or VMRESUME, then runs the guest until the next VM exit or until

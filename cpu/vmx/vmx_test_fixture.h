@@ -125,6 +125,47 @@ class VmxTest : public CpuFixture {
     t->cpu_->restore(sr);
     return t;
   }
+  /// Real-mode guest state (CR0.PE = PG = 0, for "unrestricted guest" under EPT): CS:IP and
+  /// SS:SP as given, DS = CS, ES/FS/GS 0, IDTR the real-mode IVT.
+  void real_mode_guest(uint16_t cs, uint16_t ss, uint16_t ip, uint16_t sp) {
+    using namespace spec;
+    w(F::VM_ENTRY_CONTROLS, ctl(VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS, entry_ctl::kLoadIa32Efer));
+    w(F::GUEST_IA32_EFER, 0);
+    w(F::GUEST_CR0, kCr0NE | kCr0ET);
+    w(F::GUEST_CR4, kCr4VMXE);
+    struct {
+      F sel, base, limit, ar;
+      uint16_t selector;
+      uint32_t attr;
+    } segs[] = {
+        {F::GUEST_CS_SELECTOR, F::GUEST_CS_BASE, F::GUEST_CS_LIMIT, F::GUEST_CS_ACCESS_RIGHTS, cs,
+         0x9B},
+        {F::GUEST_SS_SELECTOR, F::GUEST_SS_BASE, F::GUEST_SS_LIMIT, F::GUEST_SS_ACCESS_RIGHTS, ss,
+         0x93},
+        {F::GUEST_DS_SELECTOR, F::GUEST_DS_BASE, F::GUEST_DS_LIMIT, F::GUEST_DS_ACCESS_RIGHTS, cs,
+         0x93},
+        {F::GUEST_ES_SELECTOR, F::GUEST_ES_BASE, F::GUEST_ES_LIMIT, F::GUEST_ES_ACCESS_RIGHTS, 0,
+         0x93},
+        {F::GUEST_FS_SELECTOR, F::GUEST_FS_BASE, F::GUEST_FS_LIMIT, F::GUEST_FS_ACCESS_RIGHTS, 0,
+         0x93},
+        {F::GUEST_GS_SELECTOR, F::GUEST_GS_BASE, F::GUEST_GS_LIMIT, F::GUEST_GS_ACCESS_RIGHTS, 0,
+         0x93},
+        {F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_ACCESS_RIGHTS, 0,
+         0x8B},
+    };
+    for (auto& s : segs) {
+      w(s.sel, s.selector);
+      w(s.base, uint64_t{s.selector} << 4);
+      w(s.limit, 0xFFFF);
+      w(s.ar, s.attr);
+    }
+    w(F::GUEST_GDTR_BASE, 0);
+    w(F::GUEST_GDTR_LIMIT, 0);
+    w(F::GUEST_IDTR_BASE, 0);
+    w(F::GUEST_IDTR_LIMIT, 0x3FF);
+    w(F::GUEST_RSP, sp);
+    w(F::GUEST_RIP, ip);
+  }
   /// Advances the guest past the exiting instruction and resumes.
   RunResult resume_after(const RunResult& x) {
     w(F::GUEST_RIP, r(F::GUEST_RIP) + x.exit.instruction_length);
