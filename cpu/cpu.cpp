@@ -177,11 +177,16 @@ Cpu::Cpu(const CpuParams& params, const CpuEnv& env)
     : impl_(std::make_unique<CpuImpl>(params, env)) {}
 Cpu::~Cpu() = default;
 
+uint64_t Cpu::cycle_at(SimTime t) const {
+  const CpuImpl& c = *impl_;
+  uint64_t target = c.clock_.ticks_at(t);
+  while (c.clock_.time_of(target) < t) ++target;
+  return target;
+}
+
 SimTime Cpu::advance(SimTime limit) {
   CpuImpl& c = *impl_;
-  // The first cycle count whose time reaches `limit`.
-  uint64_t target = c.clock_.ticks_at(limit);
-  while (c.clock_.time_of(target) < limit) ++target;
+  uint64_t target = cycle_at(limit);
   if (target > c.cycles_) c.run(target);
   return local_time();
 }
@@ -268,6 +273,10 @@ const std::optional<ShutdownInfo>& Cpu::shutdown_info() const {
 }
 vmx::Vmx& Cpu::vmx() {
   return *impl_->vmx_;
+}
+
+void Cpu::cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) const {
+  impl_->cpuid(leaf, subleaf, out);
 }
 
 namespace {

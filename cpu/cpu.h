@@ -85,6 +85,9 @@ class Cpu : public Clocked {
   SimTime advance(SimTime limit) override;
   SimTime local_time() const override;
 
+  /// The first cycle count whose time reaches `t` (what advance(t) runs to).
+  uint64_t cycle_at(SimTime t) const;
+
   /// Executes up to `n` instructions regardless of time (unit tests); returns the number
   /// executed. Stops early on HLT, shutdown, stop request or the instruction limit.
   uint64_t step(uint64_t n);
@@ -122,6 +125,9 @@ class Cpu : public Clocked {
 
   /// The VMX engine (cpu/vmx/vmx_api.h wraps it for hv/).
   vmx::Vmx& vmx();
+  /// What CPUID with EAX = `leaf`, ECX = `subleaf` returns on this processor (EAX, EBX,
+  /// ECX, EDX): a hypervisor builds its guests' answers from it.
+  void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) const;
 
   /// Set once the processor shuts down (triple fault).
   const std::optional<ShutdownInfo>& shutdown_info() const;

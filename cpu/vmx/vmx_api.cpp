@@ -127,6 +127,38 @@ RunResult VmxApi::run(uint64_t max_instructions) {
   return r;
 }
 
+RunResult VmxApi::run_until(uint64_t cycle_target) {
+  CpuImpl& c = vmx_.c_;
+  RunResult r;
+  uint64_t start = c.instructions_;
+  const bool* saved_stop = c.stop_;
+  vmx_.api_running_ = true;
+  vmx_.api_stop_ = false;
+  c.stop_ = &vmx_.api_stop_;
+  r.kind = RunResult::Kind::kLimit;
+  while (vmx_.non_root() && c.cycles_ < cycle_target && !(saved_stop && *saved_stop)) {
+    if (c.run_state_ == RunState::kRunning) {
+      c.execute(cycle_target, Cpu::kNoLimit);
+      continue;
+    }
+    c.idle_until(cycle_target);
+    if (vmx_.non_root() && c.run_state_ != RunState::kRunning && !cpu_.can_wake()) {
+      r.kind = RunResult::Kind::kHalted;
+      break;
+    }
+  }
+  c.stop_ = saved_stop;
+  vmx_.api_running_ = false;
+  r.instructions = c.instructions_ - start;
+  if (!vmx_.non_root() && c.run_state_ == RunState::kShutdown) {
+    r.kind = RunResult::Kind::kShutdown;
+  } else if (!vmx_.non_root()) {
+    r.kind = RunResult::Kind::kExit;
+    r.exit = vmx_.last_exit();
+  }
+  return r;
+}
+
 VmResult VmxApi::write_host_state_from_current() {
   CpuImpl& c = vmx_.c_;
   const ArchState& s = c.s_;

@@ -1,0 +1,111 @@
+// VM-exit handling of the hypervisor (Intel SDM Vol. 3C ch. 26 "VMX non-root operation",
+// 28.2 "Recording VM-exit information"): CPUID, port I/O to the device emulation, MSRs the
+// bitmap traps, HLT, triple faults, and a crash report for everything not handled yet.
+#include "core/io_bus.h"
+#include "cpu/vmx/spec/vmcs_layouts.h"
+#include "hv/hypervisor.h"
+
+namespace hvsim::hv {
+
+using cpu::vmx::ExitReason;
+using cpu::vmx::VmcsField;
+using F = VmcsField;
+namespace vs = cpu::vmx::spec;
+
+namespace {
+
+/// Injects hardware exception `vector` (with `error` if it has one) at the next entry.
+void inject_exception(cpu::vmx::VmxApi& api, uint8_t vector, bool has_error, uint32_t error) {
+  uint32_t info = vector | (static_cast<uint32_t>(vs::InterruptionType::kHardwareException)
+                            << vs::kIntrInfoTypeShift) |
+                  vs::kIntrInfoValid | (has_error ? vs::kIntrInfoErrorCodeValid : 0);
+  api.vmwrite(F::VM_ENTRY_INTERRUPTION_INFORMATION_FIELD, info);
+  api.vmwrite(F::VM_ENTRY_EXCEPTION_ERROR_CODE, error);
+}
+
+}  // namespace
+
+void Hypervisor::skip_instruction(Pcpu& pc, const cpu::vmx::ExitInfo& e) {
+  cpu::vmx::VmxApi& api = *pc.api;
+  api.vmwrite(F::GUEST_RIP, api.read(F::GUEST_RIP) + e.instruction_length);
+  // An instruction that completes ends blocking by STI or MOV SS (SDM 26.3.1.5 for the
+  // emulated instruction's boundary).
+  uint64_t intr = api.read(F::GUEST_INTERRUPTIBILITY_STATE);
+  if (intr & 3) api.vmwrite(F::GUEST_INTERRUPTIBILITY_STATE, intr & ~uint64_t{3});
+}
+
+void Hypervisor::handle_cpuid(Pcpu& pc) {
+  cpu::ArchState& s = pc.cpu->state();
+  auto leaf = static_cast<uint32_t>(s.gpr[cpu::kRax]);
+  auto sub = static_cast<uint32_t>(s.gpr[cpu::kRcx]);
+  uint32_t r[4] = {0, 0, 0, 0};
+  if (leaf < 0x40000000 || leaf >= 0x40010000) pc.cpu->cpuid(leaf, sub, r);
+  if (leaf == 1) {
+    r[2] |= 1u << 31;     // a hypervisor is present (spec/hyperv-interfaces.md §1)
+    r[2] &= ~(1u << 5);   // no VMX inside partitions (no nested virtualization)
+  }
+  s.gpr[cpu::kRax] = r[0];
+  s.gpr[cpu::kRbx] = r[1];
+  s.gpr[cpu::kRcx] = r[2];
+  s.gpr[cpu::kRdx] = r[3];
+}
+
+bool Hypervisor::handle_io(Pcpu& pc, const cpu::vmx::ExitInfo& e) {
+  uint64_t q = e.qualification;
+  unsigned size = static_cast<unsigned>(q & 7) + 1;
+  bool in = q & (1u << 3), string = q & (1u << 4);
+  auto port = static_cast<uint16_t>(q >> 16);
+  if (string) return false;  // INS/OUTS: not emulated yet
+  cpu::ArchState& s = pc.cpu->state();
+  uint64_t mask = size == 4 ? 0xFFFFFFFF : (1ull << (8 * size)) - 1;
+  if (in) {
+    uint64_t v = io_.read(port, size) & mask;
+    // IN to EAX zero-extends into RAX; to AL/AX it merges (SDM "IN").
+    s.gpr[cpu::kRax] = size == 4 ? v : (s.gpr[cpu::kRax] & ~mask) | v;
+  } else {
+    io_.write(port, size, static_cast<uint32_t>(s.gpr[cpu::kRax] & mask));
+  }
+  return true;
+}
+
+bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
+                             const cpu::vmx::ExitInfo& e) {
+  ++vp.exits;
+  unsigned basic = e.reason & 0xFFFF;
+  if (basic < std::size(vp.exits_by_reason)) ++vp.exits_by_reason[basic];
+  cpu::vmx::VmxApi& api = *pc.api;
+  switch (e.basic()) {
+    case ExitReason::CPUID:
+      handle_cpuid(pc);
+      skip_instruction(pc, e);
+      return true;
+    case ExitReason::IO_INSTRUCTION:
+      if (!handle_io(pc, e)) {
+        crash(p, "string port I/O (INS/OUTS) is not emulated yet");
+        return false;
+      }
+      skip_instruction(pc, e);
+      return true;
+    case ExitReason::RDMSR:
+    case ExitReason::WRMSR:
+      // The bitmap traps IA32_FEATURE_CONTROL and the VMX MSRs (no nested VMX), and MSRs
+      // outside the bitmap ranges (synthetic MSRs come with the TLFS interface): #GP(0).
+      inject_exception(api, 13, true, 0);
+      return true;
+    case ExitReason::HLT:
+      skip_instruction(pc, e);
+      // No virtual interrupt can reach a VP yet: a halted VP stays halted.
+      vp.halted = true;
+      return true;
+    case ExitReason::TRIPLE_FAULT:
+      crash(p, "triple fault at RIP " + std::to_string(api.read(F::GUEST_RIP)));
+      return false;
+    default:
+      crash(p, std::string("unhandled VM exit: ") + vs::to_string(e.basic()) + " at GPA " +
+                   std::to_string(e.guest_physical_address) + ", RIP " +
+                   std::to_string(api.read(F::GUEST_RIP)));
+      return false;
+  }
+}
+
+}  // namespace hvsim::hv

@@ -1,0 +1,341 @@
+// The hypervisor: root operation on every physical CPU, partitions and their virtual
+// processors, the VMCS of each VP, the run loop of a physical CPU (Intel SDM Vol. 3C ch.
+// 24-28 through cpu/vmx/vmx_api.h). Exit handlers are in hv/exits.cpp.
+#include "hv/hypervisor.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/inspect.h"
+#include "core/phys_mem.h"
+#include "cpu/vmx/spec/controls.h"
+#include "cpu/vmx/spec/ept.h"
+#include "cpu/vmx/vmx.h"
+
+namespace hvsim::hv {
+
+using cpu::vmx::VmcsField;
+using cpu::vmx::VmxApi;
+using F = VmcsField;
+namespace vs = cpu::vmx::spec;
+
+namespace {
+
+/// The allowed settings of a control (SDM A.3): `want` plus the default1 bits.
+uint32_t ctl(vs::VmxMsr m, uint32_t want) {
+  uint64_t cap = cpu::vmx::Vmx::capability(m);
+  return (want | static_cast<uint32_t>(cap)) & static_cast<uint32_t>(cap >> 32);
+}
+
+void must(const cpu::vmx::VmResult& r, const char* what) {
+  if (!r.ok()) throw InternalError(std::string("hypervisor: ") + what + " failed");
+}
+
+// Host-context GDT selectors.
+constexpr uint16_t kHostCode = 0x08, kHostData = 0x10, kHostTss = 0x18;
+
+}  // namespace
+
+Hypervisor::Hypervisor(std::vector<cpu::Cpu*> cpus, PhysicalMemory& mem, PortIoBus& io,
+                       MmioBus& mmio, const HypervisorParams& p)
+    : mem_(mem), io_(io), mmio_(mmio), pages_(mem, p.system_base, p.system_size) {
+  msr_bitmap_ = pages_.allocate(kHypervisorOwned).value();
+  // RDMSR/WRMSR exit for IA32_FEATURE_CONTROL and the VMX capability MSRs (no nested VMX);
+  // every other MSR in the two bitmap ranges is the guest's own (SDM 25.6.9). MSRs outside
+  // those ranges, the synthetic ones among them, always exit.
+  auto trap = [&](uint32_t msr) {
+    for (uint64_t base : {uint64_t{0}, uint64_t{0x800}}) {  // read low, write low
+      uint64_t byte = msr_bitmap_ + base + msr / 8;
+      mem_.store<uint8_t>(byte, static_cast<uint8_t>(mem_.load<uint8_t>(byte) | (1u << (msr % 8))));
+    }
+  };
+  trap(0x3A);
+  for (uint32_t m = 0x480; m <= 0x491; ++m) trap(m);
+  for (cpu::Cpu* c : cpus) {
+    Pcpu pc;
+    pc.cpu = c;
+    pc.api = std::make_unique<VmxApi>(*c);
+    pcpus_.push_back(std::move(pc));
+    enter_root_operation(pcpus_.back());
+  }
+}
+
+Hypervisor::~Hypervisor() = default;
+
+void Hypervisor::enter_root_operation(Pcpu& pc) {
+  auto page = [&] { return pages_.allocate(kHypervisorOwned).value(); };
+  uint64_t pml4 = page(), pdpt = page(), gdt = page(), tss = page();
+  pc.vmxon = page();
+  // The host context a VM exit returns to: 64-bit mode, identity-mapped with 1 GiB pages.
+  // No host instruction ever runs in it (exits return to this C++ code), but VM entries
+  // check it and VM exits load it, so it is a real one.
+  mem_.store<uint64_t>(pml4, pdpt | 3);
+  for (uint64_t k = 0; k < 512; ++k) mem_.store<uint64_t>(pdpt + 8 * k, (k << 30) | 0x83);
+  mem_.store<uint64_t>(gdt + kHostCode, 0x00AF9A000000FFFFull);
+  mem_.store<uint64_t>(gdt + kHostData, 0x00CF92000000FFFFull);
+  uint64_t tss_lo = 0x67 | ((tss & 0xFFFFFF) << 16) | (0x89ull << 40) | (((tss >> 24) & 0xFF) << 56);
+  mem_.store<uint64_t>(gdt + kHostTss, tss_lo);
+  mem_.store<uint64_t>(gdt + kHostTss + 8, tss >> 32);
+  cpu::Cpu& c = *pc.cpu;
+  cpu::ArchState& s = c.state();
+  s.cr0 = cpu::kCr0PE | cpu::kCr0PG | cpu::kCr0ET | cpu::kCr0NE | cpu::kCr0WP;
+  s.cr4 = cpu::kCr4PAE | cpu::kCr4VMXE;
+  s.cr3 = pml4;
+  s.efer = cpu::kEferLME | cpu::kEferLMA | cpu::kEferNXE;
+  s.seg[cpu::kCs] = cpu::SegReg{kHostCode, 0, 0xFFFFFFFF, 0xA09B};
+  for (int k : {cpu::kSs, cpu::kDs, cpu::kEs, cpu::kFs, cpu::kGs})
+    s.seg[k] = cpu::SegReg{kHostData, 0, 0xFFFFFFFF, 0xC093};
+  s.gdtr = cpu::TableReg{gdt, 0x27};
+  s.idtr = cpu::TableReg{0, 0};
+  s.tr = cpu::SegReg{kHostTss, tss, 0x67, 0x8B};
+  s.ldtr = cpu::SegReg{0, 0, 0, 0x10000};
+  s.rflags = 2;
+  s.rip = 0x1000;  // never fetched
+  s.gpr[cpu::kRsp] = 0;
+  c.state_changed();
+  c.set_run_state(cpu::RunState::kRunning);
+  if (!c.vmx().write_msr(0x3A, 5)) throw InternalError("hypervisor: IA32_FEATURE_CONTROL");
+  uint32_t rev =
+      static_cast<uint32_t>(cpu::vmx::Vmx::capability(vs::VmxMsr::IA32_VMX_BASIC)) & 0x7FFFFFFF;
+  mem_.store<uint32_t>(pc.vmxon, rev);
+  must(pc.api->vmxon(pc.vmxon), "VMXON");
+}
+
+Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory) {
+  if (memory == 0 || memory % kPageSize)
+    throw InputError("partition '" + name + "': memory must be a nonzero multiple of 4 KiB");
+  auto free_pcpu = std::find_if(pcpus_.begin(), pcpus_.end(),
+                                [](const Pcpu& pc) { return pc.partition == nullptr; });
+  if (free_pcpu == pcpus_.end())
+    throw InputError("partition '" + name + "': no physical CPU left for its virtual processor");
+  // Memory, tables and the VMCS must all fit: refuse up front rather than half-build.
+  uint64_t need = memory / kPageSize + memory / kPageSize / 512 + 16;
+  if (pages_.free_pages() < need)
+    throw InputError("partition '" + name + "': " + std::to_string(memory >> 20) +
+                     " MiB does not fit in the hypervisor's " +
+                     std::to_string(pages_.free_pages() * kPageSize >> 20) + " MiB left");
+  auto p = std::make_unique<Partition>();
+  p->id = next_id_++;
+  p->name = name;
+  p->memory = memory;
+  p->gpa = std::make_unique<GpaSpace>(pages_, mem_, p->id);
+  for (uint64_t gpa = 0; gpa < memory; gpa += kPageSize) {
+    uint64_t spa = pages_.allocate(p->id).value();
+    MapError e = p->gpa->map(gpa, spa, 7);
+    if (e != MapError::kOk) throw InternalError(std::string("partition map: ") + to_string(e));
+  }
+  VirtualProcessor vp;
+  vp.index = 0;
+  vp.pcpu = static_cast<uint32_t>(free_pcpu - pcpus_.begin());
+  vp.vpid = static_cast<uint16_t>(vp.pcpu + 1);
+  vp.vmcs = pages_.allocate(kHypervisorOwned).value();
+  p->vps.push_back(vp);
+  free_pcpu->partition = p.get();
+  free_pcpu->vp = 0;
+  build_vmcs(*p, p->vps[0]);
+  partitions_.push_back(std::move(p));
+  return *partitions_.back();
+}
+
+bool Hypervisor::write_guest(Partition& p, uint64_t gpa, const void* data, uint64_t len) {
+  auto* in = static_cast<const uint8_t*>(data);
+  while (len) {
+    auto spa = p.gpa->translate(gpa);
+    if (!spa) return false;
+    uint64_t n = std::min(len, kPageSize - (gpa & (kPageSize - 1)));
+    mem_.write(*spa, in, n);
+    gpa += n;
+    in += n;
+    len -= n;
+  }
+  return true;
+}
+
+bool Hypervisor::read_guest(const Partition& p, uint64_t gpa, void* out, uint64_t len) const {
+  auto* o = static_cast<uint8_t*>(out);
+  while (len) {
+    auto spa = p.gpa->translate(gpa);
+    if (!spa) return false;
+    uint64_t n = std::min(len, kPageSize - (gpa & (kPageSize - 1)));
+    mem_.read(*spa, o, n);
+    gpa += n;
+    o += n;
+    len -= n;
+  }
+  return true;
+}
+
+void Hypervisor::build_vmcs(Partition& p, VirtualProcessor& vp) {
+  Pcpu& pc = pcpus_[vp.pcpu];
+  VmxApi& api = *pc.api;
+  uint32_t rev =
+      static_cast<uint32_t>(cpu::vmx::Vmx::capability(vs::VmxMsr::IA32_VMX_BASIC)) & 0x7FFFFFFF;
+  mem_.store<uint32_t>(vp.vmcs, rev);
+  must(api.vmclear(vp.vmcs), "VMCLEAR");
+  must(api.vmptrld(vp.vmcs), "VMPTRLD");
+  auto w = [&](F f, uint64_t v) { must(api.vmwrite(f, v), "VMWRITE"); };
+  using vs::VmxMsr;
+  w(F::PIN_BASED_VM_EXECUTION_CONTROLS, ctl(VmxMsr::IA32_VMX_TRUE_PINBASED_CTLS, 0));
+  // Every port access exits to the device emulation; MSRs exit as the bitmap says; HLT
+  // exits so that the hypervisor knows the VP is idle.
+  w(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
+    ctl(VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS,
+        vs::proc::kHltExiting | vs::proc::kUnconditionalIoExiting | vs::proc::kUseMsrBitmaps |
+            vs::proc::kActivateSecondaryControls));
+  w(F::SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
+    vs::proc2::kEnableEpt | vs::proc2::kEnableVpid | vs::proc2::kUnrestrictedGuest);
+  w(F::PRIMARY_VM_EXIT_CONTROLS,
+    ctl(VmxMsr::IA32_VMX_TRUE_EXIT_CTLS, vs::exit_ctl::kHostAddressSpaceSize |
+                                             vs::exit_ctl::kSaveIa32Efer |
+                                             vs::exit_ctl::kLoadIa32Efer));
+  w(F::VM_ENTRY_CONTROLS, ctl(VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS, vs::entry_ctl::kLoadIa32Efer));
+  w(F::ADDRESS_OF_MSR_BITMAPS, msr_bitmap_);
+  w(F::EPT_POINTER, p.gpa->eptp());
+  w(F::VIRTUAL_PROCESSOR_ID, vp.vpid);
+  w(F::VMCS_LINK_POINTER, ~0ull);
+  // The guest sees the CR0.NE and CR4.VMXE it wrote; VMX operation needs them set (SDM
+  // 25.8), so the hypervisor owns them.
+  w(F::CR0_GUEST_HOST_MASK, cpu::kCr0NE);
+  w(F::CR4_GUEST_HOST_MASK, cpu::kCr4VMXE);
+  must(api.write_host_state_from_current(), "host state");
+}
+
+void Hypervisor::set_vp_state(Partition& p, uint32_t vp_index, const cpu::ArchState& s) {
+  VirtualProcessor& vp = p.vps.at(vp_index);
+  VmxApi& api = *pcpus_[vp.pcpu].api;
+  must(api.vmptrld(vp.vmcs), "VMPTRLD");
+  auto w = [&](F f, uint64_t v) { must(api.vmwrite(f, v), "VMWRITE"); };
+  bool ia32e = s.efer & cpu::kEferLMA;
+  w(F::GUEST_CR0, s.cr0 | cpu::kCr0NE | cpu::kCr0ET);
+  w(F::CR0_READ_SHADOW, s.cr0 & cpu::kCr0NE);
+  w(F::GUEST_CR3, s.cr3);
+  w(F::GUEST_CR4, s.cr4 | cpu::kCr4VMXE);
+  w(F::CR4_READ_SHADOW, s.cr4 & cpu::kCr4VMXE);
+  w(F::GUEST_IA32_EFER, s.efer);
+  w(F::VM_ENTRY_CONTROLS,
+    ctl(vs::VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS,
+        vs::entry_ctl::kLoadIa32Efer | (ia32e ? vs::entry_ctl::kIa32eModeGuest : 0)));
+  w(F::GUEST_DR7, 0x400);
+  w(F::GUEST_RSP, s.gpr[cpu::kRsp]);
+  w(F::GUEST_RIP, s.rip);
+  w(F::GUEST_RFLAGS, s.rflags | 2);
+  for (int k = 0; k < 8; ++k) {
+    const cpu::vmx::GuestSegmentFields& g = cpu::vmx::kGuestSegmentFields[k];
+    const cpu::SegReg& r = k < cpu::kNumSegs ? s.seg[k] : k == 6 ? s.ldtr : s.tr;
+    uint32_t ar = r.attr & 0x1F0FF;
+    // Usable code and data segments have been accessed (loading one sets the bit).
+    if (!(ar & 0x10000) && (ar & 0x10)) ar |= 1;
+    w(g.selector, r.selector);
+    w(g.base, r.base);
+    w(g.limit, r.limit);
+    w(g.access_rights, ar);
+  }
+  w(F::GUEST_GDTR_BASE, s.gdtr.base);
+  w(F::GUEST_GDTR_LIMIT, s.gdtr.limit);
+  w(F::GUEST_IDTR_BASE, s.idtr.base);
+  w(F::GUEST_IDTR_LIMIT, s.idtr.limit);
+  w(F::GUEST_ACTIVITY_STATE, 0);
+  w(F::GUEST_INTERRUPTIBILITY_STATE, 0);
+  for (int k = 0; k < 16; ++k) pcpus_[vp.pcpu].cpu->state().gpr[k] = s.gpr[k];
+  pcpus_[vp.pcpu].cpu->state_changed();
+}
+
+void Hypervisor::advance(uint32_t pcpu, uint64_t cycle_target) {
+  Pcpu& pc = pcpus_[pcpu];
+  cpu::Cpu& c = *pc.cpu;
+  while (c.cycles() < cycle_target) {
+    Partition* p = pc.partition;
+    if (!p || p->crashed || p->vps[pc.vp].halted) {
+      // Nothing to run: the physical CPU idles in its host context until the slice ends.
+      c.set_run_state(cpu::RunState::kHalted);
+      c.advance(c.local_time() + 1);  // settles the halted state
+      while (c.cycles() < cycle_target) c.advance(c.local_time() + (cycle_target - c.cycles()));
+      return;
+    }
+    VirtualProcessor& vp = p->vps[pc.vp];
+    VmxApi& api = *pc.api;
+    cpu::vmx::RunResult r;
+    if (!pc.api->in_guest()) {
+      r = api.vm_enter(vp.launched ? VmxApi::Entry::kResume : VmxApi::Entry::kLaunch, 0);
+      if (r.kind == cpu::vmx::RunResult::Kind::kEntryFailed) {
+        crash(*p, "VM entry failed: VM-instruction error " +
+                      std::to_string(static_cast<int>(r.entry.error)));
+        continue;
+      }
+      vp.launched = true;
+      if (r.kind == cpu::vmx::RunResult::Kind::kLimit) r = api.run_until(cycle_target);
+    } else {
+      r = api.run_until(cycle_target);
+    }
+    switch (r.kind) {
+      case cpu::vmx::RunResult::Kind::kExit:
+        if (r.exit.entry_failure()) {
+          crash(*p, "VM entry failed on guest state (exit reason " +
+                        std::to_string(r.exit.reason & 0xFFFF) + ")");
+          break;
+        }
+        handle_exit(pc, *p, vp, r.exit);
+        break;
+      case cpu::vmx::RunResult::Kind::kShutdown: crash(*p, "VMX abort"); break;
+      case cpu::vmx::RunResult::Kind::kHalted:
+      case cpu::vmx::RunResult::Kind::kLimit:
+      case cpu::vmx::RunResult::Kind::kEntryFailed: return;
+    }
+  }
+}
+
+void Hypervisor::crash(Partition& p, const std::string& reason) {
+  if (p.crashed) return;
+  p.crashed = true;
+  p.crash_reason = reason;
+}
+
+bool Hypervisor::all_stopped() const {
+  for (const auto& p : partitions_)
+    if (!p->crashed && !p->vps[0].halted) return false;
+  return true;
+}
+
+const Partition* Hypervisor::crashed_partition() const {
+  for (const auto& p : partitions_)
+    if (p->crashed) return p.get();
+  return nullptr;
+}
+
+void Hypervisor::inspect(InspectNode& n) const {
+  n.counter("system_pages", pages_.total_pages());
+  n.counter("free_pages", pages_.free_pages());
+  n.counter("hypervisor_pages", pages_.pages_of(kHypervisorOwned));
+  InspectNode& parts = n.child("partitions");
+  for (const auto& p : partitions_) {
+    InspectNode& pn = parts.child(p->name);
+    pn.counter("id", p->id);
+    pn.counter("memory", p->memory);
+    pn.counter("pages", pages_.pages_of(p->id));
+    pn.value("state", p->crashed ? "crashed: " + p->crash_reason : "running");
+    for (const VirtualProcessor& vp : p->vps) {
+      InspectNode& v = pn.child("vp" + std::to_string(vp.index));
+      v.counter("pcpu", vp.pcpu);
+      v.counter("exits", vp.exits);
+      InspectNode& by = v.child("exits_by_reason");
+      for (unsigned k = 0; k < std::size(vp.exits_by_reason); ++k)
+        if (vp.exits_by_reason[k])
+          by.counter(cpu::vmx::spec::to_string(static_cast<cpu::vmx::ExitReason>(k)),
+                     vp.exits_by_reason[k]);
+    }
+  }
+}
+
+void Hypervisor::hash_into(Hasher& h) const {
+  for (const auto& p : partitions_) {
+    h.u64(p->id);
+    h.u64(p->crashed);
+    for (const VirtualProcessor& vp : p->vps) {
+      h.u64(vp.launched);
+      h.u64(vp.halted);
+    }
+  }
+}
+
+}  // namespace hvsim::hv

@@ -1,0 +1,117 @@
+// The hypervisor of hypervisor mode: VMX root operation on every physical CPU, partitions
+// with their EPT-mapped memory and virtual processors, and the VM-exit handlers (DESIGN.md
+// "The hypervisor drives emulated hardware the way real software does": it uses only the
+// processor's VMX front door, cpu/vmx/vmx_api.h, and simulated memory).
+//
+// This first cut runs child partitions of one virtual processor each, one per physical CPU;
+// their port I/O goes to the machine's emulated devices (the root's device emulation);
+// see docs/hv.md for what exists and what comes next.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cpu/cpu.h"
+#include "cpu/vmx/vmx_api.h"
+#include "hv/partition_memory.h"
+
+namespace hvsim {
+class PortIoBus;
+class MmioBus;
+class InspectNode;
+class Hasher;
+}  // namespace hvsim
+
+namespace hvsim::hv {
+
+/// One virtual processor: its VMCS (a hypervisor-owned system page) and what it did.
+struct VirtualProcessor {
+  uint32_t index = 0;   ///< within its partition (HV_REGISTER_VP_INDEX)
+  uint16_t vpid = 0;    ///< the VMCS's VPID (unique machine-wide)
+  uint32_t pcpu = 0;    ///< the physical CPU it runs on
+  uint64_t vmcs = 0;    ///< system address of its VMCS region
+  bool launched = false;
+  bool halted = false;  ///< executed HLT and nothing can wake it yet
+  uint64_t exits = 0;
+  uint64_t exits_by_reason[70] = {};
+};
+
+struct Partition {
+  PartitionId id = 0;
+  std::string name;
+  uint64_t memory = 0;  ///< bytes of guest-physical memory, mapped at GPA 0
+  std::unique_ptr<GpaSpace> gpa;
+  std::vector<VirtualProcessor> vps;
+  bool crashed = false;
+  std::string crash_reason;
+};
+
+struct HypervisorParams {
+  /// The RAM the hypervisor manages: partition memory and its own structures (EPT
+  /// tables, VMCS and VMXON regions, the host context).
+  uint64_t system_base = 0;
+  uint64_t system_size = 0;
+};
+
+class Hypervisor {
+ public:
+  Hypervisor(std::vector<cpu::Cpu*> cpus, PhysicalMemory& mem, PortIoBus& io, MmioBus& mmio,
+             const HypervisorParams& p);
+  ~Hypervisor();
+  Hypervisor(const Hypervisor&) = delete;
+  Hypervisor& operator=(const Hypervisor&) = delete;
+
+  /// A child partition with `memory` bytes at GPA 0 and one virtual processor on the next
+  /// physical CPU without one. Throws InputError (naming what) if memory or CPUs run out.
+  Partition& create_partition(const std::string& name, uint64_t memory);
+  /// Writes bytes into a partition's memory (a loader's path); false past its end.
+  bool write_guest(Partition& p, uint64_t gpa, const void* data, uint64_t len);
+  bool read_guest(const Partition& p, uint64_t gpa, void* out, uint64_t len) const;
+  /// Sets a virtual processor's registers (before its first run), as a reset or a loader
+  /// leaves them; the VMCS gets them as guest state.
+  void set_vp_state(Partition& p, uint32_t vp, const cpu::ArchState& s);
+
+  /// Runs physical CPU `pcpu` until its cycle count reaches `cycle_target`: its virtual
+  /// processor in VMX non-root operation, VM exits handled here.
+  void advance(uint32_t pcpu, uint64_t cycle_target);
+  /// Every partition crashed or halted for good: nothing will run any more.
+  bool all_stopped() const;
+  /// The first partition crash, if any (the machine reports it as its stop reason).
+  const Partition* crashed_partition() const;
+
+  const std::vector<std::unique_ptr<Partition>>& partitions() const { return partitions_; }
+  const SystemPages& system_pages() const { return pages_; }
+  void inspect(InspectNode& n) const;
+  /// Mixes the hypervisor's state (ownership, partitions, VP run states) into h.
+  void hash_into(Hasher& h) const;
+
+ private:
+  struct Pcpu {
+    cpu::Cpu* cpu = nullptr;
+    std::unique_ptr<cpu::vmx::VmxApi> api;
+    uint64_t vmxon = 0;
+    Partition* partition = nullptr;  ///< the partition whose VP runs here
+    uint32_t vp = 0;
+  };
+  void enter_root_operation(Pcpu& pc);
+  void build_vmcs(Partition& p, VirtualProcessor& vp);
+  /// Handles one VM exit; false if the partition crashed.
+  bool handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp, const cpu::vmx::ExitInfo& e);
+  bool handle_io(Pcpu& pc, const cpu::vmx::ExitInfo& e);
+  void handle_cpuid(Pcpu& pc);
+  void skip_instruction(Pcpu& pc, const cpu::vmx::ExitInfo& e);
+  void crash(Partition& p, const std::string& reason);
+
+  std::vector<Pcpu> pcpus_;
+  PhysicalMemory& mem_;
+  PortIoBus& io_;
+  MmioBus& mmio_;
+  SystemPages pages_;
+  std::vector<std::unique_ptr<Partition>> partitions_;
+  uint64_t msr_bitmap_ = 0;  ///< one MSR bitmap for every VMCS (hypervisor-owned)
+  PartitionId next_id_ = 1;
+};
+
+}  // namespace hvsim::hv
