@@ -16,9 +16,10 @@ namespace {
 
 /// Injects hardware exception `vector` (with `error` if it has one) at the next entry.
 void inject_exception(cpu::vmx::VmxApi& api, uint8_t vector, bool has_error, uint32_t error) {
-  uint32_t info = vector | (static_cast<uint32_t>(vs::InterruptionType::kHardwareException)
-                            << vs::kIntrInfoTypeShift) |
-                  vs::kIntrInfoValid | (has_error ? vs::kIntrInfoErrorCodeValid : 0);
+  uint32_t info =
+      vector |
+      (static_cast<uint32_t>(vs::InterruptionType::kHardwareException) << vs::kIntrInfoTypeShift) |
+      vs::kIntrInfoValid | (has_error ? vs::kIntrInfoErrorCodeValid : 0);
   api.vmwrite(F::VM_ENTRY_INTERRUPTION_INFORMATION_FIELD, info);
   api.vmwrite(F::VM_ENTRY_EXCEPTION_ERROR_CODE, error);
 }
@@ -34,15 +35,20 @@ void Hypervisor::skip_instruction(Pcpu& pc, const cpu::vmx::ExitInfo& e) {
   if (intr & 3) api.vmwrite(F::GUEST_INTERRUPTIBILITY_STATE, intr & ~uint64_t{3});
 }
 
-void Hypervisor::handle_cpuid(Pcpu& pc) {
+void Hypervisor::handle_cpuid(Pcpu& pc, const Partition& p) {
   cpu::ArchState& s = pc.cpu->state();
   auto leaf = static_cast<uint32_t>(s.gpr[cpu::kRax]);
   auto sub = static_cast<uint32_t>(s.gpr[cpu::kRcx]);
   uint32_t r[4] = {0, 0, 0, 0};
-  if (leaf < 0x40000000 || leaf >= 0x40010000) pc.cpu->cpuid(leaf, sub, r);
+  if (is_hypervisor_leaf(leaf)) {
+    CpuidRegs h = synthetic_cpuid(p.cpuid, leaf);
+    r[0] = h.eax, r[1] = h.ebx, r[2] = h.ecx, r[3] = h.edx;
+  } else {
+    pc.cpu->cpuid(leaf, sub, r);
+  }
   if (leaf == 1) {
-    r[2] |= 1u << 31;     // a hypervisor is present (spec/hyperv-interfaces.md §1)
-    r[2] &= ~(1u << 5);   // no VMX inside partitions (no nested virtualization)
+    r[2] |= 1u << 31;    // a hypervisor is present (spec/hyperv-interfaces.md §1)
+    r[2] &= ~(1u << 5);  // no VMX inside partitions (no nested virtualization)
   }
   s.gpr[cpu::kRax] = r[0];
   s.gpr[cpu::kRbx] = r[1];
@@ -76,7 +82,7 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
   cpu::vmx::VmxApi& api = *pc.api;
   switch (e.basic()) {
     case ExitReason::CPUID:
-      handle_cpuid(pc);
+      handle_cpuid(pc, p);
       skip_instruction(pc, e);
       return true;
     case ExitReason::IO_INSTRUCTION:

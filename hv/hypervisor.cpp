@@ -74,7 +74,8 @@ void Hypervisor::enter_root_operation(Pcpu& pc) {
   for (uint64_t k = 0; k < 512; ++k) mem_.store<uint64_t>(pdpt + 8 * k, (k << 30) | 0x83);
   mem_.store<uint64_t>(gdt + kHostCode, 0x00AF9A000000FFFFull);
   mem_.store<uint64_t>(gdt + kHostData, 0x00CF92000000FFFFull);
-  uint64_t tss_lo = 0x67 | ((tss & 0xFFFFFF) << 16) | (0x89ull << 40) | (((tss >> 24) & 0xFF) << 56);
+  uint64_t tss_lo =
+      0x67 | ((tss & 0xFFFFFF) << 16) | (0x89ull << 40) | (((tss >> 24) & 0xFF) << 56);
   mem_.store<uint64_t>(gdt + kHostTss, tss_lo);
   mem_.store<uint64_t>(gdt + kHostTss + 8, tss >> 32);
   cpu::Cpu& c = *pc.cpu;
@@ -241,17 +242,17 @@ void Hypervisor::set_vp_state(Partition& p, uint32_t vp_index, const cpu::ArchSt
   pcpus_[vp.pcpu].cpu->state_changed();
 }
 
-void Hypervisor::advance(uint32_t pcpu, uint64_t cycle_target) {
+SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
   Pcpu& pc = pcpus_[pcpu];
   cpu::Cpu& c = *pc.cpu;
+  uint64_t cycle_target = c.cycle_at(limit);
   while (c.cycles() < cycle_target) {
     Partition* p = pc.partition;
     if (!p || p->crashed || p->vps[pc.vp].halted) {
-      // Nothing to run: the physical CPU idles in its host context until the slice ends.
+      // Nothing to run: the physical CPU idles in its host context (halted, interrupts
+      // off) until the slice ends.
       c.set_run_state(cpu::RunState::kHalted);
-      c.advance(c.local_time() + 1);  // settles the halted state
-      while (c.cycles() < cycle_target) c.advance(c.local_time() + (cycle_target - c.cycles()));
-      return;
+      return c.advance(limit);
     }
     VirtualProcessor& vp = p->vps[pc.vp];
     VmxApi& api = *pc.api;
@@ -280,9 +281,10 @@ void Hypervisor::advance(uint32_t pcpu, uint64_t cycle_target) {
       case cpu::vmx::RunResult::Kind::kShutdown: crash(*p, "VMX abort"); break;
       case cpu::vmx::RunResult::Kind::kHalted:
       case cpu::vmx::RunResult::Kind::kLimit:
-      case cpu::vmx::RunResult::Kind::kEntryFailed: return;
+      case cpu::vmx::RunResult::Kind::kEntryFailed: return c.local_time();
     }
   }
+  return c.local_time();
 }
 
 void Hypervisor::crash(Partition& p, const std::string& reason) {

@@ -16,6 +16,7 @@
 #include "cpu/cpu.h"
 #include "cpu/vmx/vmx_api.h"
 #include "hv/partition_memory.h"
+#include "hv/synthetic_cpuid.h"
 
 namespace hvsim {
 class PortIoBus;
@@ -28,10 +29,10 @@ namespace hvsim::hv {
 
 /// One virtual processor: its VMCS (a hypervisor-owned system page) and what it did.
 struct VirtualProcessor {
-  uint32_t index = 0;   ///< within its partition (HV_REGISTER_VP_INDEX)
-  uint16_t vpid = 0;    ///< the VMCS's VPID (unique machine-wide)
-  uint32_t pcpu = 0;    ///< the physical CPU it runs on
-  uint64_t vmcs = 0;    ///< system address of its VMCS region
+  uint32_t index = 0;  ///< within its partition (HV_REGISTER_VP_INDEX)
+  uint16_t vpid = 0;   ///< the VMCS's VPID (unique machine-wide)
+  uint32_t pcpu = 0;   ///< the physical CPU it runs on
+  uint64_t vmcs = 0;   ///< system address of its VMCS region
   bool launched = false;
   bool halted = false;  ///< executed HLT and nothing can wake it yet
   uint64_t exits = 0;
@@ -44,6 +45,9 @@ struct Partition {
   uint64_t memory = 0;  ///< bytes of guest-physical memory, mapped at GPA 0
   std::unique_ptr<GpaSpace> gpa;
   std::vector<VirtualProcessor> vps;
+  /// What its hypervisor CPUID leaves say. Privileges and features are advertised only as
+  /// the hypervisor implements them: none yet (the TLFS MSRs and hypercalls come next).
+  SyntheticCpuidParams cpuid;
   bool crashed = false;
   std::string crash_reason;
 };
@@ -73,9 +77,10 @@ class Hypervisor {
   /// leaves them; the VMCS gets them as guest state.
   void set_vp_state(Partition& p, uint32_t vp, const cpu::ArchState& s);
 
-  /// Runs physical CPU `pcpu` until its cycle count reaches `cycle_target`: its virtual
-  /// processor in VMX non-root operation, VM exits handled here.
-  void advance(uint32_t pcpu, uint64_t cycle_target);
+  /// Runs physical CPU `pcpu` until its local time reaches `limit` (the machine scheduler's
+  /// quantum): its virtual processor in VMX non-root operation, VM exits handled here.
+  /// Returns the processor's local time.
+  SimTime advance(uint32_t pcpu, SimTime limit);
   /// Every partition crashed or halted for good: nothing will run any more.
   bool all_stopped() const;
   /// The first partition crash, if any (the machine reports it as its stop reason).
@@ -100,7 +105,7 @@ class Hypervisor {
   /// Handles one VM exit; false if the partition crashed.
   bool handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp, const cpu::vmx::ExitInfo& e);
   bool handle_io(Pcpu& pc, const cpu::vmx::ExitInfo& e);
-  void handle_cpuid(Pcpu& pc);
+  void handle_cpuid(Pcpu& pc, const Partition& p);
   void skip_instruction(Pcpu& pc, const cpu::vmx::ExitInfo& e);
   void crash(Partition& p, const std::string& reason);
 

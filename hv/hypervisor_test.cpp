@@ -1,0 +1,182 @@
+// Unit tests of the hypervisor core: a child partition's 32-bit protected-mode program (as a
+// Multiboot loader leaves it: paging off, under "unrestricted guest") runs in its EPT-mapped
+// memory; its port I/O reaches a device on the machine's bus; CPUID answers with the
+// hypervisor bit and the "Microsoft Hv" leaves; a trapped MSR gets #GP; HLT idles its
+// physical CPU; a triple fault crashes the partition with a reason; two identical runs give
+// the same state; requests that cannot be met are refused with the reason.
+#include "hv/hypervisor.h"
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/io_bus.h"
+#include "cpu/test_support.h"
+
+namespace hvsim::hv {
+namespace {
+
+using cpu::testing::CpuFixture;
+
+constexpr uint64_t kSystemBase = 0x800000, kSystemSize = 0x800000;
+
+/// Collects bytes written to its port and answers reads with 0x5A.
+struct PortLog : PortIoHandler {
+  std::string out;
+  uint32_t io_read(uint16_t, unsigned) override { return 0x5A; }
+  void io_write(uint16_t, unsigned, uint32_t v) override { out.push_back(static_cast<char>(v)); }
+};
+
+class HypervisorTest : public CpuFixture {
+ public:
+  HypervisorTest() { io_.map(0xE9, 1, &log_, "log"); }
+  void make() {
+    hv_ = std::make_unique<Hypervisor>(std::vector<cpu::Cpu*>{cpu_.get()}, mem_, io_, mmio_,
+                                       HypervisorParams{kSystemBase, kSystemSize});
+  }
+  /// A partition of 1 MiB whose VP starts at GPA 0x1000 in flat 32-bit protected mode with
+  /// paging off, the program `code` there, a GDT at GPA 0x800 (null, code 0x08, data 0x10).
+  Partition& partition(const std::vector<uint8_t>& code) {
+    Partition& p = hv_->create_partition("child", 1 << 20);
+    const uint64_t gdt[3] = {0, 0x00CF9A000000FFFFull, 0x00CF92000000FFFFull};
+    EXPECT_TRUE(hv_->write_guest(p, 0x800, gdt, sizeof gdt));
+    EXPECT_TRUE(hv_->write_guest(p, 0x1000, code.data(), code.size()));
+    cpu::ArchState s;
+    s.cr0 = cpu::kCr0PE | cpu::kCr0ET;
+    for (int k = 0; k < cpu::kNumSegs; ++k) s.seg[k] = cpu::SegReg{0x10, 0, 0xFFFFFFFF, 0xC093};
+    s.seg[cpu::kCs] = cpu::SegReg{0x08, 0, 0xFFFFFFFF, 0xC09B};
+    s.gdtr = cpu::TableReg{0x800, 0x17};
+    s.idtr = cpu::TableReg{0, 0};
+    s.ldtr = cpu::SegReg{0, 0, 0, 0x10000};
+    s.tr = cpu::SegReg{0, 0, 0xFFFF, 0x8B};
+    s.rflags = 2;
+    s.rip = 0x1000;
+    s.gpr[cpu::kRsp] = 0x8000;
+    hv_->set_vp_state(p, 0, s);
+    return p;
+  }
+  PortLog log_;
+  std::unique_ptr<Hypervisor> hv_;
+};
+
+// out 0xE9 "Hi"; in al, 0xE9 -> [0x2000]; cpuid 0x40000000 -> [0x2004..]; cpuid 1 ECX ->
+// [0x2010]; hlt.
+const std::vector<uint8_t> kProgram = {
+    0xB0, 'H',  0xE6, 0xE9,                    // mov al, 'H'; out 0xE9, al
+    0xB0, 'i',  0xE6, 0xE9,                    // mov al, 'i'; out 0xE9, al
+    0xE4, 0xE9, 0xA2, 0x00, 0x20, 0x00, 0x00,  // in al, 0xE9; mov [0x2000], al
+    0xB8, 0x00, 0x00, 0x00, 0x40,              // mov eax, 0x40000000
+    0x0F, 0xA2,                                // cpuid
+    0x89, 0x1D, 0x04, 0x20, 0x00, 0x00,        // mov [0x2004], ebx
+    0x89, 0x0D, 0x08, 0x20, 0x00, 0x00,        // mov [0x2008], ecx
+    0x89, 0x15, 0x0C, 0x20, 0x00, 0x00,        // mov [0x200C], edx
+    0xB8, 0x01, 0x00, 0x00, 0x00,              // mov eax, 1
+    0x0F, 0xA2,                                // cpuid
+    0x89, 0x0D, 0x10, 0x20, 0x00, 0x00,        // mov [0x2010], ecx
+    0xF4,                                      // hlt
+};
+
+TEST_F(HypervisorTest, ChildProgramRunsInItsPartition) {
+  make();
+  Partition& p = partition(kProgram);
+  EXPECT_EQ(hv_->system_pages().pages_of(p.id), 256u);
+  hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
+  ASSERT_FALSE(p.crashed) << p.crash_reason;
+  EXPECT_TRUE(p.vps[0].halted);
+  EXPECT_TRUE(hv_->all_stopped());
+  EXPECT_EQ(log_.out, "Hi");
+  uint8_t in = 0;
+  char sig[13] = {};
+  uint32_t ecx1 = 0;
+  ASSERT_TRUE(hv_->read_guest(p, 0x2000, &in, 1));
+  ASSERT_TRUE(hv_->read_guest(p, 0x2004, sig, 12));
+  ASSERT_TRUE(hv_->read_guest(p, 0x2010, &ecx1, 4));
+  EXPECT_EQ(in, 0x5A) << "IN from the device";
+  EXPECT_STREQ(sig, "Microsoft Hv");
+  EXPECT_TRUE(ecx1 & (1u << 31)) << "hypervisor present";
+  EXPECT_FALSE(ecx1 & (1u << 5)) << "no VMX in a partition";
+  // The program's stores went to the partition's pages, not to system RAM at the GPA.
+  EXPECT_EQ(mem_.load<uint8_t>(0x2000), 0);
+  const VirtualProcessor& vp = p.vps[0];
+  EXPECT_EQ(vp.exits_by_reason[static_cast<int>(cpu::vmx::ExitReason::IO_INSTRUCTION)], 3u);
+  EXPECT_EQ(vp.exits_by_reason[static_cast<int>(cpu::vmx::ExitReason::CPUID)], 2u);
+  EXPECT_EQ(vp.exits_by_reason[static_cast<int>(cpu::vmx::ExitReason::HLT)], 1u);
+  // The halted VP leaves its physical CPU idle: time goes on, nothing runs.
+  uint64_t insns = cpu_->instructions();
+  hv_->advance(0, cpu_->local_time() + 100 * kPicosPerMicro);
+  EXPECT_EQ(cpu_->instructions(), insns);
+}
+
+TEST_F(HypervisorTest, TripleFaultCrashesThePartition) {
+  make();
+  // ud2 with an IDT of limit 0: #UD, #GP, #DF cannot be delivered: triple fault.
+  Partition& p = partition({0x0F, 0x0B});
+  hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
+  ASSERT_TRUE(p.crashed);
+  EXPECT_NE(p.crash_reason.find("triple fault"), std::string::npos) << p.crash_reason;
+  EXPECT_EQ(hv_->crashed_partition(), &p);
+}
+
+TEST_F(HypervisorTest, TrappedMsrGetsGp) {
+  make();
+  // rdmsr 0x3A (IA32_FEATURE_CONTROL: trapped, no nested VMX) -> #GP; the IDT's #GP
+  // handler (vector 13 at GPA 0x3000) writes 'G' to port 0xE9 and halts.
+  std::vector<uint8_t> code = {0xB9, 0x3A, 0x00, 0x00, 0x00, 0x0F, 0x32, 0xF4};
+  Partition& p = partition(code);
+  uint64_t gate = 0x3000 | (uint64_t{0x08} << 16) | (uint64_t{0x8E00} << 32);
+  uint64_t idt32[14] = {};
+  idt32[13] = gate;
+  ASSERT_TRUE(hv_->write_guest(p, 0x4000, idt32, sizeof idt32));
+  const uint8_t handler[] = {0xB0, 'G', 0xE6, 0xE9, 0xF4};
+  ASSERT_TRUE(hv_->write_guest(p, 0x3000, handler, sizeof handler));
+  cpu::vmx::VmxApi api(*cpu_);
+  ASSERT_TRUE(api.vmwrite(cpu::vmx::VmcsField::GUEST_IDTR_BASE, 0x4000).ok());
+  ASSERT_TRUE(api.vmwrite(cpu::vmx::VmcsField::GUEST_IDTR_LIMIT, sizeof idt32 - 1).ok());
+  hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
+  ASSERT_FALSE(p.crashed) << p.crash_reason;
+  EXPECT_EQ(log_.out, "G");
+  EXPECT_EQ(p.vps[0].exits_by_reason[static_cast<int>(cpu::vmx::ExitReason::RDMSR)], 1u);
+}
+
+TEST_F(HypervisorTest, RefusesWhatCannotBeMet) {
+  make();
+  try {
+    hv_->create_partition("huge", uint64_t{64} << 20);
+    ADD_FAILURE() << "64 MiB fitted in 8";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("does not fit"), std::string::npos) << e.what();
+  }
+  try {
+    hv_->create_partition("odd", 1000);
+    ADD_FAILURE();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("multiple of 4 KiB"), std::string::npos);
+  }
+  hv_->create_partition("one", 1 << 20);
+  try {
+    hv_->create_partition("two", 1 << 20);
+    ADD_FAILURE() << "a second VP on the only physical CPU";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("no physical CPU left"), std::string::npos);
+  }
+}
+
+TEST_F(HypervisorTest, Deterministic) {
+  auto run = [](HypervisorTest& t) {
+    t.make();
+    t.partition(kProgram);
+    t.hv_->advance(0, t.cpu_->local_time() + kPicosPerMilli);
+    Hasher h;
+    t.cpu_->hash_into(h);
+    t.hv_->hash_into(h);
+    h.bytes(t.mem_.read_ptr(0), 16 << 20);
+    return std::make_tuple(h.digest(), t.cpu_->cycles(), t.cpu_->instructions(), t.log_.out);
+  };
+  struct Other : HypervisorTest {
+    void TestBody() override {}
+  } other;
+  EXPECT_EQ(run(*this), run(other));
+}
+
+}  // namespace
+}  // namespace hvsim::hv
