@@ -1,7 +1,10 @@
 // VM-exit handling of the hypervisor (Intel SDM Vol. 3C ch. 26 "VMX non-root operation",
 // 28.2 "Recording VM-exit information"): CPUID, port I/O to the device emulation, MSRs the
 // bitmap traps, HLT, triple faults, and a crash report for everything not handled yet.
+#include <cstdio>
+
 #include "core/io_bus.h"
+#include "cpu/vmx/spec/controls.h"
 #include "cpu/vmx/spec/vmcs_layouts.h"
 #include "hv/hypervisor.h"
 
@@ -74,6 +77,42 @@ bool Hypervisor::handle_io(Pcpu& pc, const cpu::vmx::ExitInfo& e) {
   return true;
 }
 
+bool Hypervisor::handle_cr(Pcpu& pc, const cpu::vmx::ExitInfo& e) {
+  cpu::vmx::VmxApi& api = *pc.api;
+  unsigned cr = e.qualification & 15, type = (e.qualification >> 4) & 3;
+  unsigned reg = (e.qualification >> 8) & 15;
+  if (type != 0 || (cr != 0 && cr != 4)) return false;  // only MOV to CR0/CR4 can exit here
+  uint64_t v = pc.cpu->state().gpr[reg];
+  if (cr == 4) {
+    // The guest's view keeps the VMXE it wrote; the processor's CR4 keeps VMXE set.
+    if (v & (uint64_t{1} << 13)) return false;  // CR4.VMXE: no VMX in partitions (#GP)
+    api.vmwrite(F::GUEST_CR4, v | cpu::kCr4VMXE);
+    api.vmwrite(F::CR4_READ_SHADOW, v & cpu::kCr4VMXE);
+    return true;
+  }
+  // MOV to CR0 (SDM Vol. 3A 2.5, 9.8.5): reserved bits and PG without PE fault; turning
+  // paging on with EFER.LME set (and CR4.PAE) activates IA-32e mode, turning it off
+  // deactivates it, as the processor would.
+  if ((v >> 32) || ((v & cpu::kCr0PG) && !(v & cpu::kCr0PE))) return false;
+  uint64_t old = api.read(F::GUEST_CR0), efer = api.read(F::GUEST_IA32_EFER);
+  uint64_t entry = api.read(F::VM_ENTRY_CONTROLS);
+  bool paging_on = (v & cpu::kCr0PG) && !(old & cpu::kCr0PG);
+  bool paging_off = !(v & cpu::kCr0PG) && (old & cpu::kCr0PG);
+  if (paging_on && (efer & cpu::kEferLME)) {
+    if (!(api.read(F::GUEST_CR4) & cpu::kCr4PAE)) return false;
+    efer |= cpu::kEferLMA;
+    entry |= vs::entry_ctl::kIa32eModeGuest;
+  } else if (paging_off && (efer & cpu::kEferLMA)) {
+    efer &= ~cpu::kEferLMA;
+    entry &= ~uint64_t{vs::entry_ctl::kIa32eModeGuest};
+  }
+  api.vmwrite(F::GUEST_IA32_EFER, efer);
+  api.vmwrite(F::VM_ENTRY_CONTROLS, entry);
+  api.vmwrite(F::GUEST_CR0, v | cpu::kCr0NE | cpu::kCr0ET);
+  api.vmwrite(F::CR0_READ_SHADOW, v & cpu::kCr0NE);
+  return true;
+}
+
 bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
                              const cpu::vmx::ExitInfo& e) {
   ++vp.exits;
@@ -98,19 +137,47 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
       // outside the bitmap ranges (synthetic MSRs come with the TLFS interface): #GP(0).
       inject_exception(api, 13, true, 0);
       return true;
+    case ExitReason::CONTROL_REGISTER_ACCESSES:
+      if (handle_cr(pc, e))
+        skip_instruction(pc, e);
+      else
+        inject_exception(api, 13, true, 0);
+      return true;
+    case ExitReason::XSETBV: {
+      // XSETBV always exits in non-root operation (SDM 26.1.2). The guest's XCR0 is the
+      // processor's (nothing of the host's lives there): set it with the instruction's
+      // checks (SDM Vol. 2 "XSETBV": ECX = 0, x87 set, only bits CPUID.0xD reports).
+      cpu::ArchState& s = pc.cpu->state();
+      uint64_t v = (s.gpr[cpu::kRdx] << 32) | static_cast<uint32_t>(s.gpr[cpu::kRax]);
+      uint32_t leaf_d[4];
+      pc.cpu->cpuid(0xD, 0, leaf_d);
+      uint64_t supported = (uint64_t{leaf_d[3]} << 32) | leaf_d[0];
+      if (static_cast<uint32_t>(s.gpr[cpu::kRcx]) != 0 || !(v & 1) || (v & ~supported) ||
+          ((v & 4) && !(v & 2))) {
+        inject_exception(api, 13, true, 0);
+        return true;
+      }
+      s.fpu.xcr0 = v;
+      pc.cpu->state_changed();
+      skip_instruction(pc, e);
+      return true;
+    }
     case ExitReason::HLT:
       skip_instruction(pc, e);
       // No virtual interrupt can reach a VP yet: a halted VP stays halted.
       vp.halted = true;
       return true;
     case ExitReason::TRIPLE_FAULT:
-      crash(p, "triple fault at RIP " + std::to_string(api.read(F::GUEST_RIP)));
+      crash(p, "triple fault (guest RIP " + std::to_string(api.read(F::GUEST_RIP)) + ")");
       return false;
-    default:
-      crash(p, std::string("unhandled VM exit: ") + vs::to_string(e.basic()) + " at GPA " +
-                   std::to_string(e.guest_physical_address) + ", RIP " +
-                   std::to_string(api.read(F::GUEST_RIP)));
+    default: {
+      char where[96];
+      std::snprintf(where, sizeof where, " (guest-physical address %#llx, RIP %#llx)",
+                    static_cast<unsigned long long>(e.guest_physical_address),
+                    static_cast<unsigned long long>(api.read(F::GUEST_RIP)));
+      crash(p, std::string("VM exit not handled yet: ") + vs::to_string(e.basic()) + where);
       return false;
+    }
   }
 }
 

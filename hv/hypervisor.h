@@ -105,6 +105,9 @@ class Hypervisor {
   /// Handles one VM exit; false if the partition crashed.
   bool handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp, const cpu::vmx::ExitInfo& e);
   bool handle_io(Pcpu& pc, const cpu::vmx::ExitInfo& e);
+  /// MOV to CR0/CR4 that touched a bit the hypervisor owns (CR0.NE, CR4.VMXE): false if
+  /// it must fault (#GP injected).
+  bool handle_cr(Pcpu& pc, const cpu::vmx::ExitInfo& e);
   void handle_cpuid(Pcpu& pc, const Partition& p);
   void skip_instruction(Pcpu& pc, const cpu::vmx::ExitInfo& e);
   void crash(Partition& p, const std::string& reason);

@@ -20,6 +20,7 @@
 #include "devices/pit8254/pit8254.h"
 #include "devices/rtc_cmos/rtc_cmos.h"
 #include "devices/uart16550/uart16550.h"
+#include "hv/hypervisor.h"
 
 namespace hvsim {
 
@@ -49,8 +50,9 @@ class Machine::CpuSlot : public Clocked {
     }
     bool was_down = c.run_state() == cpu::RunState::kShutdown;
     m_.running_cpu_ = index_;
-    SimTime t = c.advance(limit);
+    SimTime t = m_.hv_ ? m_.hv_->advance(static_cast<uint32_t>(index_), limit) : c.advance(limit);
     m_.running_cpu_ = -1;
+    if (m_.hv_ && m_.hv_->crashed_partition()) m_.scheduler_.request_stop();
     if (c.instruction_limit_reached()) m_.scheduler_.request_stop();
     // Why shutdown_info: a VMX guest's shutdown activity state does not stop the machine.
     if (!was_down && c.run_state() == cpu::RunState::kShutdown && c.shutdown_info())
@@ -127,6 +129,16 @@ Machine::Machine(const MachineParams& params)
   fp.max_cpus = static_cast<uint16_t>(params_.cpus);
   add_device(std::make_unique<FwCfg>(fp), 0x510, 2);
   add_interrupt_devices();
+  if (params_.hyperv) {
+    // The hypervisor manages RAM above the first MiB: partition memory and its own
+    // structures. Every processor enters VMX root operation now.
+    std::vector<cpu::Cpu*> cpus;
+    for (auto& c : cpus_) cpus.push_back(c.get());
+    hv::HypervisorParams hp;
+    hp.system_base = uint64_t{1} << 20;
+    hp.system_size = params_.memory - hp.system_base;
+    hv_ = std::make_unique<hv::Hypervisor>(std::move(cpus), mem_, io_, mmio_, hp);
+  }
 }
 
 SimTime Machine::device_time() const {
@@ -226,6 +238,10 @@ uint64_t Machine::cycles() const {
 }
 
 const BootPlan& Machine::load_kernel(const KernelSpec& spec) {
+  if (hv_) {
+    boot_ = load_kernel_into_partition(spec);
+    return *boot_;
+  }
   BootPlan plan = load_kernel_image(spec);
   set_boot_entry(plan);
   boot_ = plan;
@@ -239,10 +255,10 @@ BootPlan Machine::load_kernel_image(const KernelSpec& spec) {
   return hvsim::load_kernel(mem_, spec);
 }
 
-void Machine::set_boot_entry(const BootPlan& plan) {
-  cpu::Cpu& c = *cpus_[0];
-  c.reset();
-  cpu::ArchState& s = c.state();
+namespace {
+
+/// The registers a boot protocol leaves (loader/boot.h BootPlan) on top of `s`.
+void apply_boot_state(const BootPlan& plan, cpu::ArchState& s) {
   const cpu::SegReg code32{kBootCode32Selector, 0, 0xFFFFFFFF, 0xC09B};
   const cpu::SegReg code64{kBootCode64Selector, 0, 0xFFFFFFFF, 0xA09B};
   const cpu::SegReg data{kBootDataSelector, 0, 0xFFFFFFFF, 0xC093};
@@ -269,8 +285,39 @@ void Machine::set_boot_entry(const BootPlan& plan) {
     s.gpr[cpu::kRsp] = plan.stack_top;
     s.gpr[cpu::kRdi] = plan.info_addr;
   }
+}
+
+}  // namespace
+
+void Machine::set_boot_entry(const BootPlan& plan) {
+  cpu::Cpu& c = *cpus_[0];
+  c.reset();
+  apply_boot_state(plan, c.state());
   c.state_changed();
   c.set_run_state(cpu::RunState::kRunning);
+}
+
+BootPlan Machine::load_kernel_into_partition(const KernelSpec& spec) {
+  if (!hv_->partitions().empty())
+    throw InputError("hypervisor mode: a kernel is already loaded in the child partition");
+  uint64_t size =
+      params_.partition_memory ? params_.partition_memory : (params_.memory / 2) & ~uint64_t{0xFFF};
+  // Why a scratch memory: the loaders write guest-physical memory; the partition's is
+  // scattered over system pages. Only the pages the loader touched are copied.
+  PhysicalMemory scratch(size);
+  BootPlan plan = hvsim::load_kernel(scratch, spec);
+  hv::Partition& p = hv_->create_partition("child", size);
+  for (uint64_t pfn : scratch.touched_list()) {
+    uint64_t gpa = pfn << PhysicalMemory::kPageShift;
+    hv_->write_guest(p, gpa, scratch.read_ptr(gpa), PhysicalMemory::kPageSize);
+  }
+  cpu::ArchState s;
+  apply_boot_state(plan, s);
+  hv_->set_vp_state(p, 0, s);
+  if (tracer_.enabled())
+    tracer_.instant(now(), "machine", "machine", "load_kernel",
+                    {{"entry", plan.entry_point}, {"partition", p.id}});
+  return plan;
 }
 
 void Machine::set_progress(SimTime every, std::function<void()> fn) {
@@ -336,8 +383,19 @@ StopReason Machine::run(uint64_t max_instructions, SimTime until) {
   SimTime next_progress =
       progress_every_ ? (scheduler_.now() / progress_every_ + 1) * progress_every_ : kNever;
 
+  auto partition_stop = [&]() -> std::optional<StopReason> {
+    const hv::Partition* p = hv_ ? hv_->crashed_partition() : nullptr;
+    if (!p) return std::nullopt;
+    StopReason r;
+    r.kind = StopReason::Kind::kTripleFault;
+    r.cpu = p->vps[0].pcpu;
+    r.message = "partition '" + p->name + "' crashed: " + p->crash_reason;
+    return r;
+  };
+
   for (;;) {
     if (auto r = shutdown_stop()) return *r;
+    if (auto r = partition_stop()) return *r;
     if (insn_budget_end_ != kNoLimit && instructions() >= insn_budget_end_)
       return StopReason{StopReason::Kind::kInstructionLimit, 0, 0, 0, {}};
     if (scheduler_.now() >= until) return StopReason{StopReason::Kind::kTimeLimit, 0, 0, 0, {}};
@@ -366,6 +424,7 @@ uint64_t Machine::state_hash() const {
   Hasher h;
   for (const auto& c : cpus_) c->hash_into(h);
   mem_.hash_into(h);
+  if (hv_) hv_->hash_into(h);
   return h.digest();
 }
 
@@ -391,10 +450,15 @@ std::string Machine::inspect_json() const {
   ev.counter("pending", events_.pending());
   ev.counter("fired", events_.fired());
   root.child("trace").counter("records", tracer_.records());
+  if (hv_) hv_->inspect(root.child("hypervisor"));
   return root.to_json();
 }
 
 void Machine::save(const std::string& path) const {
+  if (hv_)
+    throw InputError("checkpoint " + path +
+                     ": checkpoints of hypervisor mode are not supported yet (the "
+                     "hypervisor's state is not saved)");
   StateWriter w;
   w.begin_section("machine", kCheckpointVersion);
   w.u32("cpus", params_.cpus);

@@ -1,4 +1,5 @@
-// A whole simulated computer in bare-metal mode: processors, RAM, buses, platform devices.
+// A whole simulated computer: processors, RAM, buses, platform devices; in bare-metal mode,
+// or in hypervisor mode with hv/'s hypervisor running a child partition.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,9 @@ namespace cpu {
 class Cpu;
 class ApicBus;
 }  // namespace cpu
+namespace hv {
+class Hypervisor;
+}  // namespace hv
 class Device;
 class Uart16550;
 class DebugExit;
@@ -35,7 +39,8 @@ class IsaIrqRouter;
 struct StopReason {
   enum class Kind {
     kDebugExit,         ///< the guest wrote `exit_value` to the debug-exit port
-    kTripleFault,       ///< processor `cpu` shut down; `rip`, `message` say where and why
+    kTripleFault,       ///< processor `cpu` shut down, or (hypervisor mode) the child
+                        ///< partition crashed; `rip`, `message` say where and why
     kHalted,            ///< every processor halted and nothing can wake them
     kInstructionLimit,  ///< max_instructions retired (summed over processors)
     kTimeLimit,         ///< simulated time reached `until`
@@ -111,6 +116,8 @@ class Machine {
   static std::unique_ptr<Machine> restore(const std::string& path);
 
   cpu::Cpu& cpu(size_t i) { return *cpus_[i]; }
+  /// The hypervisor (hypervisor mode), else nullptr.
+  const hv::Hypervisor* hypervisor() const { return hv_.get(); }
   size_t cpu_count() const { return cpus_.size(); }
   PhysicalMemory& memory() { return mem_; }
   PortIoBus& io_bus() { return io_; }
@@ -124,6 +131,8 @@ class Machine {
   void on_serial_byte(uint8_t b);
   BootPlan load_kernel_image(const KernelSpec& spec);
   void set_boot_entry(const BootPlan& plan);
+  /// Hypervisor mode: loads the kernel into a new child partition and starts its VP there.
+  BootPlan load_kernel_into_partition(const KernelSpec& spec);
   std::optional<StopReason> check_idle() const;
   void add_interrupt_devices();
   /// The time of a device access: the running processor's local time, else the event
@@ -147,6 +156,7 @@ class Machine {
   Pic8259* pic_ = nullptr;
   IoApic* ioapic_ = nullptr;
   std::unique_ptr<IsaIrqRouter> isa_irq_;
+  std::unique_ptr<hv::Hypervisor> hv_;  ///< hypervisor mode only
   std::optional<BootPlan> boot_;
 
   // Per-run stop bookkeeping.

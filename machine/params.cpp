@@ -93,6 +93,16 @@ void validate(const MachineParams& p) {
   if (p.rtc_start < 0 || p.rtc_start > 253402300799)
     throw InputError("bad rtc_start " + std::to_string(p.rtc_start) +
                      ": must be between 0 (1970) and 253402300799 (9999-12-31)");
+  if (p.hyperv && p.memory < (uint64_t{16} << 20))
+    throw InputError("bad memory size " + std::to_string(p.memory) +
+                     ": hypervisor mode needs at least 16 MiB");
+  if (p.partition_memory % 4096 != 0)
+    throw InputError("bad partition memory " + std::to_string(p.partition_memory) +
+                     ": not a multiple of 4 KiB");
+  if (p.hyperv && p.partition_memory > p.memory - (uint64_t{4} << 20))
+    throw InputError("bad partition memory " + std::to_string(p.partition_memory) +
+                     ": leave the hypervisor at least 4 MiB of the " +
+                     std::to_string(p.memory >> 20) + " MiB of RAM");
 }
 
 }  // namespace hvsim

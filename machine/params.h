@@ -26,6 +26,11 @@ struct MachineParams {
   int64_t rtc_start = 1704067200;
   /// Cycle costs of every processor (cpu/timing.h); checkpoints record the table.
   cpu::timing::Table timing;
+  /// Hypervisor mode: hv/'s hypervisor owns VMX root operation on every processor, and
+  /// load_kernel boots the kernel in a child partition instead of on the bare machine.
+  bool hyperv = false;
+  /// Hypervisor mode: bytes of memory of that child partition (0: half of RAM).
+  uint64_t partition_memory = 0;
 };
 
 /// Parses a size such as "256M", "1G", "4096K", "65536" (bytes) or "2GiB". Throws

@@ -28,6 +28,10 @@ void bind_machine(py::module_& m) {
       .def_readwrite("quantum_ps", &MachineParams::quantum, "scheduler quantum in picoseconds")
       .def_readwrite("rtc_start", &MachineParams::rtc_start,
                      "CMOS RTC time at simulated time 0, seconds since 1970 (UTC)")
+      .def_readwrite("hyperv", &MachineParams::hyperv,
+                     "hypervisor mode: the kernel boots in a child partition")
+      .def_readwrite("partition_memory", &MachineParams::partition_memory,
+                     "hypervisor mode: bytes of the child partition's memory (0: half of RAM)")
       .def(
           "set_timing",
           [](MachineParams& p, const std::string& name, uint64_t cycles) {

@@ -136,9 +136,10 @@ RunResult VmxApi::run_until(uint64_t cycle_target) {
   vmx_.api_stop_ = false;
   c.stop_ = &vmx_.api_stop_;
   r.kind = RunResult::Kind::kLimit;
-  while (vmx_.non_root() && c.cycles_ < cycle_target && !(saved_stop && *saved_stop)) {
+  while (vmx_.non_root() && c.cycles_ < cycle_target && !(saved_stop && *saved_stop) &&
+         c.instructions_ < c.instruction_limit_) {
     if (c.run_state_ == RunState::kRunning) {
-      c.execute(cycle_target, Cpu::kNoLimit);
+      c.execute(cycle_target, c.instruction_limit_);
       continue;
     }
     c.idle_until(cycle_target);

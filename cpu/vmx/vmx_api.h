@@ -81,8 +81,9 @@ class VmxApi {
   /// Continues a guest left running by kLimit.
   RunResult run(uint64_t max_instructions = ~uint64_t{0});
   /// Continues the guest until the next VM exit or until the processor's cycle count
-  /// reaches `cycle_target` (then kLimit, or kHalted if the guest is halted and nothing
-  /// but a device can wake it): one time slice of a physical CPU in hypervisor mode.
+  /// reaches `cycle_target` or its instruction limit (Cpu::set_instruction_limit) (then
+  /// kLimit, or kHalted if the guest is halted and nothing but a device can wake it): one
+  /// time slice of a physical CPU in hypervisor mode.
   RunResult run_until(uint64_t cycle_target);
   /// True while the processor is in VMX non-root operation.
   bool in_guest() const;

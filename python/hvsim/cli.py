@@ -112,7 +112,9 @@ def cmd_run(args):
         if not args.kernel:
             raise InputError("run needs --kernel FILE (or --restore CHECKPOINT)")
         m = Machine(cpus=args.smp, memory=args.memory, seed=args.seed, rtc_start=args.rtc_start,
-                    timing=dict(args.timing or []))
+                    timing=dict(args.timing or []),
+                    mode="hyperv" if args.hyperv else "bare-metal",
+                    partition_memory=args.partition_memory)
         # Load before opening any output: bad input must not truncate an existing file.
         m.load_kernel(args.kernel, cmdline=args.append or "", modules=args.module or [])
     serial_file = None
@@ -179,6 +181,10 @@ def build_parser():
     r.add_argument("--module", metavar="FILE", action="append",
                    help="a Multiboot module (repeatable)")
     r.add_argument("--smp", metavar="N", type=_positive_int, default=1, help="processors (1)")
+    r.add_argument("--hyperv", action="store_true",
+                   help="hypervisor mode: boot the kernel in a child partition (one VP)")
+    r.add_argument("--partition-memory", metavar="SIZE",
+                   help="with --hyperv: the child partition's memory (half of --memory)")
     r.add_argument("--memory", metavar="SIZE", default="256M", help="RAM, e.g. 256M, 1G (256M)")
     r.add_argument("--seed", metavar="N", type=int, default=0, help="RNG seed (0)")
     r.add_argument("--rtc-start", metavar="TIME",

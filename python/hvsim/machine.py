@@ -85,7 +85,7 @@ def _duration_ps(value):
 
 
 class Machine:
-    """A simulated x86-64 computer in bare-metal mode.
+    """A simulated x86-64 computer, in bare-metal mode or in hypervisor mode.
 
     Machine(cpus=1, memory="256M", seed=0, rtc_start=None): `cpus` processors (processor 0
     boots, the others wait for INIT/SIPI), `memory` bytes of RAM from address 0 (an int or a
@@ -98,10 +98,14 @@ class Machine:
     deterministic: the same kernel and inputs give the same state.
     `timing` overrides entries of the cycle-cost table by name, e.g. {"divide": 30}
     (`hvsim.timing_entries()` lists them with their defaults; see cpu/timing.h).
+    `mode="hyperv"`: hvsim's hypervisor (hv/) owns every processor and `load_kernel` boots
+    the kernel in a child partition of `partition_memory` bytes (default half of RAM) with
+    one virtual processor; its port I/O goes to the devices above through VM exits. First
+    cut: no checkpoints, no interrupts into the partition yet (docs/hv.md).
     """
 
     def __init__(self, cpus=1, memory="256M", seed=0, cpu_freq_hz=2_000_000_000, rtc_start=None,
-                 timing=None,
+                 timing=None, mode="bare-metal", partition_memory=None,
                  _native=None):
         if _native is not None:
             self._m = _native
@@ -113,6 +117,11 @@ class Machine:
             p.cpu_freq_hz = int(cpu_freq_hz)
             if rtc_start is not None:
                 p.rtc_start = _epoch(rtc_start)
+            if mode not in ("bare-metal", "hyperv"):
+                raise InputError("bad mode '%s': expected 'bare-metal' or 'hyperv'" % mode)
+            p.hyperv = mode == "hyperv"
+            if partition_memory is not None:
+                p.partition_memory = _size(partition_memory, "partition memory size")
             for name, cycles in (timing or {}).items():
                 p.set_timing(str(name), _cycles(name, cycles))
             self._m = native.Machine(p)

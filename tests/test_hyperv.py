@@ -1,0 +1,93 @@
+"""Hypervisor mode, first cut (docs/hv.md): guest-kit kernels boot unchanged in a child
+partition (EPT-mapped memory, one virtual processor); their port I/O reaches the machine's
+devices through VM exits, so the serial output and the debug exit are as on bare metal; the
+hypervisor's exits are in the inspect tree; runs are deterministic; what is not built yet
+stops the run with a message that says so."""
+
+import pytest
+
+import hvsim
+
+
+def boot(guest, program, memory="256M", partition_memory=None, cmdline=""):
+    m = hvsim.Machine(memory=memory, mode="hyperv", partition_memory=partition_memory)
+    m.load_kernel(guest(program), cmdline=cmdline)
+    return m, m.run()
+
+
+@pytest.mark.parametrize("program", ["compute", "exceptions", "pagefault", "syscall",
+                                     "realmode", "paging_la57", "debugregs", "memcopy"])
+def test_program_runs_in_a_child_partition_as_on_bare_metal(guest, program):
+    m, stop = boot(guest, program)
+    assert stop.kind == "debug_exit" and stop.exit_value == 0, (stop, m.serial_output)
+    bare = hvsim.Machine(memory="256M")
+    bare.load_kernel(guest(program))
+    assert bare.run() == stop
+    assert m.serial_output == bare.serial_output
+    hv = m.inspect()["hypervisor"]
+    vp = hv["partitions"]["child"]["vp0"]
+    # Every byte of serial output (and the debug exit) went out through an I/O exit.
+    assert vp["exits_by_reason"]["IO_INSTRUCTION"] > len(m.serial_output)
+    assert hv["partitions"]["child"]["pages"] == (128 << 20) // 4096
+
+
+def test_partition_sees_its_own_memory_and_the_hypervisor(guest):
+    m, stop = boot(guest, "hello", partition_memory="64M")
+    assert stop.kind == "debug_exit" and stop.exit_value == 0
+    # The Multiboot memory map is the partition's: 64 MiB, not the machine's 256.
+    assert "upper 64512 KiB" in m.serial_output, m.serial_output
+    hv = m.inspect()["hypervisor"]
+    assert hv["partitions"]["child"]["memory"] == 64 << 20
+    assert hv["hypervisor_pages"] > 0 and hv["free_pages"] > 0
+
+
+def test_deterministic(guest):
+    a, sa = boot(guest, "compute")
+    b, sb = boot(guest, "compute")
+    assert sa == sb
+    assert a.state_hash() == b.state_hash()
+    assert a.instructions == b.instructions and a.sim_time_ns == b.sim_time_ns
+    bare = hvsim.Machine(memory="256M")
+    bare.load_kernel(guest("compute"))
+    bare.run()
+    assert bare.state_hash() != a.state_hash()
+
+
+def test_guest_triple_fault_crashes_the_partition(guest):
+    m, stop = boot(guest, "triple_fault")
+    assert stop.kind == "triple_fault"
+    assert "partition 'child' crashed: triple fault" in stop.message
+    assert stop.exit_status == 4
+
+
+def test_what_is_not_built_yet_says_so(guest, tmp_path):
+    # The local APIC is not virtualized yet: its MMIO page is not in the partition.
+    m, stop = boot(guest, "timers")
+    assert stop.kind == "triple_fault"
+    assert "VM exit not handled yet: EPT_VIOLATION" in stop.message, stop.message
+    assert "0xfee00" in stop.message
+    m, stop = boot(guest, "hello")
+    with pytest.raises(hvsim.InputError, match="not supported yet"):
+        m.save(str(tmp_path / "x.ckpt"))
+    assert not (tmp_path / "x.ckpt").exists()
+
+
+def test_bad_hypervisor_parameters(guest):
+    with pytest.raises(hvsim.InputError, match="at least 16 MiB"):
+        hvsim.Machine(memory="8M", mode="hyperv")
+    with pytest.raises(hvsim.InputError, match="leave the hypervisor at least 4 MiB"):
+        hvsim.Machine(memory="64M", mode="hyperv", partition_memory="62M")
+    with pytest.raises(hvsim.InputError, match="bad mode"):
+        hvsim.Machine(mode="hyper-v")
+    m = hvsim.Machine(memory="64M", mode="hyperv")
+    m.load_kernel(guest("hello"))
+    with pytest.raises(hvsim.InputError, match="already loaded"):
+        m.load_kernel(guest("hello"))
+
+
+def test_cli_hyperv_flag(cli, guest):
+    p = cli("run", "--hyperv", "--kernel", guest("hello"))
+    assert p.returncode == 1, p.stderr
+    assert "Hello from hvsim guest" in p.stdout
+    p = cli("run", "--hyperv", "--kernel", guest("triple_fault"), "-q")
+    assert p.returncode == 4
