@@ -133,10 +133,31 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
       return true;
     case ExitReason::RDMSR:
     case ExitReason::WRMSR:
-      // The bitmap traps IA32_FEATURE_CONTROL and the VMX MSRs (no nested VMX), and MSRs
-      // outside the bitmap ranges (synthetic MSRs come with the TLFS interface): #GP(0).
-      inject_exception(api, 13, true, 0);
+      // The bitmap traps IA32_FEATURE_CONTROL and the VMX MSRs (no nested VMX: #GP) and
+      // every MSR outside its ranges: the synthetic MSRs, the rest #GP.
+      if (handle_msr(pc, p, vp, e.basic() == ExitReason::WRMSR))
+        skip_instruction(pc, e);
+      else
+        inject_exception(api, 13, true, 0);
       return true;
+    case ExitReason::VMCALL: {
+      // Hypercalls come from CPL 0 in protected mode; otherwise #UD (dossier §3.1).
+      bool pe = api.read(F::GUEST_CR0) & cpu::kCr0PE;
+      unsigned cpl = (api.read(F::GUEST_SS_ACCESS_RIGHTS) >> 5) & 3;
+      if (!pe || cpl != 0 || (api.read(F::GUEST_RFLAGS) & cpu::kFlagVM)) {
+        inject_exception(api, 6, false, 0);
+        return true;
+      }
+      handle_hypercall(pc, p, e);
+      skip_instruction(pc, e);
+      return true;
+    }
+    case ExitReason::EPT_VIOLATION:
+      if (overlay_write(pc, p, e)) {  // overlay pages are read-only to the guest (#GP)
+        inject_exception(api, 13, true, 0);
+        return true;
+      }
+      break;
     case ExitReason::CONTROL_REGISTER_ACCESSES:
       if (handle_cr(pc, e))
         skip_instruction(pc, e);
@@ -170,15 +191,14 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
     case ExitReason::TRIPLE_FAULT:
       crash(p, "triple fault (guest RIP " + std::to_string(api.read(F::GUEST_RIP)) + ")");
       return false;
-    default: {
-      char where[96];
-      std::snprintf(where, sizeof where, " (guest-physical address %#llx, RIP %#llx)",
-                    static_cast<unsigned long long>(e.guest_physical_address),
-                    static_cast<unsigned long long>(api.read(F::GUEST_RIP)));
-      crash(p, std::string("VM exit not handled yet: ") + vs::to_string(e.basic()) + where);
-      return false;
-    }
+    default: break;
   }
+  char where[96];
+  std::snprintf(where, sizeof where, " (guest-physical address %#llx, RIP %#llx)",
+                static_cast<unsigned long long>(e.guest_physical_address),
+                static_cast<unsigned long long>(api.read(F::GUEST_RIP)));
+  crash(p, std::string("VM exit not handled yet: ") + vs::to_string(e.basic()) + where);
+  return false;
 }
 
 }  // namespace hvsim::hv

@@ -12,6 +12,7 @@
 #include "cpu/vmx/spec/controls.h"
 #include "cpu/vmx/spec/ept.h"
 #include "cpu/vmx/vmx.h"
+#include "hv/spec/tlfs.h"
 
 namespace hvsim::hv {
 
@@ -39,7 +40,12 @@ constexpr uint16_t kHostCode = 0x08, kHostData = 0x10, kHostTss = 0x18;
 
 Hypervisor::Hypervisor(std::vector<cpu::Cpu*> cpus, PhysicalMemory& mem, PortIoBus& io,
                        MmioBus& mmio, const HypervisorParams& p)
-    : mem_(mem), io_(io), mmio_(mmio), pages_(mem, p.system_base, p.system_size) {
+    : mem_(mem),
+      io_(io),
+      mmio_(mmio),
+      pages_(mem, p.system_base, p.system_size),
+      tsc_hz_(p.tsc_hz),
+      apic_hz_(p.apic_hz) {
   msr_bitmap_ = pages_.allocate(kHypervisorOwned).value();
   // RDMSR/WRMSR exit for IA32_FEATURE_CONTROL and the VMX capability MSRs (no nested VMX);
   // every other MSR in the two bitmap ranges is the guest's own (SDM 25.6.9). MSRs outside
@@ -126,6 +132,14 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
     MapError e = p->gpa->map(gpa, spa, 7);
     if (e != MapError::kOk) throw InternalError(std::string("partition map: ") + to_string(e));
   }
+  namespace pv = spec::privilege;
+  p->cpuid.privileges = pv::kAccessHypercallMsrs | pv::kAccessVpIndex |
+                        pv::kAccessPartitionReferenceCounter | pv::kAccessPartitionReferenceTsc |
+                        pv::kAccessFrequencyRegs;
+  p->cpuid.features = spec::feature::kFrequencyMsrsAvailable;
+  p->hypercall_page = pages_.allocate(kHypervisorOwned).value();
+  mem_.write(p->hypercall_page, spec::kHypercallPageVmcall, sizeof spec::kHypercallPageVmcall);
+  p->tsc_page = pages_.allocate(kHypervisorOwned).value();
   VirtualProcessor vp;
   vp.index = 0;
   vp.pcpu = static_cast<uint32_t>(free_pcpu - pcpus_.begin());
@@ -134,6 +148,8 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
   p->vps.push_back(vp);
   free_pcpu->partition = p.get();
   free_pcpu->vp = 0;
+  // The partition's reference time starts now, on its VP's processor's TSC.
+  p->time = std::make_unique<ReferenceTime>(tsc_hz_, free_pcpu->cpu->cycles());
   build_vmcs(*p, p->vps[0]);
   partitions_.push_back(std::move(p));
   return *partitions_.back();
@@ -316,6 +332,14 @@ void Hypervisor::inspect(InspectNode& n) const {
     pn.counter("memory", p->memory);
     pn.counter("pages", pages_.pages_of(p->id));
     pn.value("state", p->crashed ? "crashed: " + p->crash_reason : "running");
+    pn.counter("guest_os_id", p->guest_os_id);
+    pn.counter("hypercall_msr", p->hypercall_msr);
+    pn.counter("reference_tsc_msr", p->reference_tsc_msr);
+    pn.counter("hypercalls", p->hypercalls);
+    InspectNode& hs = pn.child("hypercalls_by_status");
+    for (unsigned k = 0; k < std::size(p->hypercalls_by_status); ++k)
+      if (p->hypercalls_by_status[k])
+        hs.counter(spec::to_string(static_cast<spec::HvStatus>(k)), p->hypercalls_by_status[k]);
     for (const VirtualProcessor& vp : p->vps) {
       InspectNode& v = pn.child("vp" + std::to_string(vp.index));
       v.counter("pcpu", vp.pcpu);
@@ -333,6 +357,10 @@ void Hypervisor::hash_into(Hasher& h) const {
   for (const auto& p : partitions_) {
     h.u64(p->id);
     h.u64(p->crashed);
+    h.u64(p->guest_os_id);
+    h.u64(p->hypercall_msr);
+    h.u64(p->reference_tsc_msr);
+    h.u64(p->tsc_sequence);
     for (const VirtualProcessor& vp : p->vps) {
       h.u64(vp.launched);
       h.u64(vp.halted);

@@ -16,6 +16,7 @@
 #include "cpu/cpu.h"
 #include "cpu/vmx/vmx_api.h"
 #include "hv/partition_memory.h"
+#include "hv/reference_time.h"
 #include "hv/synthetic_cpuid.h"
 
 namespace hvsim {
@@ -45,14 +46,30 @@ struct Partition {
   uint64_t memory = 0;  ///< bytes of guest-physical memory, mapped at GPA 0
   std::unique_ptr<GpaSpace> gpa;
   std::vector<VirtualProcessor> vps;
-  /// What its hypervisor CPUID leaves say. Privileges and features are advertised only as
-  /// the hypervisor implements them: none yet (the TLFS MSRs and hypercalls come next).
+  /// What its hypervisor CPUID leaves say: privileges and features are advertised only as
+  /// the hypervisor implements them (hv/synthetic_msrs.cpp).
   SyntheticCpuidParams cpuid;
+  // Partition-wide synthetic MSRs (TLFS; spec/hyperv-interfaces.md §2) and their overlays.
+  uint64_t guest_os_id = 0;
+  uint64_t hypercall_msr = 0;
+  uint64_t reference_tsc_msr = 0;
+  /// Hypervisor pages overlaid at the GPFNs of HYPERCALL / REFERENCE_TSC while enabled, and
+  /// the EPT entries they replaced.
+  uint64_t hypercall_page = 0, hypercall_saved = 0;
+  uint64_t tsc_page = 0, tsc_page_saved = 0;
+  uint32_t tsc_sequence = 0;
+  std::unique_ptr<ReferenceTime> time;  ///< TIME_REF_COUNT: 0 at partition creation
+  uint64_t hypercalls = 0;
+  uint64_t hypercalls_by_status[0x80] = {};
   bool crashed = false;
   std::string crash_reason;
 };
 
 struct HypervisorParams {
+  /// The processors' TSC frequency and their local APIC timer's input clock (what
+  /// TSC_FREQUENCY and APIC_FREQUENCY report).
+  uint64_t tsc_hz = 2'000'000'000;
+  uint64_t apic_hz = 1'000'000'000;
   /// The RAM the hypervisor manages: partition memory and its own structures (EPT
   /// tables, VMCS and VMXON regions, the host context).
   uint64_t system_base = 0;
@@ -108,6 +125,15 @@ class Hypervisor {
   /// MOV to CR0/CR4 that touched a bit the hypervisor owns (CR0.NE, CR4.VMXE): false if
   /// it must fault (#GP injected).
   bool handle_cr(Pcpu& pc, const cpu::vmx::ExitInfo& e);
+  /// RDMSR/WRMSR of a synthetic MSR (hv/synthetic_msrs.cpp): false if it must #GP.
+  bool handle_msr(Pcpu& pc, Partition& p, VirtualProcessor& vp, bool write);
+  /// VMCALL (hv/hypercalls.cpp): the hypercall, its result in RAX.
+  void handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitInfo& e);
+  /// Turns an overlay on or off at `gpfn_msr`'s GPFN (and invalidates the EPT).
+  void set_overlay(Partition& p, uint64_t page, uint64_t* saved, uint64_t old_msr, uint64_t new_msr,
+                   uint8_t rwx);
+  /// An EPT violation on an overlay page (a write): true if it was one (#GP injected).
+  bool overlay_write(Pcpu& pc, const Partition& p, const cpu::vmx::ExitInfo& e);
   void handle_cpuid(Pcpu& pc, const Partition& p);
   void skip_instruction(Pcpu& pc, const cpu::vmx::ExitInfo& e);
   void crash(Partition& p, const std::string& reason);
@@ -120,6 +146,7 @@ class Hypervisor {
   std::vector<std::unique_ptr<Partition>> partitions_;
   uint64_t msr_bitmap_ = 0;  ///< one MSR bitmap for every VMCS (hypervisor-owned)
   PartitionId next_id_ = 1;
+  uint64_t tsc_hz_, apic_hz_;
 };
 
 }  // namespace hvsim::hv

@@ -31,8 +31,10 @@ class HypervisorTest : public CpuFixture {
  public:
   HypervisorTest() { io_.map(0xE9, 1, &log_, "log"); }
   void make() {
-    hv_ = std::make_unique<Hypervisor>(std::vector<cpu::Cpu*>{cpu_.get()}, mem_, io_, mmio_,
-                                       HypervisorParams{kSystemBase, kSystemSize});
+    HypervisorParams hp;
+    hp.system_base = kSystemBase;
+    hp.system_size = kSystemSize;
+    hv_ = std::make_unique<Hypervisor>(std::vector<cpu::Cpu*>{cpu_.get()}, mem_, io_, mmio_, hp);
   }
   /// A partition of 1 MiB whose VP starts at GPA 0x1000 in flat 32-bit protected mode with
   /// paging off, the program `code` there, a GDT at GPA 0x800 (null, code 0x08, data 0x10).

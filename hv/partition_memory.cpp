@@ -182,6 +182,28 @@ MapError GpaSpace::unmap(uint64_t gpa, uint64_t* spa) {
   return MapError::kOk;
 }
 
+MapError GpaSpace::overlay(uint64_t gpa, uint64_t spa, uint8_t rwx, uint64_t* saved) {
+  if ((gpa | spa) & (kPageSize - 1)) return MapError::kUnaligned;
+  if (gpa >> kGpaBits) return MapError::kOutOfRange;
+  if (pages_.owner(spa) != kHypervisorOwned) return MapError::kNotOwner;
+  if (!valid()) return MapError::kNoMemory;
+  bool oom = false;
+  uint64_t slot = leaf_slot(gpa, true, &oom);
+  if (oom) return MapError::kNoMemory;
+  *saved = mem_.load<uint64_t>(slot);
+  mem_.store<uint64_t>(slot, spa | kWriteBack | (rwx & vs::kEptRwx));
+  return MapError::kOk;
+}
+
+MapError GpaSpace::remove_overlay(uint64_t gpa, uint64_t saved) {
+  if (gpa & (kPageSize - 1)) return MapError::kUnaligned;
+  if ((gpa >> kGpaBits) || !valid()) return MapError::kOutOfRange;
+  uint64_t slot = leaf_slot_const(gpa);
+  if (!slot) return MapError::kNotMapped;
+  mem_.store<uint64_t>(slot, saved);
+  return MapError::kOk;
+}
+
 std::optional<uint64_t> GpaSpace::translate(uint64_t gpa, uint8_t* rwx) const {
   if ((gpa >> kGpaBits) || !valid()) return std::nullopt;
   uint64_t slot = leaf_slot_const(gpa & ~(kPageSize - 1));

@@ -87,6 +87,13 @@ class GpaSpace {
   MapError map(uint64_t gpa, uint64_t spa, uint8_t rwx);
   /// Removes the mapping of guest page `gpa`; *spa (if given) receives the system page.
   MapError unmap(uint64_t gpa, uint64_t* spa = nullptr);
+  /// Points guest page `gpa` (mapped or not) at hypervisor-owned page `spa` with rights
+  /// `rwx`: an overlay page the hypervisor fills (the hypercall page, the reference TSC
+  /// page; TLFS "overlay pages"). *saved receives the EPT entry it replaced (0: none) for
+  /// remove_overlay. Invalidate afterwards, as after unmap.
+  MapError overlay(uint64_t gpa, uint64_t spa, uint8_t rwx, uint64_t* saved);
+  /// Puts back the entry overlay() replaced.
+  MapError remove_overlay(uint64_t gpa, uint64_t saved);
   /// The system address of `gpa` and the rights of its mapping; nothing if unmapped.
   std::optional<uint64_t> translate(uint64_t gpa, uint8_t* rwx = nullptr) const;
   /// The EPT pointer: write-back, 4-level walk, no A/D flags.

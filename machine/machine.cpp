@@ -137,6 +137,8 @@ Machine::Machine(const MachineParams& params)
     hv::HypervisorParams hp;
     hp.system_base = uint64_t{1} << 20;
     hp.system_size = params_.memory - hp.system_base;
+    hp.tsc_hz = params_.cpu_freq_hz;
+    hp.apic_hz = cpu::CpuParams{}.apic_timer_hz;
     hv_ = std::make_unique<hv::Hypervisor>(std::move(cpus), mem_, io_, mmio_, hp);
   }
 }

@@ -41,6 +41,30 @@ def test_partition_sees_its_own_memory_and_the_hypervisor(guest):
     assert hv["hypervisor_pages"] > 0 and hv["free_pages"] > 0
 
 
+def test_hypervisor_interface_from_inside_the_partition(guest):
+    # guest/programs/hv_basic.c: CPUID leaves, GUEST_OS_ID and the hypercall page overlay,
+    # hypercall status codes, VP_INDEX, TIME_REF_COUNT, the reference TSC page, the
+    # frequency MSRs and every #GP rule, checked by the guest itself.
+    m, stop = boot(guest, "hv_basic")
+    assert stop.kind == "debug_exit" and stop.exit_value == 0, m.serial_output
+    assert "hv_basic: all" in m.serial_output
+    child = m.inspect()["hypervisor"]["partitions"]["child"]
+    assert child["hypercalls"] == 6
+    assert child["hypercalls_by_status"] == {
+        "HV_STATUS_SUCCESS": 2, "HV_STATUS_INVALID_HYPERCALL_CODE": 1,
+        "HV_STATUS_INVALID_HYPERCALL_INPUT": 1, "HV_STATUS_INVALID_ALIGNMENT": 2}
+    assert child["guest_os_id"] == 0 and child["hypercall_msr"] & 1 == 0  # disabled at the end
+    exits = child["vp0"]["exits_by_reason"]
+    assert exits["VMCALL"] == 6 and exits["RDMSR"] > 10 and exits["EPT_VIOLATION"] == 1
+    a, _ = boot(guest, "hv_basic")
+    assert a.state_hash() == m.state_hash()
+    # On bare metal there is no hypervisor to find.
+    bare = hvsim.Machine()
+    bare.load_kernel(guest("hv_basic"))
+    assert bare.run().exit_value != 0
+    assert "FAIL: CPUID.1:ECX[31]" in bare.serial_output
+
+
 def test_deterministic(guest):
     a, sa = boot(guest, "compute")
     b, sb = boot(guest, "compute")

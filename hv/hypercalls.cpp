@@ -1,0 +1,67 @@
+// Hypercalls (TLFS; spec/hyperv-interfaces.md §3): VMCALL from the hypercall page, the input
+// value decoded and checked (hv/hypercall_abi.h), the call dispatched, the result in RAX.
+// Implemented calls: HvCallNotifyLongSpinWait, HvCallFlushVirtualAddressSpace and
+// HvCallFlushVirtualAddressList (they flush more than asked: every translation of the
+// partition's VPs, which the TLFS allows). Other codes answer HV_STATUS_INVALID_HYPERCALL_CODE,
+// as a hypervisor that does not offer a call does.
+#include "cpu/spec/descriptors.h"
+#include "cpu/vmx/spec/ept.h"
+#include "hv/hypercall_abi.h"
+#include "hv/hypervisor.h"
+
+namespace hvsim::hv {
+
+using cpu::vmx::VmcsField;
+using F = VmcsField;
+using spec::HvCallCode;
+using spec::HvStatus;
+
+void Hypervisor::handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitInfo& e) {
+  (void)e;
+  cpu::vmx::VmxApi& api = *pc.api;
+  cpu::ArchState& s = pc.cpu->state();
+  // 64-bit callers pass the input value in RCX, GPAs or fast data in RDX and R8; 32-bit
+  // callers in EDX:EAX, EBX:ECX and EDI:ESI, and get the result in EDX:EAX (TLFS).
+  bool long64 = (api.read(F::GUEST_IA32_EFER) & cpu::kEferLMA) &&
+                (api.read(F::GUEST_CS_ACCESS_RIGHTS) & cpu::spec::kAttrL);
+  auto pair = [&](int hi, int lo) { return (s.gpr[hi] << 32) | static_cast<uint32_t>(s.gpr[lo]); };
+  HypercallRegisters regs;
+  regs.rcx = long64 ? s.gpr[cpu::kRcx] : pair(cpu::kRdx, cpu::kRax);
+  regs.rdx = long64 ? s.gpr[cpu::kRdx] : pair(cpu::kRbx, cpu::kRcx);
+  regs.r8 = long64 ? s.gpr[cpu::kR8] : pair(cpu::kRdi, cpu::kRsi);
+  HypercallInput in = decode_input(regs.rcx);
+  const HypercallDescriptor* desc = guest_call_descriptor(in.call_code);
+  auto code = static_cast<HvCallCode>(in.call_code);
+  bool implemented = code == HvCallCode::HvCallNotifyLongSpinWait ||
+                     code == HvCallCode::HvCallFlushVirtualAddressSpace ||
+                     code == HvCallCode::HvCallFlushVirtualAddressList;
+  HvStatus status = validate_input(in, implemented ? desc : nullptr);
+  if (status == HvStatus::HV_STATUS_SUCCESS && !in.fast)
+    status = check_memory_blocks(regs, in, *desc, GpaSpace::kGpaBits);
+  uint16_t reps = 0;
+  if (status == HvStatus::HV_STATUS_SUCCESS) {
+    switch (code) {
+      case HvCallCode::HvCallNotifyLongSpinWait: break;  // a hint; nothing to schedule
+      case HvCallCode::HvCallFlushVirtualAddressSpace:
+      case HvCallCode::HvCallFlushVirtualAddressList:
+        for (const VirtualProcessor& vp : p.vps)
+          pcpus_[vp.pcpu].api->invvpid(
+              static_cast<uint64_t>(cpu::vmx::spec::InvvpidType::kSingleContext), vp.vpid);
+        reps = in.rep_count;
+        break;
+      default: break;
+    }
+  }
+  ++p.hypercalls;
+  auto st = static_cast<uint16_t>(status);
+  if (st < std::size(p.hypercalls_by_status)) ++p.hypercalls_by_status[st];
+  uint64_t rax = encode_result(status, reps);
+  if (long64) {
+    s.gpr[cpu::kRax] = rax;
+  } else {
+    s.gpr[cpu::kRax] = static_cast<uint32_t>(rax);
+    s.gpr[cpu::kRdx] = rax >> 32;
+  }
+}
+
+}  // namespace hvsim::hv
