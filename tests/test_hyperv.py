@@ -65,6 +65,14 @@ def test_hypervisor_interface_from_inside_the_partition(guest):
     assert "FAIL: CPUID.1:ECX[31]" in bare.serial_output
 
 
+def test_hypercall_benchmark_mode(guest):
+    m, stop = boot(guest, "hv_basic", cmdline="hypercalls=1000")
+    assert stop.kind == "debug_exit" and stop.exit_value == 0, m.serial_output
+    assert "hv_bench: 1000 hypercalls" in m.serial_output
+    child = m.inspect()["hypervisor"]["partitions"]["child"]
+    assert child["hypercalls_by_status"] == {"HV_STATUS_SUCCESS": 1000}
+
+
 def test_deterministic(guest):
     a, sa = boot(guest, "compute")
     b, sb = boot(guest, "compute")
