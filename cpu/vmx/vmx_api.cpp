@@ -87,34 +87,17 @@ RunResult VmxApi::vm_enter(Entry e, uint64_t max_instructions) {
   return run(max_instructions);
 }
 
-RunResult VmxApi::run(uint64_t max_instructions) {
+template <typename Loop>
+RunResult VmxApi::run_guest(Loop loop) {
   CpuImpl& c = vmx_.c_;
   RunResult r;
   uint64_t start = c.instructions_;
+  // The engine's stop flag points at the VMX engine's for the run: a VM exit stops it.
   const bool* saved_stop = c.stop_;
   vmx_.api_running_ = true;
   vmx_.api_stop_ = false;
   c.stop_ = &vmx_.api_stop_;
-  while (vmx_.non_root()) {
-    uint64_t done = c.instructions_ - start;
-    if (done >= max_instructions || (saved_stop && *saved_stop)) {
-      r.kind = RunResult::Kind::kLimit;
-      break;
-    }
-    uint64_t n = std::min(kChunk, max_instructions - done);
-    if (c.run_state_ == RunState::kRunning) {
-      c.execute(~uint64_t{0}, c.instructions_ + n);
-    } else {
-      // Halted, shutdown or waiting for SIPI: boundary events (an MTF exit, the timer, a
-      // signal) are serviced, time goes on to the next wake-up; if only a device event
-      // could wake the guest, say so.
-      c.idle_until(c.cycles_ + kChunk);
-      if (vmx_.non_root() && c.run_state_ != RunState::kRunning && !cpu_.can_wake()) {
-        r.kind = RunResult::Kind::kHalted;
-        break;
-      }
-    }
-  }
+  r.kind = loop(c, saved_stop, start);
   c.stop_ = saved_stop;
   vmx_.api_running_ = false;
   r.instructions = c.instructions_ - start;
@@ -127,37 +110,41 @@ RunResult VmxApi::run(uint64_t max_instructions) {
   return r;
 }
 
+RunResult VmxApi::run(uint64_t max_instructions) {
+  return run_guest([&](CpuImpl& c, const bool* saved_stop, uint64_t start) {
+    while (vmx_.non_root()) {
+      uint64_t done = c.instructions_ - start;
+      if (done >= max_instructions || (saved_stop && *saved_stop)) return RunResult::Kind::kLimit;
+      uint64_t n = std::min(kChunk, max_instructions - done);
+      if (c.run_state_ == RunState::kRunning) {
+        c.execute(~uint64_t{0}, c.instructions_ + n);
+      } else {
+        // Halted, shutdown or waiting for SIPI: boundary events (an MTF exit, the timer, a
+        // signal) are serviced, time goes on to the next wake-up; if only a device event
+        // could wake the guest, say so.
+        c.idle_until(c.cycles_ + kChunk);
+        if (vmx_.non_root() && c.run_state_ != RunState::kRunning && !cpu_.can_wake())
+          return RunResult::Kind::kHalted;
+      }
+    }
+    return RunResult::Kind::kLimit;
+  });
+}
+
 RunResult VmxApi::run_until(uint64_t cycle_target) {
-  CpuImpl& c = vmx_.c_;
-  RunResult r;
-  uint64_t start = c.instructions_;
-  const bool* saved_stop = c.stop_;
-  vmx_.api_running_ = true;
-  vmx_.api_stop_ = false;
-  c.stop_ = &vmx_.api_stop_;
-  r.kind = RunResult::Kind::kLimit;
-  while (vmx_.non_root() && c.cycles_ < cycle_target && !(saved_stop && *saved_stop) &&
-         c.instructions_ < c.instruction_limit_) {
-    if (c.run_state_ == RunState::kRunning) {
-      c.execute(cycle_target, c.instruction_limit_);
-      continue;
+  return run_guest([&](CpuImpl& c, const bool* saved_stop, uint64_t) {
+    while (vmx_.non_root() && c.cycles_ < cycle_target && !(saved_stop && *saved_stop) &&
+           c.instructions_ < c.instruction_limit_) {
+      if (c.run_state_ == RunState::kRunning) {
+        c.execute(cycle_target, c.instruction_limit_);
+        continue;
+      }
+      c.idle_until(cycle_target);
+      if (vmx_.non_root() && c.run_state_ != RunState::kRunning && !cpu_.can_wake())
+        return RunResult::Kind::kHalted;
     }
-    c.idle_until(cycle_target);
-    if (vmx_.non_root() && c.run_state_ != RunState::kRunning && !cpu_.can_wake()) {
-      r.kind = RunResult::Kind::kHalted;
-      break;
-    }
-  }
-  c.stop_ = saved_stop;
-  vmx_.api_running_ = false;
-  r.instructions = c.instructions_ - start;
-  if (!vmx_.non_root() && c.run_state_ == RunState::kShutdown) {
-    r.kind = RunResult::Kind::kShutdown;
-  } else if (!vmx_.non_root()) {
-    r.kind = RunResult::Kind::kExit;
-    r.exit = vmx_.last_exit();
-  }
-  return r;
+    return RunResult::Kind::kLimit;
+  });
 }
 
 VmResult VmxApi::write_host_state_from_current() {

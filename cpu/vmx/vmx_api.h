@@ -94,6 +94,11 @@ class VmxApi {
   VmResult write_host_state_from_current();
 
  private:
+  /// Runs the guest with `loop` (which returns kLimit or kHalted) and turns how it ended
+  /// into a RunResult (kExit, kShutdown after a VMX abort, or the loop's kind).
+  template <typename Loop>
+  RunResult run_guest(Loop loop);
+
   Cpu& cpu_;
   Vmx& vmx_;
 };

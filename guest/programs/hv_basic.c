@@ -5,6 +5,7 @@
  * Run it with `hvsim run --hyperv`; on bare metal it reports that there is no hypervisor.
  * With `hypercalls=N` it is a benchmark instead: after the hypercall page is set up it makes
  * N fast HvCallNotifyLongSpinWait hypercalls and prints how many and the TSC cycles taken. */
+#include "kit/expect.h"
 #include "kit/intr.h"
 #include "kit/kit.h"
 
@@ -30,36 +31,8 @@ static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
 static volatile uint8_t tsc_page[4096] __attribute__((aligned(4096)));
 static uint8_t hc_input[4096] __attribute__((aligned(4096)));
 
-/* ---- expected faults: the faulting instruction's length is skipped ---- */
-
-static volatile int expect_vector = -1, fault_vector = -1, fault_skip;
-
 void handle_exception(struct frame* f) {
-  if ((int)f->vector == expect_vector) {
-    fault_vector = (int)f->vector;
-    expect_vector = -1;
-    f->rip += fault_skip;
-    return;
-  }
-  default_exception(f);
-}
-
-static int rdmsr_faults(uint32_t msr) {
-  fault_vector = -1;
-  expect_vector = 13;
-  fault_skip = 2;
-  (void)rdmsr(msr);
-  expect_vector = -1;
-  return fault_vector == 13;
-}
-
-static int wrmsr_faults(uint32_t msr, uint64_t v) {
-  fault_vector = -1;
-  expect_vector = 13;
-  fault_skip = 2;
-  wrmsr(msr, v);
-  expect_vector = -1;
-  return fault_vector == 13;
+  if (!expected_exception(f)) default_exception(f);
 }
 
 /* ---- hypercalls through the page (64-bit convention: RCX, RDX, R8 -> RAX) ---- */
@@ -131,12 +104,9 @@ int kmain(uint32_t magic, uint32_t mbi) {
   }
   check(hp[0] == 0x0F && hp[1] == 0x01 && hp[2] == 0xC1 && hp[3] == 0xC3,
         "the overlay holds VMCALL; RET (%02x %02x %02x %02x)", hp[0], hp[1], hp[2], hp[3]);
-  fault_vector = -1;
-  expect_vector = 13;
-  fault_skip = 3;
+  expect_exception(13, 3);
   __asm__ volatile("movb $0x90, (%0)" ::"r"(hypercall_page) : "memory"); /* C6 00 90 */
-  expect_vector = -1;
-  check(fault_vector == 13 && hp[0] == 0x0F, "a write to the overlay: #GP, page unchanged");
+  check(exception_taken() == 13 && hp[0] == 0x0F, "a write to the overlay: #GP, page unchanged");
 
   /* Hypercall status codes. */
   uint64_t st = hypercall(0xFFFF, 0, 0);

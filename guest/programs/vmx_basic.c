@@ -8,6 +8,7 @@
  * hypervisor does, then prints the round trips and the TSC cycles they took. The EPT part
  * (vmx_basic_ept.c) runs after the exits; `ept_iterations=N` is its EPT-violation benchmark. */
 #include "vmx_basic.h"
+#include "kit/expect.h"
 #include "kit/intr.h"
 #include "kit/kit.h"
 #include "kit/spec/vmx.h"
@@ -89,7 +90,6 @@ void vmwrite(uint64_t field, uint64_t v) {
 
 /* ---- expected faults (instructions of known length) ---- */
 
-static volatile int expect_vector = -1, fault_vector = -1, fault_skip;
 static volatile int guest_pf_expected;
 static volatile uint64_t guest_pf_cr2;
 
@@ -100,23 +100,9 @@ void handle_exception(struct frame* f) {
     f->rip += 3;
     return;
   }
-  if ((int)f->vector == expect_vector) {
-    fault_vector = (int)f->vector;
-    expect_vector = -1;
-    f->rip += fault_skip;
-    return;
-  }
-  default_exception(f);
+  if (!expected_exception(f)) default_exception(f);
 }
 
-static int wrmsr_faults(uint32_t msr, uint64_t v) {
-  fault_vector = -1;
-  expect_vector = 13;
-  fault_skip = 2;
-  wrmsr(msr, v);
-  expect_vector = -1;
-  return fault_vector == 13;
-}
 
 /* ---- the guest ---- */
 
@@ -580,15 +566,13 @@ int kmain(uint32_t magic, uint32_t mbi) {
   /* VMXON outside the rules: #UD without CR4.VMXE, #GP without IA32_FEATURE_CONTROL. */
   *(uint32_t*)vmxon_region = revision;
   uint64_t pa = (uint64_t)vmxon_region;
-  expect_vector = 6;
-  fault_skip = 4;
+  expect_exception(6, 4);
   __asm__ volatile("vmxon (%%rdi)" ::"D"(&pa) : "cc", "memory");
-  check(fault_vector == 6, "VMXON with CR4.VMXE = 0: #UD");
+  check(exception_taken() == 6, "VMXON with CR4.VMXE = 0: #UD");
   write_cr4(read_cr4() | CR4_VMXE);
-  fault_vector = -1;
-  expect_vector = 13;
+  expect_exception(13, 4);
   __asm__ volatile("vmxon (%%rdi)" ::"D"(&pa) : "cc", "memory");
-  check(fault_vector == 13, "VMXON with IA32_FEATURE_CONTROL unlocked: #GP");
+  check(exception_taken() == 13, "VMXON with IA32_FEATURE_CONTROL unlocked: #GP");
   check(rdmsr(MSR_IA32_FEATURE_CONTROL) == 0, "IA32_FEATURE_CONTROL starts unlocked");
   check(wrmsr_faults(MSR_IA32_FEATURE_CONTROL, 2), "FEATURE_CONTROL bit 1 (SMX) reserved: #GP");
   wrmsr(MSR_IA32_FEATURE_CONTROL, FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMX_OUTSIDE_SMX);
@@ -603,11 +587,10 @@ int kmain(uint32_t magic, uint32_t mbi) {
   check(vmxon(pa) == 0, "VMXON: VMsucceed");
   check(vmxon(pa) == 1, "VMXON in VMX root operation without a VMCS: VMfailInvalid");
   check(wrmsr_faults(0x480, 0), "capability MSRs are read-only");
-  expect_vector = 13;
-  fault_vector = -1;
-  fault_skip = 3;
+  expect_exception(13, 3);
   __asm__ volatile("mov %%rax, %%cr4" ::"a"(read_cr4() & ~(uint64_t)CR4_VMXE)); /* 3 bytes */
-  check(fault_vector == 13 && (read_cr4() & CR4_VMXE), "clearing CR4.VMXE in VMX operation: #GP");
+  check(exception_taken() == 13 && (read_cr4() & CR4_VMXE),
+        "clearing CR4.VMXE in VMX operation: #GP");
 
   uint64_t vmcs = (uint64_t)vmcs_region;
   *(uint32_t*)vmcs_region = revision;

@@ -79,19 +79,12 @@ def unicorn_rows(quick):
     return json.loads(out.stdout)
 
 
-def _hyperv_row(workload, program, arg, marker, n, repeats):
-    """Round trips of a guest program in a child partition (hypervisor mode): the host time
-    of one is the difference between a run of n and one of n/10 (boot cancels out), each the
-    best of `repeats` runs."""
-    def run(count):
-        m = Machine(memory="256M", mode="hyperv")
-        m.load_kernel(guest_program(program), cmdline="%s=%d" % (arg, count))
-        stop = m.run()
-        if stop.kind != "debug_exit" or stop.exit_value != 0:
-            raise RuntimeError("benchmark guest %s failed: %r\n%s" % (program, stop, m.serial_output))
-        s = m.stats()
-        s["serial"] = m.serial_output
-        return s
+def _round_trip_row(workload, run, pattern, n, repeats):
+    """Round trips of a benchmark guest: `run(count)` runs it for `count` round trips and
+    returns its stats with the serial output; the guest prints `pattern` (round trips,
+    cycles). The host time of one round trip is the difference between a run of n and one
+    of n/10 (boot and set-up cancel out), each the best of `repeats` runs on this shared
+    host."""
     def best(count):
         return min((run(count) for _ in range(repeats)), key=lambda s: s["host_seconds"])
     small = max(n // 10, 1)
@@ -99,7 +92,7 @@ def _hyperv_row(workload, program, arg, marker, n, repeats):
         s, s0 = best(n), best(small)
     except RuntimeError as e:
         return {"workload": workload, "error": str(e)[-300:]}
-    m = re.search(marker + r": (\d+) hypercalls (\d+) cycles", s["serial"])
+    m = re.search(pattern, s["serial"])
     trips, cycles = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
     host = max(s["host_seconds"] - s0["host_seconds"], 0.0)
     return {"workload": workload, "round_trips": trips,
@@ -110,25 +103,24 @@ def _hyperv_row(workload, program, arg, marker, n, repeats):
 
 
 def _mini_hypervisor_row(workload, arg, marker, n, repeats):
-    """Round trips under the bare-metal mini hypervisor (vmx_basic `arg`=N): the host time
-    of one round trip is the difference between a run of n and one of n/10 round trips
-    (boot and VMX set-up cancel out), each the best of `repeats` runs on this shared host."""
-    def best(count):
-        runs = [run_one("vmx_basic", "%s=%d" % (arg, count), "64M") for _ in range(repeats)]
-        return min(runs, key=lambda s: s["host_seconds"])
-    small = max(n // 10, 1)
-    try:
-        s, s0 = best(n), best(small)
-    except RuntimeError as e:
-        return {"workload": workload, "error": str(e)[-300:]}
-    m = re.search(marker + r": (\d+) round trips (\d+) cycles", s["serial"])
-    trips, cycles = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
-    host = max(s["host_seconds"] - s0["host_seconds"], 0.0)
-    return {"workload": workload, "round_trips": trips,
-            "host_seconds": round(s["host_seconds"], 4),
-            "ns_per_round_trip": round(host * 1e9 / max(trips - small, 1), 1),
-            "cycles_per_round_trip": round(cycles / max(trips, 1), 1),
-            "state_hash": s["state_hash"]}
+    """Round trips under the bare-metal mini hypervisor (vmx_basic `arg`=N)."""
+    return _round_trip_row(
+        workload, lambda count: run_one("vmx_basic", "%s=%d" % (arg, count), "64M"),
+        marker + r": (\d+) round trips (\d+) cycles", n, repeats)
+
+
+def _hyperv_row(workload, program, arg, marker, n, repeats):
+    """Round trips of a guest program in a child partition (hypervisor mode)."""
+    def run(count):
+        m = Machine(memory="256M", mode="hyperv")
+        m.load_kernel(guest_program(program), cmdline="%s=%d" % (arg, count))
+        stop = m.run()
+        if stop.kind != "debug_exit" or stop.exit_value != 0:
+            raise RuntimeError("benchmark guest %s failed: %r\n%s" % (program, stop, m.serial_output))
+        s = m.stats()
+        s["serial"] = m.serial_output
+        return s
+    return _round_trip_row(workload, run, marker + r": (\d+) hypercalls (\d+) cycles", n, repeats)
 
 
 def vmx_rows(quick):
