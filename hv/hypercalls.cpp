@@ -38,6 +38,22 @@ void Hypervisor::handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitIn
   HvStatus status = validate_input(in, implemented ? desc : nullptr);
   if (status == HvStatus::HV_STATUS_SUCCESS && !in.fast)
     status = check_memory_blocks(regs, in, *desc, GpaSpace::kGpaBits);
+  // The input block is read from the partition's own memory: a GPA it has no memory at is
+  // outside its GPA space (HV_STATUS_INVALID_ALIGNMENT, as for addresses beyond the width).
+  uint64_t header[3] = {0, 0, 0};  // flush calls: AddressSpace, Flags, ProcessorMask
+  bool flush = code == HvCallCode::HvCallFlushVirtualAddressSpace ||
+               code == HvCallCode::HvCallFlushVirtualAddressList;
+  if (status == HvStatus::HV_STATUS_SUCCESS && flush) {
+    if (in.fast) {
+      header[0] = regs.rdx;
+      header[1] = regs.r8;
+    } else if (!read_guest(p, regs.rdx, header, sizeof header)) {
+      status = HvStatus::HV_STATUS_INVALID_ALIGNMENT;
+    }
+    // Flags bits 0-3 are defined (dossier §3.6); the rest are reserved.
+    if (status == HvStatus::HV_STATUS_SUCCESS && (header[1] & ~uint64_t{0xF}))
+      status = HvStatus::HV_STATUS_INVALID_PARAMETER;
+  }
   uint16_t reps = 0;
   if (status == HvStatus::HV_STATUS_SUCCESS) {
     switch (code) {

@@ -134,6 +134,29 @@ TEST_F(PartitionMemoryTest, TheProcessorWalksThePartitionsEpt) {
   EXPECT_EQ(x.exit.guest_physical_address, 0x41000u);
 }
 
+TEST_F(PartitionMemoryTest, OverlaysReplaceAndPutBack) {
+  GpaSpace space(pages_, mem_, kP1);
+  uint64_t mine = *pages_.allocate(kP1), hv_page = *pages_.allocate(kHypervisorOwned);
+  ASSERT_EQ(space.map(0x5000, mine, 7), MapError::kOk);
+  uint64_t saved = 0;
+  EXPECT_EQ(space.overlay(0x5000, mine, 5, &saved), MapError::kNotOwner)
+      << "only hypervisor pages are overlays";
+  ASSERT_EQ(space.overlay(0x5000, hv_page, 5, &saved), MapError::kOk);
+  uint8_t rwx = 0;
+  EXPECT_EQ(space.translate(0x5010, &rwx).value_or(0), hv_page + 0x10);
+  EXPECT_EQ(rwx, 5);
+  ASSERT_EQ(space.remove_overlay(0x5000, saved), MapError::kOk);
+  EXPECT_EQ(space.translate(0x5010, &rwx).value_or(0), mine + 0x10) << "the guest's page again";
+  EXPECT_EQ(rwx, 7);
+  // Over a page with no memory: removing leaves it unmapped again.
+  ASSERT_EQ(space.overlay(0x9000000, hv_page, 1, &saved), MapError::kOk);
+  EXPECT_EQ(saved, 0u);
+  EXPECT_TRUE(space.translate(0x9000000).has_value());
+  ASSERT_EQ(space.remove_overlay(0x9000000, saved), MapError::kOk);
+  EXPECT_FALSE(space.translate(0x9000000).has_value());
+  EXPECT_EQ(space.mapped_pages(), 1u) << "overlays are not partition memory";
+}
+
 TEST_F(PartitionMemoryTest, CheckpointKeepsOwnersAndMappings) {
   auto space = std::make_unique<GpaSpace>(pages_, mem_, kP1);
   for (uint64_t k = 0; k < 5; ++k)

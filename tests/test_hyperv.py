@@ -49,13 +49,14 @@ def test_hypervisor_interface_from_inside_the_partition(guest):
     assert stop.kind == "debug_exit" and stop.exit_value == 0, m.serial_output
     assert "hv_basic: all" in m.serial_output
     child = m.inspect()["hypervisor"]["partitions"]["child"]
-    assert child["hypercalls"] == 6
+    assert child["hypercalls"] == 8
     assert child["hypercalls_by_status"] == {
         "HV_STATUS_SUCCESS": 2, "HV_STATUS_INVALID_HYPERCALL_CODE": 1,
-        "HV_STATUS_INVALID_HYPERCALL_INPUT": 1, "HV_STATUS_INVALID_ALIGNMENT": 2}
+        "HV_STATUS_INVALID_HYPERCALL_INPUT": 1, "HV_STATUS_INVALID_ALIGNMENT": 3,
+        "HV_STATUS_INVALID_PARAMETER": 1}
     assert child["guest_os_id"] == 0 and child["hypercall_msr"] & 1 == 0  # disabled at the end
     exits = child["vp0"]["exits_by_reason"]
-    assert exits["VMCALL"] == 6 and exits["RDMSR"] > 10 and exits["EPT_VIOLATION"] == 1
+    assert exits["VMCALL"] == 8 and exits["RDMSR"] > 10 and exits["EPT_VIOLATION"] == 1
     a, _ = boot(guest, "hv_basic")
     assert a.state_hash() == m.state_hash()
     # On bare metal there is no hypervisor to find.
@@ -83,6 +84,17 @@ def test_deterministic(guest):
     bare.load_kernel(guest("compute"))
     bare.run()
     assert bare.state_hash() != a.state_hash()
+
+
+def test_memory_beyond_the_partition_is_not_there(guest):
+    # pagewalk builds page tables over 1 GiB of guest-physical memory; in a 32 MiB partition
+    # its first access beyond 32 MiB is an EPT violation: no path leads to the machine's RAM
+    # at that address (which holds the hypervisor's pages).
+    m, stop = boot(guest, "pagewalk", memory="256M", partition_memory="32M")
+    assert stop.kind == "triple_fault"
+    assert "EPT_VIOLATION" in stop.message, stop.message
+    addr = int(stop.message.split("guest-physical address ")[1].split(",")[0], 16)
+    assert addr >= 32 << 20
 
 
 def test_guest_triple_fault_crashes_the_partition(guest):

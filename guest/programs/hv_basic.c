@@ -21,6 +21,7 @@
 #define HV_STATUS_INVALID_HYPERCALL_CODE 2
 #define HV_STATUS_INVALID_HYPERCALL_INPUT 3
 #define HV_STATUS_INVALID_ALIGNMENT 4
+#define HV_STATUS_INVALID_PARAMETER 5
 
 #define HV_CALL_FLUSH_VIRTUAL_ADDRESS_SPACE 0x0002
 #define HV_CALL_NOTIFY_LONG_SPIN_WAIT 0x0008
@@ -127,6 +128,14 @@ int kmain(uint32_t magic, uint32_t mbi) {
         (unsigned long)(st & 0xFFFF));
   st = hypercall(HV_CALL_FLUSH_VIRTUAL_ADDRESS_SPACE, in + 4092, 0);
   check((st & 0xFFFF) == HV_STATUS_INVALID_ALIGNMENT, "input block across a page: status %lu",
+        (unsigned long)(st & 0xFFFF));
+  st = hypercall(HV_CALL_FLUSH_VIRTUAL_ADDRESS_SPACE, 0x7F00000000ull, 0);
+  check((st & 0xFFFF) == HV_STATUS_INVALID_ALIGNMENT,
+        "input block where the partition has no memory: status %lu", (unsigned long)(st & 0xFFFF));
+  ((volatile uint64_t*)hc_input)[1] = 1ull << 40; /* a reserved flag */
+  st = hypercall(HV_CALL_FLUSH_VIRTUAL_ADDRESS_SPACE, in, 0);
+  ((volatile uint64_t*)hc_input)[1] = 0;
+  check((st & 0xFFFF) == HV_STATUS_INVALID_PARAMETER, "reserved flush flag: status %lu",
         (unsigned long)(st & 0xFFFF));
 
   /* VP_INDEX, the frequencies, the reference counter. */
