@@ -29,12 +29,6 @@ constexpr uint64_t kVmxon = 0x400000, kVmcs = 0x401000;
 constexpr uint64_t kGuestCode = 0x500000;
 constexpr uint64_t kRam = 16 << 20;
 
-/// The allowed settings of a control (SDM A.3): `want` plus the default1 bits.
-uint32_t ctl(vmx::spec::VmxMsr m, uint32_t want) {
-  uint64_t cap = vmx::Vmx::capability(m);
-  return (want | static_cast<uint32_t>(cap)) & static_cast<uint32_t>(cap >> 32);
-}
-
 int fail(const char* what) {
   std::fprintf(stderr, "vmx_roundtrip: %s\n", what);
   return 2;
@@ -92,13 +86,17 @@ int main(int argc, char** argv) {
   using namespace vmx::spec;
   bool ok = true;
   auto w = [&](F f, uint64_t v) { ok &= api.vmwrite(f, v).ok(); };
-  w(F::PIN_BASED_VM_EXECUTION_CONTROLS, ctl(VmxMsr::IA32_VMX_TRUE_PINBASED_CTLS, 0));
-  w(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, ctl(VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS, 0));
+  w(F::PIN_BASED_VM_EXECUTION_CONTROLS,
+    vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_PINBASED_CTLS, 0));
+  w(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
+    vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS, 0));
   w(F::PRIMARY_VM_EXIT_CONTROLS,
-    ctl(VmxMsr::IA32_VMX_TRUE_EXIT_CTLS,
-        exit_ctl::kHostAddressSpaceSize | exit_ctl::kSaveIa32Efer | exit_ctl::kLoadIa32Efer));
+    vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_EXIT_CTLS, exit_ctl::kHostAddressSpaceSize |
+                                                                    exit_ctl::kSaveIa32Efer |
+                                                                    exit_ctl::kLoadIa32Efer));
   w(F::VM_ENTRY_CONTROLS,
-    ctl(VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS, entry_ctl::kIa32eModeGuest | entry_ctl::kLoadIa32Efer));
+    vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS,
+                               entry_ctl::kIa32eModeGuest | entry_ctl::kLoadIa32Efer));
   ok &= api.write_host_state_from_current().ok();
   w(F::GUEST_CR0, s.cr0);
   w(F::GUEST_CR3, s.cr3);

@@ -23,12 +23,6 @@ namespace vs = cpu::vmx::spec;
 
 namespace {
 
-/// The allowed settings of a control (SDM A.3): `want` plus the default1 bits.
-uint32_t ctl(vs::VmxMsr m, uint32_t want) {
-  uint64_t cap = cpu::vmx::Vmx::capability(m);
-  return (want | static_cast<uint32_t>(cap)) & static_cast<uint32_t>(cap >> 32);
-}
-
 void must(const cpu::vmx::VmResult& r, const char* what) {
   if (!r.ok()) throw InternalError(std::string("hypervisor: ") + what + " failed");
 }
@@ -155,32 +149,36 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
   return *partitions_.back();
 }
 
-bool Hypervisor::write_guest(Partition& p, uint64_t gpa, const void* data, uint64_t len) {
-  auto* in = static_cast<const uint8_t*>(data);
-  while (len) {
-    auto spa = p.gpa->translate(gpa);
-    if (!spa) return false;
-    uint64_t n = std::min(len, kPageSize - (gpa & (kPageSize - 1)));
-    mem_.write(*spa, in, n);
-    gpa += n;
-    in += n;
-    len -= n;
+namespace {
+
+/// Calls fn(system address, offset into the buffer, bytes) for each page-sized piece of
+/// [gpa, gpa + len) of `space`; false (nothing done) if any page is not mapped.
+template <typename Fn>
+bool for_each_piece(const GpaSpace& space, uint64_t gpa, uint64_t len, Fn fn) {
+  for (uint64_t g = gpa & ~(kPageSize - 1); g < gpa + len; g += kPageSize)
+    if (!space.translate(g)) return false;
+  for (uint64_t done = 0; done < len;) {
+    uint64_t n = std::min(len - done, kPageSize - ((gpa + done) & (kPageSize - 1)));
+    fn(*space.translate(gpa + done), done, n);
+    done += n;
   }
   return true;
 }
 
+}  // namespace
+
+bool Hypervisor::write_guest(Partition& p, uint64_t gpa, const void* data, uint64_t len) {
+  auto* in = static_cast<const uint8_t*>(data);
+  return for_each_piece(*p.gpa, gpa, len, [&](uint64_t spa, uint64_t off, uint64_t n) {
+    mem_.write(spa, in + off, n);
+  });
+}
+
 bool Hypervisor::read_guest(const Partition& p, uint64_t gpa, void* out, uint64_t len) const {
   auto* o = static_cast<uint8_t*>(out);
-  while (len) {
-    auto spa = p.gpa->translate(gpa);
-    if (!spa) return false;
-    uint64_t n = std::min(len, kPageSize - (gpa & (kPageSize - 1)));
-    mem_.read(*spa, o, n);
-    gpa += n;
-    o += n;
-    len -= n;
-  }
-  return true;
+  return for_each_piece(*p.gpa, gpa, len, [&](uint64_t spa, uint64_t off, uint64_t n) {
+    mem_.read(spa, o + off, n);
+  });
 }
 
 void Hypervisor::build_vmcs(Partition& p, VirtualProcessor& vp) {
@@ -193,20 +191,23 @@ void Hypervisor::build_vmcs(Partition& p, VirtualProcessor& vp) {
   must(api.vmptrld(vp.vmcs), "VMPTRLD");
   auto w = [&](F f, uint64_t v) { must(api.vmwrite(f, v), "VMWRITE"); };
   using vs::VmxMsr;
-  w(F::PIN_BASED_VM_EXECUTION_CONTROLS, ctl(VmxMsr::IA32_VMX_TRUE_PINBASED_CTLS, 0));
+  w(F::PIN_BASED_VM_EXECUTION_CONTROLS,
+    cpu::vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_PINBASED_CTLS, 0));
   // Every port access exits to the device emulation; MSRs exit as the bitmap says; HLT
   // exits so that the hypervisor knows the VP is idle.
   w(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
-    ctl(VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS,
-        vs::proc::kHltExiting | vs::proc::kUnconditionalIoExiting | vs::proc::kUseMsrBitmaps |
-            vs::proc::kActivateSecondaryControls));
+    cpu::vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS,
+                                    vs::proc::kHltExiting | vs::proc::kUnconditionalIoExiting |
+                                        vs::proc::kUseMsrBitmaps |
+                                        vs::proc::kActivateSecondaryControls));
   w(F::SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
     vs::proc2::kEnableEpt | vs::proc2::kEnableVpid | vs::proc2::kUnrestrictedGuest);
   w(F::PRIMARY_VM_EXIT_CONTROLS,
-    ctl(VmxMsr::IA32_VMX_TRUE_EXIT_CTLS, vs::exit_ctl::kHostAddressSpaceSize |
-                                             vs::exit_ctl::kSaveIa32Efer |
-                                             vs::exit_ctl::kLoadIa32Efer));
-  w(F::VM_ENTRY_CONTROLS, ctl(VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS, vs::entry_ctl::kLoadIa32Efer));
+    cpu::vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_EXIT_CTLS,
+                                    vs::exit_ctl::kHostAddressSpaceSize |
+                                        vs::exit_ctl::kSaveIa32Efer | vs::exit_ctl::kLoadIa32Efer));
+  w(F::VM_ENTRY_CONTROLS, cpu::vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS,
+                                                          vs::entry_ctl::kLoadIa32Efer));
   w(F::ADDRESS_OF_MSR_BITMAPS, msr_bitmap_);
   w(F::EPT_POINTER, p.gpa->eptp());
   w(F::VIRTUAL_PROCESSOR_ID, vp.vpid);
@@ -231,7 +232,8 @@ void Hypervisor::set_vp_state(Partition& p, uint32_t vp_index, const cpu::ArchSt
   w(F::CR4_READ_SHADOW, s.cr4 & cpu::kCr4VMXE);
   w(F::GUEST_IA32_EFER, s.efer);
   w(F::VM_ENTRY_CONTROLS,
-    ctl(vs::VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS,
+    cpu::vmx::Vmx::allowed_controls(
+        vs::VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS,
         vs::entry_ctl::kLoadIa32Efer | (ia32e ? vs::entry_ctl::kIa32eModeGuest : 0)));
   w(F::GUEST_DR7, 0x400);
   w(F::GUEST_RSP, s.gpr[cpu::kRsp]);

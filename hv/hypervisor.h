@@ -87,7 +87,8 @@ class Hypervisor {
   /// A child partition with `memory` bytes at GPA 0 and one virtual processor on the next
   /// physical CPU without one. Throws InputError (naming what) if memory or CPUs run out.
   Partition& create_partition(const std::string& name, uint64_t memory);
-  /// Writes bytes into a partition's memory (a loader's path); false past its end.
+  /// Writes bytes into a partition's memory (a loader's path); false (nothing written)
+  /// if any page of the range is not mapped.
   bool write_guest(Partition& p, uint64_t gpa, const void* data, uint64_t len);
   bool read_guest(const Partition& p, uint64_t gpa, void* out, uint64_t len) const;
   /// Sets a virtual processor's registers (before its first run), as a reset or a loader

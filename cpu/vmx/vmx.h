@@ -104,6 +104,12 @@ class Vmx {
   bool write_msr(uint32_t msr, uint64_t v);
   /// The value of a capability MSR (IA32_VMX_BASIC .. IA32_VMX_TRUE_ENTRY_CTLS).
   static uint64_t capability(spec::VmxMsr m);
+  /// A control value the capability MSR `m` allows (SDM A.3): `want`, plus the bits that
+  /// must be 1, minus those that must be 0.
+  static uint32_t allowed_controls(spec::VmxMsr m, uint32_t want) {
+    uint64_t cap = capability(m);
+    return (want | static_cast<uint32_t>(cap)) & static_cast<uint32_t>(cap >> 32);
+  }
 
   // ---- VMX operation ----
   bool in_operation() const { return on_; }

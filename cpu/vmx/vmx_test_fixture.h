@@ -40,10 +40,7 @@ class VmxTest : public CpuFixture {
     for (uint64_t r : {kVmxon, kVmcs, kVmcs2}) mem_.store<uint32_t>(r, basic & 0x7FFFFFFF);
   }
 
-  static uint32_t ctl(spec::VmxMsr m, uint32_t want) {
-    uint64_t cap = Vmx::capability(m);
-    return (want | static_cast<uint32_t>(cap)) & static_cast<uint32_t>(cap >> 32);
-  }
+  static uint32_t ctl(spec::VmxMsr m, uint32_t want) { return Vmx::allowed_controls(m, want); }
 
   /// VMXON, VMCLEAR + VMPTRLD of kVmcs, controls with the given extra bits, host state from
   /// the processor, and a 64-bit guest sharing the host's tables at `rip`.
