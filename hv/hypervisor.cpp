@@ -9,6 +9,7 @@
 #include "core/hash.h"
 #include "core/inspect.h"
 #include "core/phys_mem.h"
+#include "cpu/lapic/apic_bus.h"
 #include "cpu/vmx/spec/controls.h"
 #include "cpu/vmx/spec/ept.h"
 #include "cpu/vmx/vmx.h"
@@ -52,6 +53,11 @@ Hypervisor::Hypervisor(std::vector<cpu::Cpu*> cpus, PhysicalMemory& mem, PortIoB
   };
   trap(0x3A);
   for (uint32_t m = 0x480; m <= 0x491; ++m) trap(m);
+  // The VP's local APIC is virtual (hv/interrupts.cpp): IA32_APIC_BASE, IA32_TSC_DEADLINE
+  // and the x2APIC MSRs.
+  trap(0x1B);
+  trap(0x6E0);
+  for (uint32_t m = 0x800; m <= 0x8FF; ++m) trap(m);
   for (cpu::Cpu* c : cpus) {
     Pcpu pc;
     pc.cpu = c;
@@ -96,6 +102,9 @@ void Hypervisor::enter_root_operation(Pcpu& pc) {
   s.gpr[cpu::kRsp] = 0;
   c.state_changed();
   c.set_run_state(cpu::RunState::kRunning);
+  // The host's LAPIC takes kicks and the machine's device interrupts (hv/interrupts.cpp):
+  // software-enabled, spurious vector 0xFF (SDM 10.9).
+  c.lapic().mmio_write(0xF0, 4, 0x1FF);
   if (!c.vmx().write_msr(0x3A, 5)) throw InternalError("hypervisor: IA32_FEATURE_CONTROL");
   uint32_t rev =
       static_cast<uint32_t>(cpu::vmx::Vmx::capability(vs::VmxMsr::IA32_VMX_BASIC)) & 0x7FFFFFFF;
@@ -103,15 +112,18 @@ void Hypervisor::enter_root_operation(Pcpu& pc) {
   must(pc.api->vmxon(pc.vmxon), "VMXON");
 }
 
-Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory) {
+Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory, uint32_t vcpus) {
   if (memory == 0 || memory % kPageSize)
     throw InputError("partition '" + name + "': memory must be a nonzero multiple of 4 KiB");
-  auto free_pcpu = std::find_if(pcpus_.begin(), pcpus_.end(),
-                                [](const Pcpu& pc) { return pc.partition == nullptr; });
-  if (free_pcpu == pcpus_.end())
-    throw InputError("partition '" + name + "': no physical CPU left for its virtual processor");
+  std::vector<uint32_t> free;
+  for (uint32_t k = 0; k < pcpus_.size(); ++k)
+    if (!pcpus_[k].partition && free.size() < vcpus) free.push_back(k);
+  if (vcpus == 0 || free.size() < vcpus)
+    throw InputError("partition '" + name + "': " + std::to_string(vcpus) +
+                     " virtual processors need as many free physical CPUs; " +
+                     std::to_string(free.size()) + " left");
   // Memory, tables and the VMCS must all fit: refuse up front rather than half-build.
-  uint64_t need = memory / kPageSize + memory / kPageSize / 512 + 16;
+  uint64_t need = memory / kPageSize + memory / kPageSize / 512 + 16 + vcpus;
   if (pages_.free_pages() < need)
     throw InputError("partition '" + name + "': " + std::to_string(memory >> 20) +
                      " MiB does not fit in the hypervisor's " +
@@ -129,22 +141,30 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
   namespace pv = spec::privilege;
   p->cpuid.privileges = pv::kAccessHypercallMsrs | pv::kAccessVpIndex |
                         pv::kAccessPartitionReferenceCounter | pv::kAccessPartitionReferenceTsc |
-                        pv::kAccessFrequencyRegs;
+                        pv::kAccessFrequencyRegs | pv::kAccessIntrCtrlRegs;
   p->cpuid.features = spec::feature::kFrequencyMsrsAvailable;
   p->hypercall_page = pages_.allocate(kHypervisorOwned).value();
   mem_.write(p->hypercall_page, spec::kHypercallPageVmcall, sizeof spec::kHypercallPageVmcall);
   p->tsc_page = pages_.allocate(kHypervisorOwned).value();
-  VirtualProcessor vp;
-  vp.index = 0;
-  vp.pcpu = static_cast<uint32_t>(free_pcpu - pcpus_.begin());
-  vp.vpid = static_cast<uint16_t>(vp.pcpu + 1);
-  vp.vmcs = pages_.allocate(kHypervisorOwned).value();
-  p->vps.push_back(vp);
-  free_pcpu->partition = p.get();
-  free_pcpu->vp = 0;
-  // The partition's reference time starts now, on its VP's processor's TSC.
-  p->time = std::make_unique<ReferenceTime>(tsc_hz_, free_pcpu->cpu->cycles());
-  build_vmcs(*p, p->vps[0]);
+  p->apic_bus = std::make_unique<cpu::ApicBus>();
+  p->vps.resize(vcpus);
+  for (uint32_t k = 0; k < vcpus; ++k) {
+    VirtualProcessor& vp = p->vps[k];
+    Pcpu& pc = pcpus_[free[k]];
+    vp.index = k;
+    vp.pcpu = free[k];
+    vp.vpid = static_cast<uint16_t>(vp.pcpu + 1);
+    vp.vmcs = pages_.allocate(kHypervisorOwned).value();
+    vp.waiting_for_sipi = k != 0;  // application processors wait for their start-up IPI
+    vp.apic = std::make_unique<VirtualApic>(*pc.cpu, p->apic_bus.get(), k, tsc_hz_, apic_hz_);
+    vp.apic->set_waiting_for_sipi(vp.waiting_for_sipi);
+    p->apic_bus->attach(&vp.apic->lapic());
+    pc.partition = p.get();
+    pc.vp = k;
+    build_vmcs(*p, vp);
+  }
+  // The partition's reference time starts now, on its first VP's processor's TSC.
+  p->time = std::make_unique<ReferenceTime>(tsc_hz_, pcpus_[free[0]].cpu->cycles());
   partitions_.push_back(std::move(p));
   return *partitions_.back();
 }
@@ -191,21 +211,27 @@ void Hypervisor::build_vmcs(Partition& p, VirtualProcessor& vp) {
   must(api.vmptrld(vp.vmcs), "VMPTRLD");
   auto w = [&](F f, uint64_t v) { must(api.vmwrite(f, v), "VMWRITE"); };
   using vs::VmxMsr;
-  w(F::PIN_BASED_VM_EXECUTION_CONTROLS,
-    cpu::vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_PINBASED_CTLS, 0));
+  // External interrupts and NMIs belong to the host (kicks, device interrupts); the VP's
+  // own NMIs are virtual (blocking tracked by the processor, NMI-window exits).
+  pin_controls_ = static_cast<uint32_t>(cpu::vmx::Vmx::allowed_controls(
+      VmxMsr::IA32_VMX_TRUE_PINBASED_CTLS,
+      vs::pin::kExternalInterruptExiting | vs::pin::kNmiExiting | vs::pin::kVirtualNmis));
+  w(F::PIN_BASED_VM_EXECUTION_CONTROLS, pin_controls_);
   // Every port access exits to the device emulation; MSRs exit as the bitmap says; HLT
-  // exits so that the hypervisor knows the VP is idle.
-  w(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
-    cpu::vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS,
-                                    vs::proc::kHltExiting | vs::proc::kUnconditionalIoExiting |
-                                        vs::proc::kUseMsrBitmaps |
-                                        vs::proc::kActivateSecondaryControls));
+  // exits so that the hypervisor knows the VP is idle; CR8 is the virtual LAPIC's TPR.
+  proc_controls_ = static_cast<uint32_t>(cpu::vmx::Vmx::allowed_controls(
+      VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS,
+      vs::proc::kHltExiting | vs::proc::kUnconditionalIoExiting | vs::proc::kUseMsrBitmaps |
+          vs::proc::kCr8LoadExiting | vs::proc::kCr8StoreExiting |
+          vs::proc::kActivateSecondaryControls));
+  w(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, proc_controls_);
   w(F::SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
     vs::proc2::kEnableEpt | vs::proc2::kEnableVpid | vs::proc2::kUnrestrictedGuest);
   w(F::PRIMARY_VM_EXIT_CONTROLS,
     cpu::vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_EXIT_CTLS,
                                     vs::exit_ctl::kHostAddressSpaceSize |
-                                        vs::exit_ctl::kSaveIa32Efer | vs::exit_ctl::kLoadIa32Efer));
+                                        vs::exit_ctl::kSaveIa32Efer | vs::exit_ctl::kLoadIa32Efer |
+                                        vs::exit_ctl::kAcknowledgeInterruptOnExit));
   w(F::VM_ENTRY_CONTROLS, cpu::vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS,
                                                           vs::entry_ctl::kLoadIa32Efer));
   w(F::ADDRESS_OF_MSR_BITMAPS, msr_bitmap_);
@@ -266,7 +292,7 @@ SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
   uint64_t cycle_target = c.cycle_at(limit);
   while (c.cycles() < cycle_target) {
     Partition* p = pc.partition;
-    if (!p || p->crashed || p->vps[pc.vp].halted) {
+    if (!p || p->crashed) {
       // Nothing to run: the physical CPU idles in its host context (halted, interrupts
       // off) until the slice ends.
       c.set_run_state(cpu::RunState::kHalted);
@@ -275,7 +301,24 @@ SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
     VirtualProcessor& vp = p->vps[pc.vp];
     VmxApi& api = *pc.api;
     cpu::vmx::RunResult r;
-    if (!pc.api->in_guest()) {
+    if (!api.in_guest()) {
+      init_sipi(pc, *p, vp);
+      if (vp.halted || vp.waiting_for_sipi) {
+        vp_events_due(vp);
+        init_sipi(pc, *p, vp);
+        bool wake =
+            !vp.waiting_for_sipi && (vp.apic->core().nmi_pending || interrupt_deliverable(pc, vp) ||
+                                     vp.apic->core().init_pending);
+        if (vp.halted && wake) {
+          vp.halted = false;
+          ++vp.wakeups;
+        } else if (vp.halted || vp.waiting_for_sipi) {
+          idle(pc, vp, cycle_target);
+          continue;
+        }
+      }
+      prepare_entry(pc, *p, vp);
+      c.set_run_state(cpu::RunState::kRunning);
       r = api.vm_enter(vp.launched ? VmxApi::Entry::kResume : VmxApi::Entry::kLaunch, 0);
       if (r.kind == cpu::vmx::RunResult::Kind::kEntryFailed) {
         crash(*p, "VM entry failed: VM-instruction error " +
@@ -285,6 +328,11 @@ SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
       vp.launched = true;
       if (r.kind == cpu::vmx::RunResult::Kind::kLimit) r = api.run_until(cycle_target);
     } else {
+      // Between slices another VP or the host may have given this VP's LAPIC something
+      // (an IPI, a message) that the armed timer does not know of: kick the guest out.
+      uint64_t next = vp_next_event(vp);
+      if (vp.apic->attention() || next < vp.timer_armed)
+        kick(pc, std::max(c.cycles(), vp.apic->attention() ? c.cycles() : next));
       r = api.run_until(cycle_target);
     }
     switch (r.kind) {
@@ -311,10 +359,23 @@ void Hypervisor::crash(Partition& p, const std::string& reason) {
   p.crash_reason = reason;
 }
 
-bool Hypervisor::all_stopped() const {
-  for (const auto& p : partitions_)
-    if (!p->crashed && !p->vps[0].halted) return false;
-  return true;
+Hypervisor::Activity Hypervisor::activity() const {
+  Activity a = Activity::kStopped;
+  for (const auto& p : partitions_) {
+    if (p->crashed) continue;
+    for (const VirtualProcessor& vp : p->vps) {
+      if (!vp.halted && !vp.waiting_for_sipi) return Activity::kBusy;
+      const cpu::Lapic& l = vp.apic->lapic();
+      const cpu::CoreInterruptState& q = vp.apic->core();
+      if (q.nmi_pending || q.init_pending || q.sipi_vector >= 0 || l.has_queued())
+        return Activity::kBusy;
+      if (vp.halted && vp.halted_with_if) {
+        if (l.timer_can_fire() || l.intr_pending()) return Activity::kBusy;
+        a = Activity::kDeviceCanWake;
+      }
+    }
+  }
+  return a;
 }
 
 const Partition* Hypervisor::crashed_partition() const {
@@ -327,6 +388,15 @@ void Hypervisor::inspect(InspectNode& n) const {
   n.counter("system_pages", pages_.total_pages());
   n.counter("free_pages", pages_.free_pages());
   n.counter("hypervisor_pages", pages_.pages_of(kHypervisorOwned));
+  InspectNode& pcs = n.child("pcpus");
+  for (size_t k = 0; k < pcpus_.size(); ++k) {
+    InspectNode& pn = pcs.child("pcpu" + std::to_string(k));
+    pn.value("runs", pcpus_[k].partition
+                         ? pcpus_[k].partition->name + "/vp" + std::to_string(pcpus_[k].vp)
+                         : "nothing");
+    pn.counter("host_interrupts", pcpus_[k].host_interrupts);
+    pn.counter("kicks", pcpus_[k].kicks);
+  }
   InspectNode& parts = n.child("partitions");
   for (const auto& p : partitions_) {
     InspectNode& pn = parts.child(p->name);
@@ -345,7 +415,12 @@ void Hypervisor::inspect(InspectNode& n) const {
     for (const VirtualProcessor& vp : p->vps) {
       InspectNode& v = pn.child("vp" + std::to_string(vp.index));
       v.counter("pcpu", vp.pcpu);
+      v.value("state", vp.waiting_for_sipi ? "waiting for SIPI" : vp.halted ? "halted" : "running");
       v.counter("exits", vp.exits);
+      v.counter("interrupts_injected", vp.interrupts_injected);
+      v.counter("nmis_injected", vp.nmis_injected);
+      v.counter("wakeups", vp.wakeups);
+      vp.apic->lapic().inspect(v.child("lapic"));
       InspectNode& by = v.child("exits_by_reason");
       for (unsigned k = 0; k < std::size(vp.exits_by_reason); ++k)
         if (vp.exits_by_reason[k])
@@ -366,6 +441,9 @@ void Hypervisor::hash_into(Hasher& h) const {
     for (const VirtualProcessor& vp : p->vps) {
       h.u64(vp.launched);
       h.u64(vp.halted);
+      h.u64(vp.waiting_for_sipi);
+      h.u64(vp.interrupts_injected);
+      vp.apic->lapic().hash_into(h);
     }
   }
 }

@@ -18,6 +18,7 @@
 #include "hv/partition_memory.h"
 #include "hv/reference_time.h"
 #include "hv/synthetic_cpuid.h"
+#include "hv/virtual_apic.h"
 
 namespace hvsim {
 class PortIoBus;
@@ -25,6 +26,10 @@ class MmioBus;
 class InspectNode;
 class Hasher;
 }  // namespace hvsim
+
+namespace hvsim::cpu {
+class ApicBus;
+}
 
 namespace hvsim::hv {
 
@@ -35,9 +40,19 @@ struct VirtualProcessor {
   uint32_t pcpu = 0;   ///< the physical CPU it runs on
   uint64_t vmcs = 0;   ///< system address of its VMCS region
   bool launched = false;
-  bool halted = false;  ///< executed HLT and nothing can wake it yet
+  bool halted = false;            ///< executed HLT; waits for an interrupt it accepts
+  bool halted_with_if = false;    ///< RFLAGS.IF was set at that HLT (interrupts can wake it)
+  bool waiting_for_sipi = false;  ///< an application processor before its start-up IPI
+  std::unique_ptr<VirtualApic> apic;
+  /// Vectors raised with auto-EOI (a SINT's AutoEOI): delivered without staying in service.
+  uint32_t auto_eoi[8] = {};
+  /// The cycle the VMX-preemption timer of the VMCS is armed for (~0: not armed).
+  uint64_t timer_armed = ~0ull;
+  /// The interrupt- and NMI-window exiting controls set in the VMCS.
+  uint32_t window_bits = 0;
   uint64_t exits = 0;
   uint64_t exits_by_reason[70] = {};
+  uint64_t interrupts_injected = 0, nmis_injected = 0, wakeups = 0;
 };
 
 struct Partition {
@@ -46,6 +61,8 @@ struct Partition {
   uint64_t memory = 0;  ///< bytes of guest-physical memory, mapped at GPA 0
   std::unique_ptr<GpaSpace> gpa;
   std::vector<VirtualProcessor> vps;
+  /// Connects the local APICs of the partition's VPs (IPIs stay inside the partition).
+  std::unique_ptr<cpu::ApicBus> apic_bus;
   /// What its hypervisor CPUID leaves say: privileges and features are advertised only as
   /// the hypervisor implements them (hv/synthetic_msrs.cpp).
   SyntheticCpuidParams cpuid;
@@ -84,9 +101,11 @@ class Hypervisor {
   Hypervisor(const Hypervisor&) = delete;
   Hypervisor& operator=(const Hypervisor&) = delete;
 
-  /// A child partition with `memory` bytes at GPA 0 and one virtual processor on the next
-  /// physical CPU without one. Throws InputError (naming what) if memory or CPUs run out.
-  Partition& create_partition(const std::string& name, uint64_t memory);
+  /// A child partition with `memory` bytes at GPA 0 and `vcpus` virtual processors, each on
+  /// its own physical CPU (the next ones without a VP). VP 0 runs from set_vp_state; the
+  /// others wait for a start-up IPI, as application processors do. Throws InputError
+  /// (naming what) if memory or CPUs run out.
+  Partition& create_partition(const std::string& name, uint64_t memory, uint32_t vcpus = 1);
   /// Writes bytes into a partition's memory (a loader's path); false (nothing written)
   /// if any page of the range is not mapped.
   bool write_guest(Partition& p, uint64_t gpa, const void* data, uint64_t len);
@@ -95,12 +114,25 @@ class Hypervisor {
   /// leaves them; the VMCS gets them as guest state.
   void set_vp_state(Partition& p, uint32_t vp, const cpu::ArchState& s);
 
+  /// Makes interrupt `vector` pending at a VP's local APIC as a fixed, edge-triggered
+  /// message sent now (how SynIC interrupts, synthetic timers in direct mode and
+  /// HvCallAssertVirtualInterrupt raise one). It is injected at the first VM entry at which
+  /// the guest accepts interrupts, and wakes the VP from HLT. With `auto_eoi` (a SINT's
+  /// AutoEOI) the vector does not stay in service: no EOI is expected.
+  void assert_interrupt(Partition& p, uint32_t vp, uint8_t vector, bool auto_eoi = false);
+
   /// Runs physical CPU `pcpu` until its local time reaches `limit` (the machine scheduler's
   /// quantum): its virtual processor in VMX non-root operation, VM exits handled here.
   /// Returns the processor's local time.
   SimTime advance(uint32_t pcpu, SimTime limit);
-  /// Every partition crashed or halted for good: nothing will run any more.
-  bool all_stopped() const;
+  /// Whether anything can still run: a VP runs or has a wake-up of its own coming (LAPIC
+  /// timer, queued IPI, pending interrupt, NMI, INIT, SIPI): kBusy; all halted or waiting
+  /// but some with interrupts enabled, which a device interrupt could wake: kDeviceCanWake;
+  /// else kStopped.
+  enum class Activity : uint8_t { kBusy, kDeviceCanWake, kStopped };
+  Activity activity() const;
+  /// activity() == kStopped: nothing will run any more.
+  bool all_stopped() const { return activity() == Activity::kStopped; }
   /// The first partition crash, if any (the machine reports it as its stop reason).
   const Partition* crashed_partition() const;
 
@@ -117,15 +149,49 @@ class Hypervisor {
     uint64_t vmxon = 0;
     Partition* partition = nullptr;  ///< the partition whose VP runs here
     uint32_t vp = 0;
+    uint64_t kick_at = ~0ull;  ///< the cycle of the kick queued at the physical LAPIC
+    uint64_t host_interrupts = 0, kicks = 0;
   };
   void enter_root_operation(Pcpu& pc);
   void build_vmcs(Partition& p, VirtualProcessor& vp);
+  // ---- virtual interrupts (hv/interrupts.cpp) ----
+  /// Before each VM entry: delivers what the VP's LAPIC has due, injects the interrupt or
+  /// NMI the guest can take now (or asks for the window exit), and arms the VMX-preemption
+  /// timer for the VP's next event.
+  void prepare_entry(Pcpu& pc, Partition& p, VirtualProcessor& vp);
+  /// The cycle (of the VP's physical CPU) of the VP's next timed event: LAPIC timer or
+  /// message; ~0 if none. Every timed source of a VP adds itself here.
+  uint64_t vp_next_event(const VirtualProcessor& vp) const;
+  /// Fires the VP's timed events that are due at its physical CPU's cycle count.
+  void vp_events_due(VirtualProcessor& vp);
+  /// True if the VP can take a maskable interrupt now from its LAPIC (IF=1, no STI/MOV-SS
+  /// blocking) and has one.
+  bool interrupt_deliverable(Pcpu& pc, VirtualProcessor& vp);
+  /// A halted or waiting VP: idles the physical CPU until the VP's next event or `target`
+  /// (its cycles); the physical LAPIC's interrupts (device interrupts and kicks) are taken
+  /// as the host would and forwarded.
+  void idle(Pcpu& pc, VirtualProcessor& vp, uint64_t target);
+  /// An external interrupt reached the physical CPU (exit reason 1 with acknowledge on exit,
+  /// or taken while idle): a kick, or a device interrupt forwarded to the VP running here.
+  void host_interrupt(Pcpu& pc, uint8_t vector);
+  /// Something the running VP must see before its next slice (another VP's IPI, a host-side
+  /// message): a kick to its physical CPU, which leaves the guest at the given cycle.
+  void kick(Pcpu& pc, uint64_t at_cycle);
+  /// INIT and start-up IPIs of application processors (SDM 9.4.4), emulated on the VP.
+  void init_sipi(Pcpu& pc, Partition& p, VirtualProcessor& vp);
+  /// RDMSR/WRMSR of IA32_APIC_BASE, x2APIC MSRs, IA32_TSC_DEADLINE and the Hyper-V APIC
+  /// MSRs: true if `msr` is one of them (then *ok says whether it must #GP).
+  bool handle_apic_msr(Partition& p, VirtualProcessor& vp, uint32_t msr, bool write, uint64_t* v,
+                       bool* ok);
+  /// MOV to/from CR8 (CR8-load/store exiting): the VP's TPR; false if it must #GP.
+  bool handle_cr8(Pcpu& pc, VirtualProcessor& vp, bool to_cr8, unsigned reg);
+
   /// Handles one VM exit; false if the partition crashed.
   bool handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp, const cpu::vmx::ExitInfo& e);
   bool handle_io(Pcpu& pc, const cpu::vmx::ExitInfo& e);
   /// MOV to CR0/CR4 that touched a bit the hypervisor owns (CR0.NE, CR4.VMXE): false if
   /// it must fault (#GP injected).
-  bool handle_cr(Pcpu& pc, const cpu::vmx::ExitInfo& e);
+  bool handle_cr(Pcpu& pc, VirtualProcessor& vp, const cpu::vmx::ExitInfo& e);
   /// RDMSR/WRMSR of a synthetic MSR (hv/synthetic_msrs.cpp): false if it must #GP.
   bool handle_msr(Pcpu& pc, Partition& p, VirtualProcessor& vp, bool write);
   /// VMCALL (hv/hypercalls.cpp): the hypercall, its result in RAX.
@@ -135,7 +201,7 @@ class Hypervisor {
                    uint8_t rwx);
   /// An EPT violation on an overlay page (a write): true if it was one (#GP injected).
   bool overlay_write(Pcpu& pc, const Partition& p, const cpu::vmx::ExitInfo& e);
-  void handle_cpuid(Pcpu& pc, const Partition& p);
+  void handle_cpuid(Pcpu& pc, const Partition& p, const VirtualProcessor& vp);
   void skip_instruction(Pcpu& pc, const cpu::vmx::ExitInfo& e);
   void crash(Partition& p, const std::string& reason);
 
@@ -146,6 +212,9 @@ class Hypervisor {
   SystemPages pages_;
   std::vector<std::unique_ptr<Partition>> partitions_;
   uint64_t msr_bitmap_ = 0;  ///< one MSR bitmap for every VMCS (hypervisor-owned)
+  /// The pin-based and primary processor-based controls of every VMCS, without the
+  /// preemption timer and the window exits that prepare_entry adds.
+  uint32_t pin_controls_ = 0, proc_controls_ = 0;
   PartitionId next_id_ = 1;
   uint64_t tsc_hz_, apic_hz_;
 };

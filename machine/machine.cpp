@@ -308,7 +308,9 @@ BootPlan Machine::load_kernel_into_partition(const KernelSpec& spec) {
   // scattered over system pages. Only the pages the loader touched are copied.
   PhysicalMemory scratch(size);
   BootPlan plan = hvsim::load_kernel(scratch, spec);
-  hv::Partition& p = hv_->create_partition("child", size);
+  // The child gets every physical CPU: one virtual processor each (VP 0 boots, the others
+  // wait for their start-up IPI as application processors do).
+  hv::Partition& p = hv_->create_partition("child", size, static_cast<uint32_t>(cpus_.size()));
   for (uint64_t pfn : scratch.touched_list()) {
     uint64_t gpa = pfn << PhysicalMemory::kPageShift;
     hv_->write_guest(p, gpa, scratch.read_ptr(gpa), PhysicalMemory::kPageSize);
@@ -328,6 +330,18 @@ void Machine::set_progress(SimTime every, std::function<void()> fn) {
 }
 
 std::optional<StopReason> Machine::check_idle() const {
+  if (hv_) {
+    // Hypervisor mode: the virtual processors decide (their LAPICs are the hypervisor's).
+    hv::Hypervisor::Activity a = hv_->activity();
+    if (a == hv::Hypervisor::Activity::kBusy) return std::nullopt;
+    bool device = a == hv::Hypervisor::Activity::kDeviceCanWake;
+    if (device && events_.pending() > 0) return std::nullopt;
+    StopReason r;
+    r.kind = StopReason::Kind::kHalted;
+    r.message = device ? "every virtual processor halted and no event can wake them"
+                       : "every virtual processor halted with interrupts disabled";
+    return r;
+  }
   bool any_halted_with_if = false;
   for (const auto& c : cpus_) {
     if (c->can_wake()) return std::nullopt;  // LAPIC timer, queued IPI, NMI/INIT/SIPI

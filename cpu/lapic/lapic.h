@@ -74,6 +74,8 @@ class LapicCore {
   virtual CoreInterruptState& irq() = 0;
   /// True in wait-for-SIPI state (only then is a SIPI latched).
   virtual bool waiting_for_sipi() const = 0;
+  /// End of interrupt (a write to the EOI register): the highest in-service vector retires.
+  void eoi();
   /// The earliest cycle at which poll() has work changed (~0: none).
   virtual void wake_changed(uint64_t cycle) = 0;
   /// The next instruction boundary must look at the LAPIC (poll, intr_pending).
@@ -143,6 +145,8 @@ class Lapic {
   /// INTA: returns the vector to deliver (moving it from IRR to ISR, or asking the 8259
   /// for an ExtINT) or -1 if nothing is deliverable any more.
   int acknowledge();
+  /// End of interrupt (a write to the EOI register): the highest in-service vector retires.
+  void eoi();
   /// The earliest cycle at which poll() has work (timer deadline, message due); ~0 if none.
   uint64_t wake_cycle() const;
   /// The cycle at which the first queued message is due; ~0 if none.
@@ -184,7 +188,6 @@ class Lapic {
   void send_icr(uint64_t icr);
   void signal_error(uint32_t esr_bit);
   void raise_lvt(uint32_t lvt, bool edge_only);
-  void eoi();
   uint32_t ppr() const;
   static int highest(const uint32_t bits[8]);
   static void set_bit(uint32_t bits[8], uint8_t v, bool on) {
