@@ -40,7 +40,8 @@ Hypervisor::Hypervisor(std::vector<cpu::Cpu*> cpus, PhysicalMemory& mem, PortIoB
       mmio_(mmio),
       pages_(mem, p.system_base, p.system_size),
       tsc_hz_(p.tsc_hz),
-      apic_hz_(p.apic_hz) {
+      apic_hz_(p.apic_hz),
+      slice_cycles_(std::max<uint64_t>(1, Clock(p.tsc_hz).ticks_at(p.vp_time_slice))) {
   msr_bitmap_ = pages_.allocate(kHypervisorOwned).value();
   // RDMSR/WRMSR exit for IA32_FEATURE_CONTROL and the VMX capability MSRs (no nested VMX);
   // every other MSR in the two bitmap ranges is the guest's own (SDM 25.6.9). MSRs outside
@@ -115,13 +116,25 @@ void Hypervisor::enter_root_operation(Pcpu& pc) {
 Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory, uint32_t vcpus) {
   if (memory == 0 || memory % kPageSize)
     throw InputError("partition '" + name + "': memory must be a nonzero multiple of 4 KiB");
-  std::vector<uint32_t> free;
-  for (uint32_t k = 0; k < pcpus_.size(); ++k)
-    if (!pcpus_[k].partition && free.size() < vcpus) free.push_back(k);
-  if (vcpus == 0 || free.size() < vcpus)
+  if (vcpus == 0 || vcpus > 64)
     throw InputError("partition '" + name + "': " + std::to_string(vcpus) +
-                     " virtual processors need as many free physical CPUs; " +
-                     std::to_string(free.size()) + " left");
+                     " virtual processors (1 to 64)");
+  // Placement: the least-loaded physical CPU, preferring one without a VP of this
+  // partition, ties to the lowest index (a function of the creation history only).
+  std::vector<uint32_t> place;
+  std::vector<size_t> load;
+  for (const Pcpu& pc : pcpus_) load.push_back(pc.runq.size());
+  for (uint32_t k = 0; k < vcpus; ++k) {
+    uint32_t best = 0;
+    auto key = [&](uint32_t c) {
+      bool mine = std::find(place.begin(), place.end(), c) != place.end();
+      return std::make_pair(mine, load[c]);
+    };
+    for (uint32_t c = 1; c < pcpus_.size(); ++c)
+      if (key(c) < key(best)) best = c;
+    place.push_back(best);
+    ++load[best];
+  }
   // Memory, tables and the VMCS must all fit: refuse up front rather than half-build.
   uint64_t need = memory / kPageSize + memory / kPageSize / 512 + 16 + vcpus;
   if (pages_.free_pages() < need)
@@ -150,21 +163,19 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
   p->vps.resize(vcpus);
   for (uint32_t k = 0; k < vcpus; ++k) {
     VirtualProcessor& vp = p->vps[k];
-    Pcpu& pc = pcpus_[free[k]];
+    Pcpu& pc = pcpus_[place[k]];
     vp.index = k;
-    vp.pcpu = free[k];
-    vp.vpid = static_cast<uint16_t>(vp.pcpu + 1);
+    vp.pcpu = place[k];
+    vp.vpid = next_vpid_++;
     vp.vmcs = pages_.allocate(kHypervisorOwned).value();
     vp.waiting_for_sipi = k != 0;  // application processors wait for their start-up IPI
     vp.apic = std::make_unique<VirtualApic>(*pc.cpu, p->apic_bus.get(), k, tsc_hz_, apic_hz_);
     vp.apic->set_waiting_for_sipi(vp.waiting_for_sipi);
     p->apic_bus->attach(&vp.apic->lapic());
-    pc.partition = p.get();
-    pc.vp = k;
-    build_vmcs(*p, vp);
+    pc.runq.push_back(Pcpu::Slot{p.get(), k});
   }
   // The partition's reference time starts now, on its first VP's processor's TSC.
-  p->time = std::make_unique<ReferenceTime>(tsc_hz_, pcpus_[free[0]].cpu->cycles());
+  p->time = std::make_unique<ReferenceTime>(tsc_hz_, pcpus_[place[0]].cpu->cycles());
   partitions_.push_back(std::move(p));
   return *partitions_.back();
 }
@@ -247,8 +258,11 @@ void Hypervisor::build_vmcs(Partition& p, VirtualProcessor& vp) {
 
 void Hypervisor::set_vp_state(Partition& p, uint32_t vp_index, const cpu::ArchState& s) {
   VirtualProcessor& vp = p.vps.at(vp_index);
-  VmxApi& api = *pcpus_[vp.pcpu].api;
-  must(api.vmptrld(vp.vmcs), "VMPTRLD");
+  vp.pending_state = std::make_unique<cpu::ArchState>(s);
+}
+
+void Hypervisor::apply_state(Pcpu& pc, VirtualProcessor&, const cpu::ArchState& s) {
+  VmxApi& api = *pc.api;
   auto w = [&](F f, uint64_t v) { must(api.vmwrite(f, v), "VMWRITE"); };
   bool ia32e = s.efer & cpu::kEferLMA;
   w(F::GUEST_CR0, s.cr0 | cpu::kCr0NE | cpu::kCr0ET);
@@ -282,47 +296,30 @@ void Hypervisor::set_vp_state(Partition& p, uint32_t vp_index, const cpu::ArchSt
   w(F::GUEST_IDTR_LIMIT, s.idtr.limit);
   w(F::GUEST_ACTIVITY_STATE, 0);
   w(F::GUEST_INTERRUPTIBILITY_STATE, 0);
-  for (int k = 0; k < 16; ++k) pcpus_[vp.pcpu].cpu->state().gpr[k] = s.gpr[k];
-  pcpus_[vp.pcpu].cpu->state_changed();
+  for (int k = 0; k < 16; ++k) pc.cpu->state().gpr[k] = s.gpr[k];
+  pc.cpu->state_changed();
 }
 
 SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
   Pcpu& pc = pcpus_[pcpu];
   cpu::Cpu& c = *pc.cpu;
+  VmxApi& api = *pc.api;
   uint64_t cycle_target = c.cycle_at(limit);
   while (c.cycles() < cycle_target) {
-    Partition* p = pc.partition;
-    if (!p || p->crashed) {
-      // Nothing to run: the physical CPU idles in its host context (halted, interrupts
-      // off) until the slice ends.
-      c.set_run_state(cpu::RunState::kHalted);
-      return c.advance(limit);
-    }
-    VirtualProcessor& vp = p->vps[pc.vp];
-    VmxApi& api = *pc.api;
     cpu::vmx::RunResult r;
     if (!api.in_guest()) {
-      init_sipi(pc, *p, vp);
-      if (vp.halted || vp.waiting_for_sipi) {
-        vp_events_due(vp);
-        init_sipi(pc, *p, vp);
-        bool wake =
-            !vp.waiting_for_sipi && (vp.apic->core().nmi_pending || interrupt_deliverable(pc, vp) ||
-                                     vp.apic->core().init_pending);
-        if (vp.halted && wake) {
-          vp.halted = false;
-          ++vp.wakeups;
-        } else if (vp.halted || vp.waiting_for_sipi) {
-          idle(pc, vp, cycle_target);
-          continue;
-        }
+      if (!schedule(pc)) {
+        idle(pc, cycle_target);
+        continue;
       }
-      prepare_entry(pc, *p, vp);
+      const Pcpu::Slot& slot = pc.runq[pc.current];
+      VirtualProcessor& vp = slot.partition->vps[slot.vp];
+      prepare_entry(pc, *slot.partition, vp);
       c.set_run_state(cpu::RunState::kRunning);
       r = api.vm_enter(vp.launched ? VmxApi::Entry::kResume : VmxApi::Entry::kLaunch, 0);
       if (r.kind == cpu::vmx::RunResult::Kind::kEntryFailed) {
-        crash(*p, "VM entry failed: VM-instruction error " +
-                      std::to_string(static_cast<int>(r.entry.error)));
+        crash(*slot.partition, "VM entry failed: VM-instruction error " +
+                                   std::to_string(static_cast<int>(r.entry.error)));
         continue;
       }
       vp.launched = true;
@@ -330,21 +327,27 @@ SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
     } else {
       // Between slices another VP or the host may have given this VP's LAPIC something
       // (an IPI, a message) that the armed timer does not know of: kick the guest out.
+      const Pcpu::Slot& slot = pc.runq[pc.current];
+      VirtualProcessor& vp = slot.partition->vps[slot.vp];
       uint64_t next = vp_next_event(vp);
-      if (vp.apic->attention() || next < vp.timer_armed)
-        kick(pc, std::max(c.cycles(), vp.apic->attention() ? c.cycles() : next));
+      if (vp.apic->attention())
+        kick(pc, c.cycles());
+      else if (next < vp.timer_armed)
+        kick(pc, std::max(c.cycles(), next));
       r = api.run_until(cycle_target);
     }
+    const Pcpu::Slot& slot = pc.runq[pc.current];
+    Partition& p = *slot.partition;
     switch (r.kind) {
       case cpu::vmx::RunResult::Kind::kExit:
         if (r.exit.entry_failure()) {
-          crash(*p, "VM entry failed on guest state (exit reason " +
-                        std::to_string(r.exit.reason & 0xFFFF) + ")");
+          crash(p, "VM entry failed on guest state (exit reason " +
+                       std::to_string(r.exit.reason & 0xFFFF) + ")");
           break;
         }
-        handle_exit(pc, *p, vp, r.exit);
+        handle_exit(pc, p, p.vps[slot.vp], r.exit);
         break;
-      case cpu::vmx::RunResult::Kind::kShutdown: crash(*p, "VMX abort"); break;
+      case cpu::vmx::RunResult::Kind::kShutdown: crash(p, "VMX abort"); break;
       case cpu::vmx::RunResult::Kind::kHalted:
       case cpu::vmx::RunResult::Kind::kLimit:
       case cpu::vmx::RunResult::Kind::kEntryFailed: return c.local_time();
@@ -391,9 +394,11 @@ void Hypervisor::inspect(InspectNode& n) const {
   InspectNode& pcs = n.child("pcpus");
   for (size_t k = 0; k < pcpus_.size(); ++k) {
     InspectNode& pn = pcs.child("pcpu" + std::to_string(k));
-    pn.value("runs", pcpus_[k].partition
-                         ? pcpus_[k].partition->name + "/vp" + std::to_string(pcpus_[k].vp)
-                         : "nothing");
+    std::string runs;
+    for (const Pcpu::Slot& slot : pcpus_[k].runq)
+      runs += (runs.empty() ? "" : " ") + slot.partition->name + "/vp" + std::to_string(slot.vp);
+    pn.value("vps", runs.empty() ? "none" : runs);
+    pn.counter("switches", pcpus_[k].switches);
     pn.counter("host_interrupts", pcpus_[k].host_interrupts);
     pn.counter("kicks", pcpus_[k].kicks);
   }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/time.h"
 #include "cpu/cpu.h"
 #include "cpu/vmx/vmx_api.h"
 #include "hv/partition_memory.h"
@@ -33,13 +34,27 @@ class ApicBus;
 
 namespace hvsim::hv {
 
+/// What the VMCS does not hold of a VP's guest state (SDM 25.4 lists what it does): kept
+/// here while another VP has the physical CPU, as a hypervisor saves it on a VP switch.
+struct GuestRegisters {
+  uint64_t gpr[16] = {};
+  uint64_t cr2 = 0, dr[4] = {}, dr6 = 0xFFFF0FF0;
+  uint64_t star = 0, lstar = 0, cstar = 0, sfmask = 0, kernel_gs_base = 0, tsc_aux = 0;
+  cpu::FpuState fpu;
+};
+
 /// One virtual processor: its VMCS (a hypervisor-owned system page) and what it did.
 struct VirtualProcessor {
-  uint32_t index = 0;  ///< within its partition (HV_REGISTER_VP_INDEX)
-  uint16_t vpid = 0;   ///< the VMCS's VPID (unique machine-wide)
-  uint32_t pcpu = 0;   ///< the physical CPU it runs on
-  uint64_t vmcs = 0;   ///< system address of its VMCS region
+  uint32_t index = 0;       ///< within its partition (HV_REGISTER_VP_INDEX)
+  uint16_t vpid = 0;        ///< the VMCS's VPID (unique machine-wide)
+  uint32_t pcpu = 0;        ///< the physical CPU it runs on
+  uint64_t vmcs = 0;        ///< system address of its VMCS region
+  bool vmcs_ready = false;  ///< built (at the VP's first turn on its physical CPU)
   bool launched = false;
+  /// Registers set from outside (a loader, a start-up IPI), given to the VMCS at the VP's
+  /// next turn on its physical CPU.
+  std::unique_ptr<cpu::ArchState> pending_state;
+  GuestRegisters regs;            ///< while not current on its physical CPU
   bool halted = false;            ///< executed HLT; waits for an interrupt it accepts
   bool halted_with_if = false;    ///< RFLAGS.IF was set at that HLT (interrupts can wake it)
   bool waiting_for_sipi = false;  ///< an application processor before its start-up IPI
@@ -52,7 +67,7 @@ struct VirtualProcessor {
   uint32_t window_bits = 0;
   uint64_t exits = 0;
   uint64_t exits_by_reason[70] = {};
-  uint64_t interrupts_injected = 0, nmis_injected = 0, wakeups = 0;
+  uint64_t interrupts_injected = 0, nmis_injected = 0, wakeups = 0, turns = 0;
 };
 
 struct Partition {
@@ -91,6 +106,8 @@ struct HypervisorParams {
   /// tables, VMCS and VMXON regions, the host context).
   uint64_t system_base = 0;
   uint64_t system_size = 0;
+  /// How long a VP runs before another runnable VP on its physical CPU gets a turn.
+  SimTime vp_time_slice = kPicosPerMilli;
 };
 
 class Hypervisor {
@@ -101,17 +118,18 @@ class Hypervisor {
   Hypervisor(const Hypervisor&) = delete;
   Hypervisor& operator=(const Hypervisor&) = delete;
 
-  /// A child partition with `memory` bytes at GPA 0 and `vcpus` virtual processors, each on
-  /// its own physical CPU (the next ones without a VP). VP 0 runs from set_vp_state; the
-  /// others wait for a start-up IPI, as application processors do. Throws InputError
-  /// (naming what) if memory or CPUs run out.
+  /// A child partition with `memory` bytes at GPA 0 and `vcpus` virtual processors (at most
+  /// 64). Each VP is placed on the physical CPU with the fewest VPs, preferring ones without
+  /// a VP of the same partition (ties: the lowest index), and stays there. VP 0 runs from
+  /// set_vp_state; the others wait for a start-up IPI, as application processors do.
+  /// Throws InputError (naming what) if memory runs out or the request is invalid.
   Partition& create_partition(const std::string& name, uint64_t memory, uint32_t vcpus = 1);
   /// Writes bytes into a partition's memory (a loader's path); false (nothing written)
   /// if any page of the range is not mapped.
   bool write_guest(Partition& p, uint64_t gpa, const void* data, uint64_t len);
   bool read_guest(const Partition& p, uint64_t gpa, void* out, uint64_t len) const;
   /// Sets a virtual processor's registers (before its first run), as a reset or a loader
-  /// leaves them; the VMCS gets them as guest state.
+  /// leaves them; the VMCS gets them as guest state at the VP's next turn.
   void set_vp_state(Partition& p, uint32_t vp, const cpu::ArchState& s);
 
   /// Makes interrupt `vector` pending at a VP's local APIC as a fixed, edge-triggered
@@ -147,11 +165,32 @@ class Hypervisor {
     cpu::Cpu* cpu = nullptr;
     std::unique_ptr<cpu::vmx::VmxApi> api;
     uint64_t vmxon = 0;
-    Partition* partition = nullptr;  ///< the partition whose VP runs here
-    uint32_t vp = 0;
-    uint64_t kick_at = ~0ull;  ///< the cycle of the kick queued at the physical LAPIC
-    uint64_t host_interrupts = 0, kicks = 0;
+    /// The VPs placed here, in placement order; they take turns (schedule()).
+    struct Slot {
+      Partition* partition;
+      uint32_t vp;
+    };
+    std::vector<Slot> runq;
+    static constexpr size_t kNone = ~size_t{0};
+    size_t current = kNone;      ///< runq index of the VP whose VMCS and registers are loaded
+    uint64_t slice_end = ~0ull;  ///< the cycle the current VP's turn ends (others waiting)
+    uint64_t kick_at = ~0ull;    ///< the cycle of the kick queued at the physical LAPIC
+    uint64_t host_interrupts = 0, kicks = 0, switches = 0;
   };
+  // ---- scheduling (hv/scheduler.cpp) ----
+  /// Picks the VP to run on `pc` now: the current one until its turn ends or it halts,
+  /// then the next runnable one round-robin; loads it (switch_to). nullptr: none can run.
+  VirtualProcessor* schedule(Pcpu& pc);
+  /// True if the VP can run now (after delivering its due events and INIT/SIPI).
+  bool runnable(Pcpu& pc, Partition& p, VirtualProcessor& vp);
+  /// Makes runq[k] current: saves the outgoing VP's registers, loads (or builds) the
+  /// incoming VP's VMCS and registers, applies its pending state.
+  void switch_to(Pcpu& pc, size_t k);
+  /// The VP's registers and VMCS guest state from `s` (its VMCS must be current).
+  void apply_state(Pcpu& pc, VirtualProcessor& vp, const cpu::ArchState& s);
+  /// Idles the physical CPU with nothing to run until `target` or the next event of one of
+  /// its VPs; the physical LAPIC's interrupts are taken as the host would and forwarded.
+  void idle(Pcpu& pc, uint64_t target);
   void enter_root_operation(Pcpu& pc);
   void build_vmcs(Partition& p, VirtualProcessor& vp);
   // ---- virtual interrupts (hv/interrupts.cpp) ----
@@ -167,12 +206,9 @@ class Hypervisor {
   /// True if the VP can take a maskable interrupt now from its LAPIC (IF=1, no STI/MOV-SS
   /// blocking) and has one.
   bool interrupt_deliverable(Pcpu& pc, VirtualProcessor& vp);
-  /// A halted or waiting VP: idles the physical CPU until the VP's next event or `target`
-  /// (its cycles); the physical LAPIC's interrupts (device interrupts and kicks) are taken
-  /// as the host would and forwarded.
-  void idle(Pcpu& pc, VirtualProcessor& vp, uint64_t target);
   /// An external interrupt reached the physical CPU (exit reason 1 with acknowledge on exit,
-  /// or taken while idle): a kick, or a device interrupt forwarded to the VP running here.
+  /// or taken while idle): a kick, or a device interrupt forwarded to the first VP placed
+  /// on this physical CPU (the machine's child partition).
   void host_interrupt(Pcpu& pc, uint8_t vector);
   /// Something the running VP must see before its next slice (another VP's IPI, a host-side
   /// message): a kick to its physical CPU, which leaves the guest at the given cycle.
@@ -216,7 +252,9 @@ class Hypervisor {
   /// preemption timer and the window exits that prepare_entry adds.
   uint32_t pin_controls_ = 0, proc_controls_ = 0;
   PartitionId next_id_ = 1;
+  uint16_t next_vpid_ = 1;  ///< VPIDs are unique machine-wide (0 is the host's)
   uint64_t tsc_hz_, apic_hz_;
+  uint64_t slice_cycles_;
 };
 
 }  // namespace hvsim::hv

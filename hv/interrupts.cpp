@@ -115,7 +115,7 @@ void Hypervisor::prepare_entry(Pcpu& pc, Partition&, VirtualProcessor& vp) {
   }
   // The VMX-preemption timer counts TSC >> rate (SDM 26.5.1): round up, so the exit comes
   // at or after the event's cycle, never before it.
-  uint64_t next = vp_next_event(vp);
+  uint64_t next = std::min(vp_next_event(vp), pc.slice_end);  // and the end of its turn
   if (next != ~0ull) {
     unsigned x = cpu::vmx::caps::kPreemptionTimerRate;
     uint64_t now = pc.cpu->cycles();
@@ -128,28 +128,6 @@ void Hypervisor::prepare_entry(Pcpu& pc, Partition&, VirtualProcessor& vp) {
   vp.timer_armed = next;
 }
 
-void Hypervisor::idle(Pcpu& pc, VirtualProcessor& vp, uint64_t target) {
-  cpu::Cpu& c = *pc.cpu;
-  cpu::Lapic& host = c.lapic();
-  uint64_t until = std::min({target, vp_next_event(vp), host.wake_cycle()});
-  // The physical CPU halts in its host context with interrupts off; its LAPIC still
-  // accepts messages, which the loop below takes as the host's interrupt handler would.
-  c.set_run_state(cpu::RunState::kHalted);
-  if (until > c.cycles()) c.advance(Clock(tsc_hz_).time_of(until));
-  while (c.cycles() < until && c.run_state() == cpu::RunState::kHalted) {
-    // A message came due on the way (the CPU stops at it): let time go on to `until`.
-    SimTime t = c.advance(Clock(tsc_hz_).time_of(until));
-    if (t >= Clock(tsc_hz_).time_of(until)) break;
-  }
-  host.poll();
-  while (host.intr_pending()) {
-    int v = host.acknowledge();
-    if (v < 0) break;
-    host.eoi();
-    host_interrupt(pc, static_cast<uint8_t>(v));
-  }
-}
-
 void Hypervisor::host_interrupt(Pcpu& pc, uint8_t vector) {
   if (vector == kKickVector) {
     ++pc.kicks;
@@ -157,10 +135,10 @@ void Hypervisor::host_interrupt(Pcpu& pc, uint8_t vector) {
     return;
   }
   ++pc.host_interrupts;
-  if (!pc.partition) return;  // no VP here: the interrupt has no one to go to
+  if (pc.runq.empty()) return;  // no VP here: the interrupt has no one to go to
   cpu::ApicMessage m;
   m.vector = vector;
-  VirtualApic& va = *pc.partition->vps[pc.vp].apic;
+  VirtualApic& va = *pc.runq[0].partition->vps[pc.runq[0].vp].apic;
   va.lapic().post(m, va.now());
 }
 

@@ -41,8 +41,8 @@ class InterruptsTest : public HypervisorTest {
   /// the x2APIC EOI unless the vector is `no_eoi`, and returns.
   Partition& build(uint8_t no_eoi = 0) {
     std::vector<uint8_t> code = a_.bytes();
-    Partition& p = partition(code);
     std::vector<uint64_t> idt(0x48);
+    Partition& p = partition(code, cpu::TableReg{kIdt, static_cast<uint32_t>(idt.size() * 8 - 1)});
     for (unsigned v = 0x40; v < 0x48; ++v) {
       uint32_t at = 0x6000 + (v - 0x40) * 0x40;
       cpu::encoder::Assembler h(ZYDIS_MACHINE_MODE_LONG_COMPAT_32);
@@ -62,9 +62,6 @@ class InterruptsTest : public HypervisorTest {
                (uint64_t{at >> 16} << 48);
     }
     EXPECT_TRUE(hv_->write_guest(p, kIdt, idt.data(), idt.size() * 8));
-    cpu::vmx::VmxApi api(*cpu_);
-    EXPECT_TRUE(api.vmwrite(cpu::vmx::VmcsField::GUEST_IDTR_BASE, kIdt).ok());
-    EXPECT_TRUE(api.vmwrite(cpu::vmx::VmcsField::GUEST_IDTR_LIMIT, idt.size() * 8 - 1).ok());
     return p;
   }
   uint32_t count(const Partition& p, uint8_t vector) {
