@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/io_bus.h"
+#include "cpu/spec/descriptors.h"
 #include "cpu/vmx/spec/controls.h"
 #include "cpu/vmx/spec/vmcs_layouts.h"
 #include "hv/hypervisor.h"
@@ -183,7 +184,20 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
         inject_exception(api, 6, false, 0);
         return true;
       }
+      // The call's input and result value, for the statistics and the observer: RCX and
+      // RAX, or EDX:EAX in and out for a 32-bit caller (TLFS §3.2).
+      bool long64 = (api.read(F::GUEST_IA32_EFER) & cpu::kEferLMA) &&
+                    (api.read(F::GUEST_CS_ACCESS_RIGHTS) & cpu::spec::kAttrL);
+      cpu::ArchState& s = pc.cpu->state();
+      auto edx_eax = [&] {
+        return (s.gpr[cpu::kRdx] << 32) | static_cast<uint32_t>(s.gpr[cpu::kRax]);
+      };
+      uint64_t input = long64 ? s.gpr[cpu::kRcx] : edx_eax();
       handle_hypercall(pc, p, e);
+      ++p.hypercalls_by_code[static_cast<uint16_t>(input)];
+      if (hypercall_observer_)
+        hypercall_observer_(
+            HypercallEvent{&p, vp.index, input, long64 ? s.gpr[cpu::kRax] : edx_eax()});
       skip_instruction(pc, e);
       return true;
     }

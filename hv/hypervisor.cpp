@@ -141,6 +141,8 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
     throw InputError("partition '" + name + "': " + std::to_string(memory >> 20) +
                      " MiB does not fit in the hypervisor's " +
                      std::to_string(pages_.free_pages() * kPageSize >> 20) + " MiB left");
+  if (find_partition(name))
+    throw InputError("partition '" + name + "': a partition of that name exists already");
   auto p = std::make_unique<Partition>();
   p->id = next_id_++;
   p->name = name;
@@ -346,6 +348,7 @@ SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
           break;
         }
         handle_exit(pc, p, p.vps[slot.vp], r.exit);
+        if (exit_observer_) exit_observer_(ExitEvent{&p, slot.vp, &r.exit, api.read(F::GUEST_RIP)});
         break;
       case cpu::vmx::RunResult::Kind::kShutdown: crash(p, "VMX abort"); break;
       case cpu::vmx::RunResult::Kind::kHalted:
@@ -354,6 +357,12 @@ SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
     }
   }
   return c.local_time();
+}
+
+Partition* Hypervisor::find_partition(const std::string& name) {
+  for (auto& p : partitions_)
+    if (p->name == name) return p.get();
+  return nullptr;
 }
 
 void Hypervisor::crash(Partition& p, const std::string& reason) {
@@ -413,6 +422,9 @@ void Hypervisor::inspect(InspectNode& n) const {
     pn.counter("hypercall_msr", p->hypercall_msr);
     pn.counter("reference_tsc_msr", p->reference_tsc_msr);
     pn.counter("hypercalls", p->hypercalls);
+    InspectNode& hc = pn.child("hypercalls_by_code");
+    for (const auto& [code, n] : p->hypercalls_by_code)
+      hc.counter(spec::to_string(static_cast<spec::HvCallCode>(code)), n);
     InspectNode& hs = pn.child("hypercalls_by_status");
     for (unsigned k = 0; k < std::size(p->hypercalls_by_status); ++k)
       if (p->hypercalls_by_status[k])
@@ -425,6 +437,7 @@ void Hypervisor::inspect(InspectNode& n) const {
       v.counter("interrupts_injected", vp.interrupts_injected);
       v.counter("nmis_injected", vp.nmis_injected);
       v.counter("wakeups", vp.wakeups);
+      v.counter("turns", vp.turns);
       vp.apic->lapic().inspect(v.child("lapic"));
       InspectNode& by = v.child("exits_by_reason");
       for (unsigned k = 0; k < std::size(vp.exits_by_reason); ++k)

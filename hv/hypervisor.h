@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -93,6 +95,7 @@ struct Partition {
   std::unique_ptr<ReferenceTime> time;  ///< TIME_REF_COUNT: 0 at partition creation
   uint64_t hypercalls = 0;
   uint64_t hypercalls_by_status[0x80] = {};
+  std::map<uint16_t, uint64_t> hypercalls_by_code;  ///< call code -> calls (ordered)
   bool crashed = false;
   std::string crash_reason;
 };
@@ -108,6 +111,20 @@ struct HypervisorParams {
   uint64_t system_size = 0;
   /// How long a VP runs before another runnable VP on its physical CPU gets a turn.
   SimTime vp_time_slice = kPicosPerMilli;
+};
+
+/// What an exit observer sees (Hypervisor::set_exit_observer): after the exit is handled.
+struct ExitEvent {
+  const Partition* partition;
+  uint32_t vp;
+  const cpu::vmx::ExitInfo* exit;
+  uint64_t rip;  ///< the guest RIP of the exit
+};
+/// What a hypercall observer sees: the input value and the result value (TLFS §3.3, §3.4).
+struct HypercallEvent {
+  const Partition* partition;
+  uint32_t vp;
+  uint64_t input, result;
 };
 
 class Hypervisor {
@@ -138,6 +155,18 @@ class Hypervisor {
   /// the guest accepts interrupts, and wakes the VP from HLT. With `auto_eoi` (a SINT's
   /// AutoEOI) the vector does not stay in service: no EOI is expected.
   void assert_interrupt(Partition& p, uint32_t vp, uint8_t vector, bool auto_eoi = false);
+
+  /// Calls `fn` after every VM exit / every hypercall is handled (scripts and tests watch
+  /// the hypervisor at work; an empty function removes it). Observers must not change
+  /// simulated state except through this class's API.
+  void set_exit_observer(std::function<void(const ExitEvent&)> fn) {
+    exit_observer_ = std::move(fn);
+  }
+  void set_hypercall_observer(std::function<void(const HypercallEvent&)> fn) {
+    hypercall_observer_ = std::move(fn);
+  }
+  /// The partition named `name`, or nullptr.
+  Partition* find_partition(const std::string& name);
 
   /// Runs physical CPU `pcpu` until its local time reaches `limit` (the machine scheduler's
   /// quantum): its virtual processor in VMX non-root operation, VM exits handled here.
@@ -253,6 +282,8 @@ class Hypervisor {
   uint32_t pin_controls_ = 0, proc_controls_ = 0;
   PartitionId next_id_ = 1;
   uint16_t next_vpid_ = 1;  ///< VPIDs are unique machine-wide (0 is the host's)
+  std::function<void(const ExitEvent&)> exit_observer_;
+  std::function<void(const HypercallEvent&)> hypercall_observer_;
   uint64_t tsc_hz_, apic_hz_;
   uint64_t slice_cycles_;
 };
