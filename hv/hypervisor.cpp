@@ -12,6 +12,7 @@
 #include "cpu/vmx/spec/controls.h"
 #include "cpu/vmx/spec/ept.h"
 #include "cpu/vmx/vmx.h"
+#include "hv/insn_emulator.h"
 #include "hv/spec/tlfs.h"
 
 namespace hvsim::hv {
@@ -346,6 +347,8 @@ void Hypervisor::inspect(InspectNode& n) const {
       InspectNode& v = pn.child("vp" + std::to_string(vp.index));
       v.counter("pcpu", vp.pcpu);
       v.counter("exits", vp.exits);
+      v.counter("emulated_mmio", vp.emulated_mmio);
+      v.counter("string_io", vp.string_io);
       InspectNode& by = v.child("exits_by_reason");
       for (unsigned k = 0; k < std::size(vp.exits_by_reason); ++k)
         if (vp.exits_by_reason[k])
@@ -366,6 +369,8 @@ void Hypervisor::hash_into(Hasher& h) const {
     for (const VirtualProcessor& vp : p->vps) {
       h.u64(vp.launched);
       h.u64(vp.halted);
+      h.u64(vp.emulated_mmio);
+      h.u64(vp.string_io);
     }
   }
 }

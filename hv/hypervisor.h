@@ -38,6 +38,8 @@ struct VirtualProcessor {
   bool halted = false;  ///< executed HLT and nothing can wake it yet
   uint64_t exits = 0;
   uint64_t exits_by_reason[70] = {};
+  uint64_t emulated_mmio = 0;  ///< MMIO accesses made by emulated instructions
+  uint64_t string_io = 0;      ///< INS/OUTS instructions emulated (each exit once)
 };
 
 struct Partition {
@@ -75,6 +77,11 @@ struct HypervisorParams {
   uint64_t system_base = 0;
   uint64_t system_size = 0;
 };
+
+/// The local APIC's page in every partition's guest-physical space (SDM Vol. 3A 11.4.1).
+constexpr uint64_t kApicPage = 0xFEE00000;
+
+class MmioTarget;
 
 class Hypervisor {
  public:
@@ -136,6 +143,16 @@ class Hypervisor {
   /// An EPT violation on an overlay page (a write): true if it was one (#GP injected).
   bool overlay_write(Pcpu& pc, const Partition& p, const cpu::vmx::ExitInfo& e);
   void handle_cpuid(Pcpu& pc, const Partition& p);
+  /// Instruction emulation (hv/emulation.cpp): the data access of an EPT violation outside
+  /// partition memory (MMIO), or INS/OUTS (`string_io`). False if the partition crashed.
+  bool emulate(Pcpu& pc, Partition& p, VirtualProcessor& vp, const cpu::vmx::ExitInfo& e,
+               bool string_io);
+  /// Where a VP's accesses to its local APIC page go: the virtual LAPIC. Not built yet:
+  /// the target crashes the partition.
+  MmioTarget* virtual_apic_mmio(Partition& p, uint32_t vp);
+  class UnbuiltApic;
+  std::unique_ptr<MmioTarget> unbuilt_apic_;
+  Partition* apic_partition_ = nullptr;  ///< whose access the unbuilt APIC is serving
   void skip_instruction(Pcpu& pc, const cpu::vmx::ExitInfo& e);
   void crash(Partition& p, const std::string& reason);
 
