@@ -25,11 +25,12 @@ Place mem_place(Context& c, unsigned size, Acc acc, int64_t extra = 0) {
   return c.resolve(i.mem.seg, off, size, acc);
 }
 
-/// A source operand's value: register, immediate or memory.
-uint64_t source(Context& c, const cpu::Operand& o) {
+/// A source operand's value: register, immediate (sign-extended to the destination's
+/// `size`, as MOV r/m64, imm32 does) or memory.
+uint64_t source(Context& c, const cpu::Operand& o, unsigned size) {
   switch (o.kind) {
     case OpKind::kReg: return c.get_reg(o);
-    case OpKind::kImm: return c.insn().imm & size_mask(o.size);
+    case OpKind::kImm: return c.insn().imm & size_mask(size);
     case OpKind::kMem: return c.load(mem_place(c, o.size, Acc::kRead));
     default: throw Refuse{"operand kind"};
   }
@@ -47,7 +48,7 @@ void binary_alu(Context& c, AluOp op) {
     uint64_t r = alu(op, c.load(p), b, d.size, fl);
     if (store) c.store(p, r);
   } else {
-    uint64_t r = alu(op, c.get_reg(d), source(c, i.op[1]), d.size, fl);
+    uint64_t r = alu(op, c.get_reg(d), source(c, i.op[1], d.size), d.size, fl);
     if (store) c.set_reg(d, r);
   }
 }
@@ -63,15 +64,15 @@ void mov(Context& c) {
   const cpu::Insn& i = c.insn();
   const cpu::Operand& d = i.op[0];
   if (d.kind == OpKind::kMem)
-    c.store(mem_place(c, d.size, Acc::kWrite), source(c, i.op[1]));
+    c.store(mem_place(c, d.size, Acc::kWrite), source(c, i.op[1], d.size));
   else
-    c.set_reg(d, source(c, i.op[1]));
+    c.set_reg(d, source(c, i.op[1], d.size));
 }
 
 void movx(Context& c, bool sign) {
   const cpu::Insn& i = c.insn();
   unsigned ss = i.op[1].size;
-  uint64_t v = source(c, i.op[1]);
+  uint64_t v = source(c, i.op[1], ss);
   if (sign && (v >> (8 * ss - 1)) & 1) v |= ~size_mask(ss);
   c.set_reg(i.op[0], v);
 }
@@ -152,8 +153,11 @@ bool string_op(Context& c, Str kind) {
     switch (kind) {
       case Str::kMovs: {
         // Source seg:rSI (override allowed), destination ES:rDI (SDM Vol. 2 "MOVS").
-        uint64_t v = c.load(c.resolve(i.seg_prefix, si, size, Acc::kRead));
-        c.store(c.resolve(cpu::kEs, di, size, Acc::kWrite), v);
+        // Both sides are translated first: a fault on the destination leaves the source
+        // (a device register) unread.
+        Place src = c.resolve(i.seg_prefix, si, size, Acc::kRead);
+        Place dst = c.resolve(cpu::kEs, di, size, Acc::kWrite);
+        c.store(dst, c.load(src));
         break;
       }
       case Str::kStos:
