@@ -72,16 +72,20 @@ class PartitionMmio final : public MmioTarget {
 class Hypervisor::UnbuiltApic final : public MmioTarget {
  public:
   explicit UnbuiltApic(Hypervisor& hv) : hv_(hv) {}
-  uint64_t read(uint64_t, unsigned) override {
-    fail();
+  uint64_t read(uint64_t gpa, unsigned) override {
+    fail(gpa);
     return ~uint64_t{0};
   }
-  void write(uint64_t, unsigned, uint64_t) override { fail(); }
+  void write(uint64_t gpa, unsigned, uint64_t) override { fail(gpa); }
 
  private:
-  void fail() {
+  void fail(uint64_t gpa) {
+    char where[64];
+    std::snprintf(where, sizeof where, " (guest-physical address %#llx)",
+                  static_cast<unsigned long long>(gpa));
     if (hv_.apic_partition_)
-      hv_.crash(*hv_.apic_partition_, "local APIC access: virtual LAPIC not built yet");
+      hv_.crash(*hv_.apic_partition_,
+                std::string("local APIC access: virtual LAPIC not built yet") + where);
   }
   Hypervisor& hv_;
 };
@@ -98,10 +102,14 @@ bool Hypervisor::emulate(Pcpu& pc, Partition& p, VirtualProcessor& vp, const cpu
   cpu::vmx::VmxApi& api = *pc.api;
   auto where = [&] {
     char buf[96];
-    std::snprintf(buf, sizeof buf, " (guest-physical address %#llx, RIP %#llx)",
-                  static_cast<unsigned long long>(e.guest_physical_address),
-                  static_cast<unsigned long long>(api.read(F::GUEST_RIP)));
-    return std::string(string_io ? "" : buf);
+    unsigned long long rip = api.read(F::GUEST_RIP);
+    if (string_io)
+      std::snprintf(buf, sizeof buf, " (port %#llx, RIP %#llx)",
+                    static_cast<unsigned long long>(e.qualification >> 16), rip);
+    else
+      std::snprintf(buf, sizeof buf, " (guest-physical address %#llx, RIP %#llx)",
+                    static_cast<unsigned long long>(e.guest_physical_address), rip);
+    return std::string(buf);
   };
   if (!string_io) {
     // Only data accesses through a translation are emulated: an instruction fetch from
