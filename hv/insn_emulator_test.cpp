@@ -481,6 +481,51 @@ TEST(InsnEmulator, WriteToReadOnlyRamIsGp) {
   EXPECT_EQ(r.fault.vector, 13);
 }
 
+TEST(InsnEmulator, LegacyModesUseSegmentBasesLimitsAndAddressSize) {
+  Guest s;
+  Recorder rec;
+  // 32-bit protected mode, no paging: DS base in device memory, limit 64 KiB.
+  GuestCpu g = s.cpu();
+  g.paging = PagingRegs{};
+  g.paging.cr0 = cpu::kCr0PE;
+  g.seg[cpu::kCs] = cpu::SegReg{0x8, 0, 0xFFFFFFFF, 0xC09B};
+  g.seg[cpu::kDs] = cpu::SegReg{0x10, kMmio, 0xFFFF, 0xC093};
+  g.seg[cpu::kFs] = cpu::SegReg{0x18, kMmio + 0x1000, 0xFFFF, 0xC093};
+  s.gpr[3] = 0x10;
+  const uint8_t mov[] = {0x8B, 0x43, 0x04, 0x64, 0x8B, 0x43, 0x04};  // mov eax,[ebx+4]; fs:
+  std::memcpy(&s.ram.b[kCode], mov, sizeof mov);
+  EmulationResult r = emulate_instruction(g, s.ram, rec);
+  ASSERT_EQ(r.kind, EmulationResult::Kind::kDone) << r.reason;
+  ASSERT_EQ(rec.log.size(), 1u);
+  EXPECT_EQ(rec.log[0], (Access{false, kMmio + 0x14, 4, device_value(kMmio + 0x14, 4)}));
+  EXPECT_EQ(s.gpr[0], device_value(kMmio + 0x14, 4));
+  EXPECT_EQ(g.rip, kCode + 3);
+  r = emulate_instruction(g, s.ram, rec);  // the FS override
+  ASSERT_EQ(r.kind, EmulationResult::Kind::kDone) << r.reason;
+  EXPECT_EQ(rec.log.back().addr, kMmio + 0x1014);
+  // Past the limit: #GP(0), nothing read.
+  g.rip = kCode;
+  s.gpr[3] = 0xFFFC;
+  r = emulate_instruction(g, s.ram, rec);
+  ASSERT_EQ(r.kind, EmulationResult::Kind::kFault);
+  EXPECT_EQ(r.fault.vector, 13);
+  EXPECT_EQ(rec.log.size(), 2u);
+  // Real mode (16-bit addressing): [bx+si] wraps at 64 KiB; the hidden base is used.
+  g = s.cpu();
+  g.paging = PagingRegs{};
+  g.seg[cpu::kCs] = cpu::SegReg{0, 0, 0xFFFF, 0x9B};
+  g.seg[cpu::kDs] = cpu::SegReg{0, kMmio, 0xFFFF, 0x93};
+  s.gpr[3] = 0xFFF0;
+  s.gpr[6] = 0x20;
+  const uint8_t mov16[] = {0x89, 0x00};  // mov [bx+si], ax
+  std::memcpy(&s.ram.b[kCode], mov16, sizeof mov16);
+  s.gpr[0] = 0x1234'5678;
+  r = emulate_instruction(g, s.ram, rec);
+  ASSERT_EQ(r.kind, EmulationResult::Kind::kDone) << r.reason;
+  EXPECT_EQ(rec.log.back(), (Access{true, kMmio + 0x10, 2, 0x5678}));
+  EXPECT_EQ(g.rip, kCode + 2);
+}
+
 /// A port device that records OUTs and answers INs with a counter.
 class Port final : public PortIoHandler {
  public:
