@@ -124,6 +124,12 @@ bool Hypervisor::emulate(Pcpu& pc, Partition& p, VirtualProcessor& vp, const cpu
       crash(p, "guest page tables in device memory" + where());
       return false;
     }
+    // An access made while delivering an event (IDT, stack, TSS in device memory; SDM
+    // 28.2.4 IDT-vectoring information) is not the instruction's: nothing to emulate.
+    if (e.idt_vectoring_info & vs::kIntrInfoValid) {
+      crash(p, "event delivery through device memory" + where());
+      return false;
+    }
   }
   cpu::ArchState& s = pc.cpu->state();
   GuestCpu g;
