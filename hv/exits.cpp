@@ -68,7 +68,7 @@ bool Hypervisor::handle_io(Pcpu& pc, const cpu::vmx::ExitInfo& e) {
   unsigned size = static_cast<unsigned>(q & 7) + 1;
   bool in = q & (1u << 3), string = q & (1u << 4);
   auto port = static_cast<uint16_t>(q >> 16);
-  if (string) return false;  // INS/OUTS: not emulated yet
+  if (string) return false;  // INS/OUTS: emulated (hv/emulation.cpp)
   cpu::ArchState& s = pc.cpu->state();
   uint64_t mask = size == 4 ? 0xFFFFFFFF : (1ull << (8 * size)) - 1;
   if (in) {
@@ -127,8 +127,7 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
   switch (e.basic()) {
     case ExitReason::EXTERNAL_INTERRUPT:
       // Acknowledged on exit (the vector is in the exit interruption information): the
-      // host's interrupt, handled as its handler would, then EOI.
-      pc.cpu->lapic().eoi();
+      // host's interrupt, handled as its handler would.
       host_interrupt(pc, static_cast<uint8_t>(e.interruption_info & 0xFF));
       return true;
     case ExitReason::EXCEPTION_OR_NMI:
@@ -144,10 +143,7 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
       skip_instruction(pc, e);
       return true;
     case ExitReason::IO_INSTRUCTION:
-      if (!handle_io(pc, e)) {
-        crash(p, "string port I/O (INS/OUTS) is not emulated yet");
-        return false;
-      }
+      if (!handle_io(pc, e)) return emulate(pc, p, vp, e, true);
       skip_instruction(pc, e);
       return true;
     case ExitReason::RDMSR:
@@ -206,6 +202,8 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
         inject_exception(api, 13, true, 0);
         return true;
       }
+      // Not partition memory: device memory, served by instruction emulation.
+      if (!p.gpa->translate(e.guest_physical_address)) return emulate(pc, p, vp, e, false);
       break;
     case ExitReason::CONTROL_REGISTER_ACCESSES:
       if (handle_cr(pc, vp, e))

@@ -13,6 +13,7 @@
 #include "cpu/vmx/spec/controls.h"
 #include "cpu/vmx/spec/ept.h"
 #include "cpu/vmx/vmx.h"
+#include "hv/insn_emulator.h"
 #include "hv/spec/tlfs.h"
 
 namespace hvsim::hv {
@@ -439,6 +440,8 @@ void Hypervisor::inspect(InspectNode& n) const {
       v.counter("wakeups", vp.wakeups);
       v.counter("turns", vp.turns);
       vp.apic->lapic().inspect(v.child("lapic"));
+      v.counter("emulated_mmio", vp.emulated_mmio);
+      v.counter("string_io", vp.string_io);
       InspectNode& by = v.child("exits_by_reason");
       for (unsigned k = 0; k < std::size(vp.exits_by_reason); ++k)
         if (vp.exits_by_reason[k])
@@ -462,6 +465,8 @@ void Hypervisor::hash_into(Hasher& h) const {
       h.u64(vp.waiting_for_sipi);
       h.u64(vp.interrupts_injected);
       vp.apic->lapic().hash_into(h);
+      h.u64(vp.emulated_mmio);
+      h.u64(vp.string_io);
     }
   }
 }

@@ -70,6 +70,8 @@ struct VirtualProcessor {
   uint64_t exits = 0;
   uint64_t exits_by_reason[70] = {};
   uint64_t interrupts_injected = 0, nmis_injected = 0, wakeups = 0, turns = 0;
+  uint64_t emulated_mmio = 0;  ///< MMIO accesses made by emulated instructions
+  uint64_t string_io = 0;      ///< INS/OUTS instructions emulated (each exit once)
 };
 
 struct Partition {
@@ -126,6 +128,8 @@ struct HypercallEvent {
   uint32_t vp;
   uint64_t input, result;
 };
+
+class MmioTarget;
 
 class Hypervisor {
  public:
@@ -267,6 +271,10 @@ class Hypervisor {
   /// An EPT violation on an overlay page (a write): true if it was one (#GP injected).
   bool overlay_write(Pcpu& pc, const Partition& p, const cpu::vmx::ExitInfo& e);
   void handle_cpuid(Pcpu& pc, const Partition& p, const VirtualProcessor& vp);
+  /// Instruction emulation (hv/emulation.cpp): the data access of an EPT violation outside
+  /// partition memory (MMIO), or INS/OUTS (`string_io`). False if the partition crashed.
+  bool emulate(Pcpu& pc, Partition& p, VirtualProcessor& vp, const cpu::vmx::ExitInfo& e,
+               bool string_io);
   void skip_instruction(Pcpu& pc, const cpu::vmx::ExitInfo& e);
   void crash(Partition& p, const std::string& reason);
 

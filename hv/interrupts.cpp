@@ -129,17 +129,21 @@ void Hypervisor::prepare_entry(Pcpu& pc, Partition&, VirtualProcessor& vp) {
 }
 
 void Hypervisor::host_interrupt(Pcpu& pc, uint8_t vector) {
-  if (vector == kKickVector) {
+  // A vector the LAPIC put in service gets its EOI now; one without (an ExtINT, whose
+  // vector came from the 8259's acknowledge cycle) is the 8259's, which the guest ends
+  // with its own EOI to the 8259, so the VP gets it without an in-service bit either.
+  cpu::Lapic& host = pc.cpu->lapic();
+  bool from_8259 = !host.in_service(vector);
+  if (!from_8259) host.eoi();
+  if (vector == kKickVector && !from_8259) {
     ++pc.kicks;
     pc.kick_at = ~0ull;
     return;
   }
   ++pc.host_interrupts;
   if (pc.runq.empty()) return;  // no VP here: the interrupt has no one to go to
-  cpu::ApicMessage m;
-  m.vector = vector;
-  VirtualApic& va = *pc.runq[0].partition->vps[pc.runq[0].vp].apic;
-  va.lapic().post(m, va.now());
+  const Pcpu::Slot& first = pc.runq[0];
+  assert_interrupt(*first.partition, first.vp, vector, /*auto_eoi=*/from_8259);
 }
 
 void Hypervisor::kick(Pcpu& pc, uint64_t at_cycle) {

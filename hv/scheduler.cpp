@@ -123,7 +123,6 @@ void Hypervisor::idle(Pcpu& pc, uint64_t target) {
   while (host.intr_pending()) {
     int v = host.acknowledge();
     if (v < 0) break;
-    host.eoi();
     host_interrupt(pc, static_cast<uint8_t>(v));
   }
 }

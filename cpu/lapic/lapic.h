@@ -74,8 +74,6 @@ class LapicCore {
   virtual CoreInterruptState& irq() = 0;
   /// True in wait-for-SIPI state (only then is a SIPI latched).
   virtual bool waiting_for_sipi() const = 0;
-  /// End of interrupt (a write to the EOI register): the highest in-service vector retires.
-  void eoi();
   /// The earliest cycle at which poll() has work changed (~0: none).
   virtual void wake_changed(uint64_t cycle) = 0;
   /// The next instruction boundary must look at the LAPIC (poll, intr_pending).
@@ -145,6 +143,8 @@ class Lapic {
   /// INTA: returns the vector to deliver (moving it from IRR to ISR, or asking the 8259
   /// for an ExtINT) or -1 if nothing is deliverable any more.
   int acknowledge();
+  /// True if `vector` is in service (its ISR bit is set).
+  bool in_service(uint8_t vector) const { return (isr_[vector >> 5] >> (vector & 31)) & 1; }
   /// End of interrupt (a write to the EOI register): the highest in-service vector retires.
   void eoi();
   /// The earliest cycle at which poll() has work (timer deadline, message due); ~0 if none.
