@@ -182,7 +182,7 @@ def build_parser():
                    help="a Multiboot module (repeatable)")
     r.add_argument("--smp", metavar="N", type=_positive_int, default=1, help="processors (1)")
     r.add_argument("--hyperv", action="store_true",
-                   help="hypervisor mode: boot the kernel in a child partition (one VP)")
+                   help="hypervisor mode: boot the kernel in a child partition (one VP per --smp processor)")
     r.add_argument("--partition-memory", metavar="SIZE",
                    help="with --hyperv: the child partition's memory (half of --memory)")
     r.add_argument("--memory", metavar="SIZE", default="256M", help="RAM, e.g. 256M, 1G (256M)")
