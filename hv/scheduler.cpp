@@ -61,6 +61,14 @@ VirtualProcessor* Hypervisor::schedule(Pcpu& pc) {
   size_t n = pc.runq.size();
   if (n == 0) return nullptr;
   uint64_t now = pc.cpu->cycles();
+  if (pc.current != Pcpu::kNone && now < pc.slice_end) {
+    // The common case, after most exits: the current VP simply goes on.
+    Pcpu::Slot& slot = pc.runq[pc.current];
+    VirtualProcessor& vp = slot.partition->vps[slot.vp];
+    if (!slot.partition->crashed && !vp.halted && !vp.waiting_for_sipi &&
+        !vp.apic->core().init_pending && !vp.pending_state)
+      return &vp;
+  }
   // The current VP goes on until its turn ends; then the others come first, it last.
   size_t start = 0;
   if (pc.current != Pcpu::kNone) start = now < pc.slice_end ? pc.current : pc.current + 1;
