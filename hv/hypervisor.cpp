@@ -127,10 +127,14 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
     if (e != MapError::kOk) throw InternalError(std::string("partition map: ") + to_string(e));
   }
   namespace pv = spec::privilege;
+  // Privileges and features only for what is implemented (hv/synthetic_msrs.cpp,
+  // hv/hypercalls.cpp). SINT polling needs no interrupt; direct synthetic timers do, and no
+  // interrupt reaches a VP yet (docs/hv.md "Status").
   p->cpuid.privileges = pv::kAccessHypercallMsrs | pv::kAccessVpIndex |
                         pv::kAccessPartitionReferenceCounter | pv::kAccessPartitionReferenceTsc |
-                        pv::kAccessFrequencyRegs;
-  p->cpuid.features = spec::feature::kFrequencyMsrsAvailable;
+                        pv::kAccessFrequencyRegs | pv::kAccessSynicRegs |
+                        pv::kAccessSyntheticTimerRegs | pv::kPostMessages | pv::kSignalEvents;
+  p->cpuid.features = spec::feature::kFrequencyMsrsAvailable | spec::feature::kSintPollingMode;
   p->hypercall_page = pages_.allocate(kHypervisorOwned).value();
   mem_.write(p->hypercall_page, spec::kHypercallPageVmcall, sizeof spec::kHypercallPageVmcall);
   p->tsc_page = pages_.allocate(kHypervisorOwned).value();
@@ -139,7 +143,20 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
   vp.pcpu = static_cast<uint32_t>(free_pcpu - pcpus_.begin());
   vp.vpid = static_cast<uint16_t>(vp.pcpu + 1);
   vp.vmcs = pages_.allocate(kHypervisorOwned).value();
-  p->vps.push_back(vp);
+  // The SynIC's message and event-flags pages: zero at VP creation (TLFS "SIM Page").
+  uint64_t sim = pages_.allocate(kHypervisorOwned).value();
+  uint64_t sief = pages_.allocate(kHypervisorOwned).value();
+  Partition* part = p.get();
+  SynicHooks hooks;
+  // Why no raise hook yet: no interrupt reaches a VP until the virtual local APIC exists;
+  // the SynIC counts the interrupts it would raise (inspect: interrupts_raised).
+  uint32_t index = vp.index;
+  hooks.now = [this, part, index] { return reference_time(*part, part->vps[index]); };
+  vp.synic = std::make_unique<Synic>(mem_, sim, sief, std::move(hooks),
+                                     p->cpuid.features & spec::feature::kSintPollingMode);
+  vp.timers = std::make_unique<SyntheticTimers>(
+      *vp.synic, nullptr, p->cpuid.features & spec::feature::kDirectSyntheticTimers);
+  p->vps.push_back(std::move(vp));
   free_pcpu->partition = p.get();
   free_pcpu->vp = 0;
   // The partition's reference time starts now, on its VP's processor's TSC.
@@ -274,6 +291,7 @@ SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
     }
     VirtualProcessor& vp = p->vps[pc.vp];
     VmxApi& api = *pc.api;
+    poll_timers(*p, vp);
     cpu::vmx::RunResult r;
     if (!pc.api->in_guest()) {
       r = api.vm_enter(vp.launched ? VmxApi::Entry::kResume : VmxApi::Entry::kLaunch, 0);
@@ -303,6 +321,20 @@ SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
     }
   }
   return c.local_time();
+}
+
+uint64_t Hypervisor::reference_time(const Partition& p, const VirtualProcessor& vp) const {
+  return p.time->counter_at_tsc(pcpus_[vp.pcpu].cpu->cycles());
+}
+
+void Hypervisor::poll_timers(Partition& p, VirtualProcessor& vp) {
+  // Timers are checked whenever the VP is about to run: after every VM exit and at the start
+  // of every time slice, so a deadline is noticed at the first exit after it passed.
+  if (vp.timers->next_expiry() != SyntheticTimers::kNever) vp.timers->poll(reference_time(p, vp));
+}
+
+uint64_t Hypervisor::next_timer_expiry(const Partition& p, uint32_t vp) const {
+  return p.vps.at(vp).timers->next_expiry();
 }
 
 void Hypervisor::crash(Partition& p, const std::string& reason) {
@@ -351,8 +383,11 @@ void Hypervisor::inspect(InspectNode& n) const {
         if (vp.exits_by_reason[k])
           by.counter(cpu::vmx::spec::to_string(static_cast<cpu::vmx::ExitReason>(k)),
                      vp.exits_by_reason[k]);
+      vp.synic->inspect(v.child("synic"));
+      vp.timers->inspect(v.child("stimers"));
     }
   }
+  ports_.inspect(n);
 }
 
 void Hypervisor::hash_into(Hasher& h) const {
@@ -366,6 +401,8 @@ void Hypervisor::hash_into(Hasher& h) const {
     for (const VirtualProcessor& vp : p->vps) {
       h.u64(vp.launched);
       h.u64(vp.halted);
+      vp.synic->hash_into(h);
+      vp.timers->hash_into(h);
     }
   }
 }

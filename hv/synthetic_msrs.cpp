@@ -1,7 +1,9 @@
-// The synthetic MSRs a partition is given (TLFS; spec/hyperv-interfaces.md §2, §3.1, §5):
+// The synthetic MSRs a partition is given (TLFS; spec/hyperv-interfaces.md §2, §3.1, §4, §5):
 // GUEST_OS_ID, HYPERCALL with its overlay page, VP_INDEX, TIME_REF_COUNT, REFERENCE_TSC with
-// its overlay page, TSC_FREQUENCY and APIC_FREQUENCY. Each needs its privilege in CPUID
-// 0x40000003 (Partition::cpuid); anything else, and any write the TLFS forbids, is #GP(0).
+// its overlay page, TSC_FREQUENCY and APIC_FREQUENCY, the SynIC MSRs with the SIM and SIEF
+// overlay pages (hv/synic.h) and the synthetic timer MSRs (hv/synthetic_timers.h). Each needs
+// its privilege in CPUID 0x40000003 (Partition::cpuid); anything else, and any write the TLFS
+// forbids, is #GP(0).
 #include "core/phys_mem.h"
 #include "cpu/vmx/spec/ept.h"
 #include "hv/hypervisor.h"
@@ -103,10 +105,41 @@ bool Hypervisor::handle_msr(Pcpu& pc, Partition& p, VirtualProcessor& vp, bool w
       if (!has(pv::kAccessFrequencyRegs) || write) return false;
       out = apic_hz_;
       break;
-    default: return false;
+    default:
+      if (Synic::is_synic_msr(msr)) {
+        if (!has(pv::kAccessSynicRegs)) return false;
+        if (write) return write_synic_msr(p, vp, msr, v);
+        if (!vp.synic->read_msr(msr, &out)) return false;
+      } else if (SyntheticTimers::is_timer_msr(msr)) {
+        if (!has(pv::kAccessSyntheticTimerRegs)) return false;
+        if (write) return vp.timers->write_msr(msr, v, reference_time(p, vp));
+        if (!vp.timers->read_msr(msr, &out)) return false;
+      } else {
+        return false;
+      }
+      break;
   }
   s.gpr[cpu::kRax] = static_cast<uint32_t>(out);
   s.gpr[cpu::kRdx] = out >> 32;
+  return true;
+}
+
+bool Hypervisor::write_synic_msr(Partition& p, VirtualProcessor& vp, uint32_t msr, uint64_t v) {
+  uint64_t simp = vp.synic->simp(), siefp = vp.synic->siefp();
+  // Overlapping overlay pages are undefined (TLFS "SIM Page"); hvsim refuses them (#GP), so
+  // that removing one overlay can never uncover another's hypervisor page.
+  bool sim = msr == static_cast<uint32_t>(M::HV_X64_MSR_SIMP);
+  if ((sim || msr == static_cast<uint32_t>(M::HV_X64_MSR_SIEFP)) &&
+      (v & spec::overlay_msr::kEnable)) {
+    uint64_t gpfn = v & spec::overlay_msr::kGpfnMask;
+    auto on = [&](uint64_t m) { return (m & 1) && (m & spec::overlay_msr::kGpfnMask) == gpfn; };
+    if (on(p.hypercall_msr) || on(p.reference_tsc_msr) || on(sim ? siefp : simp)) return false;
+  }
+  if (!vp.synic->write_msr(msr, v)) return false;
+  // The SIM and SIEF pages behave like RAM for the guest (TLFS "SIM Page"): read/write
+  // overlays of the hypervisor's pages at the GPFNs, moved or removed as the MSRs change.
+  set_overlay(p, vp.synic->message_page(), &vp.simp_saved, simp, vp.synic->simp(), 3);
+  set_overlay(p, vp.synic->event_flags_page(), &vp.siefp_saved, siefp, vp.synic->siefp(), 3);
   return true;
 }
 
