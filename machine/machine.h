@@ -118,6 +118,7 @@ class Machine {
   cpu::Cpu& cpu(size_t i) { return *cpus_[i]; }
   /// The hypervisor (hypervisor mode), else nullptr.
   const hv::Hypervisor* hypervisor() const { return hv_.get(); }
+  hv::Hypervisor* hypervisor() { return hv_.get(); }
   size_t cpu_count() const { return cpus_.size(); }
   PhysicalMemory& memory() { return mem_; }
   PortIoBus& io_bus() { return io_; }

@@ -152,6 +152,36 @@ class Machine:
             raise ValueError("max_instructions must be >= 0")
         return Stop(self._m.run(limit, _duration_ps(until)))
 
+    # -- hypervisor host API (mode="hyperv"; docs/hv.md "Ports and connections") -----------
+    def create_port(self, port_id, kind, partition="child", vp=0, sint=2, base_flag=0,
+                    flag_count=1):
+        """Creates a SynIC port owned by `partition`, aimed at its VP `vp` and SINT `sint`:
+        kind "message" (HvPostMessage lands in SINTx's message slot) or "event"
+        (HvSignalEvent sets flag base_flag + FlagNumber of SINTx, FlagNumber < flag_count).
+        Port ids are 1..0xFFFFFF and unique machine-wide."""
+        self._m.hv_create_port(int(port_id), str(kind), str(partition), int(vp), int(sint),
+                               int(base_flag), int(flag_count))
+
+    def delete_port(self, port_id):
+        """Deletes a port; connections to it stay and answer HV_STATUS_INVALID_PORT_ID."""
+        self._m.hv_delete_port(int(port_id))
+
+    def connect(self, connection_id, port_id, partition="child"):
+        """Connection `connection_id` of `partition` (its HvPostMessage / HvSignalEvent
+        ConnectionId) to port `port_id`."""
+        self._m.hv_connect(str(partition), int(connection_id), int(port_id))
+
+    def post_message(self, message_type, payload=b"", partition="child", vp=0, sint=2,
+                     sender=0):
+        """Posts a message straight to SINTx of a VP (the hypervisor's own path); returns the
+        TLFS status name, e.g. "HV_STATUS_SUCCESS" or "HV_STATUS_INVALID_SYNIC_STATE"."""
+        return self._m.hv_post_message(str(partition), int(vp), int(sint), int(message_type),
+                                       bytes(payload), int(sender))
+
+    def signal_event(self, flag, partition="child", vp=0, sint=2):
+        """Sets event flag `flag` of SINTx of a VP; returns the TLFS status name."""
+        return self._m.hv_signal_event(str(partition), int(vp), int(sint), int(flag))
+
     # -- serial console --------------------------------------------------------------------
     @property
     def serial_output(self):
