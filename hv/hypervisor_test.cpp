@@ -210,6 +210,64 @@ TEST_F(HypervisorTest, HostApiPortsConnectionsAndDirectDelivery) {
   EXPECT_EQ(hv_->next_timer_expiry(p, 0), SyntheticTimers::kNever);
 }
 
+// A fast HvCallSignalEvent (code 0x5D, fast bit 16) in the 32-bit convention (input value
+// in EDX:EAX, the 8-byte input in EBX:ECX): connection 2, flag 1; the status to [0x2000].
+const std::vector<uint8_t> kSignalEvent = {
+    0xB8, 0x5D, 0x00, 0x01, 0x00,  // mov eax, 0x1005D
+    0x31, 0xD2,                    // xor edx, edx
+    0xB9, 0x02, 0x00, 0x00, 0x00,  // mov ecx, 2 (connection id)
+    0xBB, 0x01, 0x00, 0x00, 0x00,  // mov ebx, 1 (flag number, input bits 47:32)
+    0x0F, 0x01, 0xC1,              // vmcall
+    0xA3, 0x00, 0x20, 0x00, 0x00,  // mov [0x2000], eax
+    0xF4,                          // hlt
+};
+
+TEST_F(HypervisorTest, SignalEventHypercallReachesThePortsSynic) {
+  make();
+  Partition& p = partition(kSignalEvent);
+  Port port;
+  port.id = 0x33;
+  port.type = PortType::kEvent;
+  port.partition = p.id;
+  port.sint = 3;
+  port.base_flag = 40;
+  port.flag_count = 2;
+  hv_->create_port(port);
+  hv_->connect(p, 2, 0x33);
+  Synic& synic = *p.vps[0].synic;
+  ASSERT_TRUE(synic.write_msr(0x40000082, 0x11000 | 1));  // SIEFP
+  ASSERT_TRUE(synic.write_msr(0x40000080, 1));            // SCONTROL
+  ASSERT_TRUE(synic.write_msr(spec::sint_msr(3), 0x40));
+  hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
+  ASSERT_FALSE(p.crashed) << p.crash_reason;
+  uint32_t status = 0xFFFF;
+  ASSERT_TRUE(hv_->read_guest(p, 0x2000, &status, 4));
+  EXPECT_EQ(status, 0u);
+  // Flag 40 + 1 = 41: byte 5, bit 1 of SINT3's bitmap.
+  EXPECT_EQ(mem_.load<uint8_t>(synic.event_flags_page() + 3 * 256 + 5), 0x02);
+  EXPECT_EQ(synic.interrupts_raised(), 1u);
+  EXPECT_EQ(p.hypercalls_by_status[0], 1u);
+}
+
+TEST_F(HypervisorTest, SignalEventWithoutThePrivilegeIsDenied) {
+  make();
+  Partition& p = partition(kSignalEvent);
+  Port port;
+  port.id = 0x33;
+  port.type = PortType::kEvent;
+  port.partition = p.id;
+  port.sint = 3;
+  port.flag_count = 2;
+  hv_->create_port(port);
+  hv_->connect(p, 2, 0x33);
+  p.cpuid.privileges &= ~spec::privilege::kSignalEvents;
+  hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
+  ASSERT_FALSE(p.crashed) << p.crash_reason;
+  uint32_t status = 0;
+  ASSERT_TRUE(hv_->read_guest(p, 0x2000, &status, 4));
+  EXPECT_EQ(status, static_cast<uint32_t>(spec::HvStatus::HV_STATUS_ACCESS_DENIED));
+}
+
 TEST_F(HypervisorTest, Deterministic) {
   auto run = [](HypervisorTest& t) {
     t.make();

@@ -73,6 +73,9 @@ class Synic {
   /// previous message is still undelivered.
   bool post_timer_message(unsigned timer, unsigned sint, uint64_t expiration);
   bool timer_message_pending(unsigned timer) const { return timer_msg_[timer].busy; }
+  /// The guest's EOI to its local APIC: like EOM, a moment to retry delivery into freed
+  /// slots (TLFS "Messages": on queueing, APIC EOI and EOM). For the VP's interrupt path.
+  void apic_eoi() { scan(); }
   /// Messages waiting for SINTx (queued, not in the slot), timer messages included.
   unsigned pending(unsigned sint) const;
 

@@ -151,6 +151,16 @@ TEST_F(SynicTest, BusySlotQueuesSetsPendingAndEomRedelivers) {
   EXPECT_EQ(synic_.messages_delivered(), 3u);
 }
 
+TEST_F(SynicTest, ApicEoiAlsoRedelivers) {
+  enable(2, 0xF3);
+  ASSERT_EQ(synic_.post_message(2, message(1, 1), 1), HvStatus::HV_STATUS_SUCCESS);
+  ASSERT_EQ(synic_.post_message(2, message(1, 2), 1), HvStatus::HV_STATUS_SUCCESS);
+  free_slot(2);
+  synic_.apic_eoi();
+  EXPECT_EQ(slot(2).payload[0], 2u);
+  EXPECT_EQ(raised_.size(), 2u);
+}
+
 TEST_F(SynicTest, FreedSlotIsRefilledWhenTheNextMessageIsQueued) {
   enable(4, 0x50);
   ASSERT_EQ(synic_.post_message(4, message(1, 1), 1), HvStatus::HV_STATUS_SUCCESS);

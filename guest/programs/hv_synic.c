@@ -179,6 +179,9 @@ static void check_pages(void) {
   sief[3][7] = 0;
   wrmsr(HV_MSR_SIMP, simp);
   check(((volatile uint8_t*)sim)[100] == 0xAA, "SIMP disabled: the guest's page is back");
+  /* Beyond the GPA space the page is not accessible (TLFS "SIMP Register"), no fault. */
+  wrmsr(HV_MSR_SIMP, (1ull << 45) | 1);
+  check(rdmsr(HV_MSR_SIMP) == ((1ull << 45) | 1), "SIMP beyond the GPA space is accepted");
   wrmsr(HV_MSR_SIMP, simp | 1);
   ((volatile uint8_t*)sim)[100] = 0;
 }
