@@ -16,6 +16,36 @@ using F = VmcsField;
 using M = spec::SyntheticMsr;
 namespace pv = spec::privilege;
 
+namespace {
+
+// Overlay owners, for overlay_conflict: the partition's two pages, then two per VP.
+constexpr unsigned kHypercallOverlay = 0, kTscOverlay = 1;
+constexpr unsigned simp_overlay(uint32_t vp) {
+  return 2 + 2 * vp;
+}
+constexpr unsigned siefp_overlay(uint32_t vp) {
+  return 3 + 2 * vp;
+}
+
+/// Whether `msr` enables an overlay at a GPFN where another enabled overlay of the partition
+/// (any but `self`) already sits. Overlapping overlays are undefined (TLFS "SIM Page");
+/// hvsim refuses them (#GP), so that removing one can never uncover another's page.
+bool overlay_conflict(const Partition& p, uint64_t msr, unsigned self) {
+  using namespace spec::overlay_msr;
+  if (!(msr & kEnable)) return false;
+  auto at = [&](unsigned owner, uint64_t m) {
+    return owner != self && (m & kEnable) && (m & kGpfnMask) == (msr & kGpfnMask);
+  };
+  if (at(kHypercallOverlay, p.hypercall_msr) || at(kTscOverlay, p.reference_tsc_msr)) return true;
+  for (const VirtualProcessor& vp : p.vps)
+    if (at(simp_overlay(vp.index), vp.synic->simp()) ||
+        at(siefp_overlay(vp.index), vp.synic->siefp()))
+      return true;
+  return false;
+}
+
+}  // namespace
+
 void Hypervisor::set_overlay(Partition& p, uint64_t page, uint64_t* saved, uint64_t old_msr,
                              uint64_t new_msr, uint8_t rwx) {
   constexpr uint64_t kEnable = 1, kGpfn = ~uint64_t{0xFFF};
@@ -68,6 +98,7 @@ bool Hypervisor::handle_msr(Pcpu& pc, Partition& p, VirtualProcessor& vp, bool w
       if (v & kReservedMask) return false;
       if (p.hypercall_msr & kLocked) return v == p.hypercall_msr;
       if ((v & kEnable) && p.guest_os_id == 0) v &= ~kEnable;
+      if (overlay_conflict(p, v, kHypercallOverlay)) return false;
       set_overlay(p, p.hypercall_page, &p.hypercall_saved, p.hypercall_msr, v, 5);
       p.hypercall_msr = v;
       return true;
@@ -87,6 +118,7 @@ bool Hypervisor::handle_msr(Pcpu& pc, Partition& p, VirtualProcessor& vp, bool w
         break;
       }
       if (v & spec::reference_tsc_msr::kReservedMask) return false;
+      if (overlay_conflict(p, v, kTscOverlay)) return false;
       if (v & spec::reference_tsc_msr::kEnable) {
         // The page the guest reads: (TSC * scale >> 64) + offset = TIME_REF_COUNT.
         p.tsc_sequence = next_tsc_sequence(p.tsc_sequence);
@@ -126,15 +158,12 @@ bool Hypervisor::handle_msr(Pcpu& pc, Partition& p, VirtualProcessor& vp, bool w
 
 bool Hypervisor::write_synic_msr(Partition& p, VirtualProcessor& vp, uint32_t msr, uint64_t v) {
   uint64_t simp = vp.synic->simp(), siefp = vp.synic->siefp();
-  // Overlapping overlay pages are undefined (TLFS "SIM Page"); hvsim refuses them (#GP), so
-  // that removing one overlay can never uncover another's hypervisor page.
-  bool sim = msr == static_cast<uint32_t>(M::HV_X64_MSR_SIMP);
-  if ((sim || msr == static_cast<uint32_t>(M::HV_X64_MSR_SIEFP)) &&
-      (v & spec::overlay_msr::kEnable)) {
-    uint64_t gpfn = v & spec::overlay_msr::kGpfnMask;
-    auto on = [&](uint64_t m) { return (m & 1) && (m & spec::overlay_msr::kGpfnMask) == gpfn; };
-    if (on(p.hypercall_msr) || on(p.reference_tsc_msr) || on(sim ? siefp : simp)) return false;
-  }
+  if (msr == static_cast<uint32_t>(M::HV_X64_MSR_SIMP) &&
+      overlay_conflict(p, v, simp_overlay(vp.index)))
+    return false;
+  if (msr == static_cast<uint32_t>(M::HV_X64_MSR_SIEFP) &&
+      overlay_conflict(p, v, siefp_overlay(vp.index)))
+    return false;
   if (!vp.synic->write_msr(msr, v)) return false;
   // The SIM and SIEF pages behave like RAM for the guest (TLFS "SIM Page"): read/write
   // overlays of the hypervisor's pages at the GPFNs, moved or removed as the MSRs change.

@@ -22,6 +22,7 @@
 #define HV_MSR_GUEST_OS_ID 0x40000000u
 #define HV_MSR_HYPERCALL 0x40000001u
 #define HV_MSR_TIME_REF_COUNT 0x40000020u
+#define HV_MSR_REFERENCE_TSC 0x40000021u
 #define HV_MSR_SCONTROL 0x40000080u
 #define HV_MSR_SVERSION 0x40000081u
 #define HV_MSR_SIEFP 0x40000082u
@@ -172,6 +173,10 @@ static void check_pages(void) {
   check(rdmsr(HV_MSR_SIMP) == (simp | 1), "SIMP enabled at 0x%lx", (unsigned long)simp);
   check(((volatile uint8_t*)sim)[100] == 0, "the SIM overlay hides the guest's page");
   check(wrmsr_faults(HV_MSR_SIEFP, simp | 1), "SIEF page over the SIM page: #GP");
+  wrmsr(HV_MSR_GUEST_OS_ID, 1ull << 63);
+  check(wrmsr_faults(HV_MSR_HYPERCALL, simp | 1), "hypercall page over the SIM page: #GP");
+  check(wrmsr_faults(HV_MSR_REFERENCE_TSC, simp | 1), "TSC page over the SIM page: #GP");
+  wrmsr(HV_MSR_GUEST_OS_ID, 0);
   wrmsr(HV_MSR_SIEFP, siefp | 1);
   check(sief[3][7] == 0, "the SIEF overlay hides the guest's page");
   sief[3][7] = 0x11; /* read/write for the guest, like RAM */
