@@ -39,7 +39,9 @@ CpuImpl::CpuImpl(const CpuParams& params, const CpuEnv& env)
         "arithmetic runs on the host's floating-point unit)");
   track_ = "cpu" + std::to_string(params_.index);
   listener_slot_ = std::make_shared<CpuImpl*>(this);
-  lapic_ = std::make_unique<Lapic>(*this, env_.apic_bus);
+  lapic_ =
+      std::make_unique<Lapic>(lapic_port_, env_.apic_bus,
+                              LapicParams{params_.index, params_.freq_hz, params_.apic_timer_hz});
   std::weak_ptr<CpuImpl*> weak = listener_slot_;
   // Why: PhysicalMemory cannot unregister listeners, so the listener holds a weak
   // reference that dies with this processor.
@@ -53,6 +55,16 @@ CpuImpl::CpuImpl(const CpuParams& params, const CpuEnv& env)
 }
 
 CpuImpl::~CpuImpl() = default;
+
+uint64_t CpuImpl::LapicPort::first_cycle_at(SimTime at) const {
+  uint64_t c = c_.clock_.ticks_at(at);
+  while (c_.clock_.time_of(c) < at) ++c;
+  return c;
+}
+
+void CpuImpl::LapicPort::wake_changed(uint64_t cycle) {
+  c_.wake_deadline_ = std::min(cycle, c_.vmx_timer_deadline_);  // and the VMX timer's
+}
 
 void CpuImpl::reset() {
   s_ = ArchState{};

@@ -714,6 +714,25 @@ class CpuImpl {
   /// interrupt message due); ~0 if none. Kept by the LAPIC.
   BoundaryValue<uint64_t> wake_deadline_{~0ull, &poll_cycle_};
   CoreInterruptState irq_;
+  /// The processor as its LAPIC sees it (cycles, APIC base, CR8, the wake deadline).
+  class LapicPort final : public LapicCore {
+   public:
+    explicit LapicPort(CpuImpl& c) : c_(c) {}
+    uint64_t cycles() const override { return c_.cycles_; }
+    uint64_t tsc() const override { return c_.tsc(); }
+    SimTime now() const override { return c_.now(); }
+    uint64_t first_cycle_at(SimTime at) const override;
+    uint64_t& apic_base() override { return c_.s_.apic_base; }
+    void tpr_written(uint32_t tpr) override { c_.s_.cr8 = tpr >> 4; }
+    CoreInterruptState& irq() override { return c_.irq_; }
+    bool waiting_for_sipi() const override { return c_.run_state_ == RunState::kWaitForSipi; }
+    void wake_changed(uint64_t cycle) override;
+    void raise_attention() override { c_.attention_ = true; }
+
+   private:
+    CpuImpl& c_;
+  };
+  LapicPort lapic_port_{*this};
   std::unique_ptr<Lapic> lapic_;
 
   // derived from the registers by update_mode()

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/io_bus.h"
+#include "cpu/spec/descriptors.h"
 #include "cpu/vmx/spec/controls.h"
 #include "cpu/vmx/spec/vmcs_layouts.h"
 #include "hv/hypervisor.h"
@@ -38,7 +39,7 @@ void Hypervisor::skip_instruction(Pcpu& pc, const cpu::vmx::ExitInfo& e) {
   if (intr & 3) api.vmwrite(F::GUEST_INTERRUPTIBILITY_STATE, intr & ~uint64_t{3});
 }
 
-void Hypervisor::handle_cpuid(Pcpu& pc, const Partition& p) {
+void Hypervisor::handle_cpuid(Pcpu& pc, const Partition& p, const VirtualProcessor& vp) {
   cpu::ArchState& s = pc.cpu->state();
   auto leaf = static_cast<uint32_t>(s.gpr[cpu::kRax]);
   auto sub = static_cast<uint32_t>(s.gpr[cpu::kRcx]);
@@ -52,6 +53,9 @@ void Hypervisor::handle_cpuid(Pcpu& pc, const Partition& p) {
   if (leaf == 1) {
     r[2] |= 1u << 31;    // a hypervisor is present (spec/hyperv-interfaces.md §1)
     r[2] &= ~(1u << 5);  // no VMX inside partitions (no nested virtualization)
+    r[1] = (r[1] & 0x00FFFFFF) | (vp.index << 24);  // the VP's initial APIC id
+  } else if (leaf == 0xB) {
+    r[3] = vp.index;  // its x2APIC id
   }
   s.gpr[cpu::kRax] = r[0];
   s.gpr[cpu::kRbx] = r[1];
@@ -77,10 +81,11 @@ bool Hypervisor::handle_io(Pcpu& pc, const cpu::vmx::ExitInfo& e) {
   return true;
 }
 
-bool Hypervisor::handle_cr(Pcpu& pc, const cpu::vmx::ExitInfo& e) {
+bool Hypervisor::handle_cr(Pcpu& pc, VirtualProcessor& vp, const cpu::vmx::ExitInfo& e) {
   cpu::vmx::VmxApi& api = *pc.api;
   unsigned cr = e.qualification & 15, type = (e.qualification >> 4) & 3;
   unsigned reg = (e.qualification >> 8) & 15;
+  if (cr == 8 && type <= 1) return handle_cr8(pc, vp, type == 0, reg);
   if (type != 0 || (cr != 0 && cr != 4)) return false;  // only MOV to CR0/CR4 can exit here
   uint64_t v = pc.cpu->state().gpr[reg];
   if (cr == 4) {
@@ -120,8 +125,22 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
   if (basic < std::size(vp.exits_by_reason)) ++vp.exits_by_reason[basic];
   cpu::vmx::VmxApi& api = *pc.api;
   switch (e.basic()) {
+    case ExitReason::EXTERNAL_INTERRUPT:
+      // Acknowledged on exit (the vector is in the exit interruption information): the
+      // host's interrupt, handled as its handler would, then EOI.
+      pc.cpu->lapic().eoi();
+      host_interrupt(pc, static_cast<uint8_t>(e.interruption_info & 0xFF));
+      return true;
+    case ExitReason::EXCEPTION_OR_NMI:
+      // Only NMIs exit (the exception bitmap is empty): the machine's NMI goes to the VP.
+      vp.apic->core().nmi_pending = true;
+      return true;
+    case ExitReason::INTERRUPT_WINDOW:
+    case ExitReason::NMI_WINDOW:
+    case ExitReason::VMX_PREEMPTION_TIMER_EXPIRED:
+      return true;  // the next VM entry injects what is due (prepare_entry)
     case ExitReason::CPUID:
-      handle_cpuid(pc, p);
+      handle_cpuid(pc, p, vp);
       skip_instruction(pc, e);
       return true;
     case ExitReason::IO_INSTRUCTION:
@@ -132,7 +151,24 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
       skip_instruction(pc, e);
       return true;
     case ExitReason::RDMSR:
-    case ExitReason::WRMSR:
+    case ExitReason::WRMSR: {
+      // The local APIC's MSRs go to the VP's virtual LAPIC.
+      cpu::ArchState& s = pc.cpu->state();
+      bool write = e.basic() == ExitReason::WRMSR, ok = false;
+      uint64_t v = (s.gpr[cpu::kRdx] << 32) | static_cast<uint32_t>(s.gpr[cpu::kRax]);
+      if (handle_apic_msr(p, vp, static_cast<uint32_t>(s.gpr[cpu::kRcx]), write, &v, &ok)) {
+        if (!ok) {
+          inject_exception(api, 13, true, 0);
+          return true;
+        }
+        if (!write) {
+          s.gpr[cpu::kRax] = static_cast<uint32_t>(v);
+          s.gpr[cpu::kRdx] = v >> 32;
+        }
+        skip_instruction(pc, e);
+        return true;
+      }
+    }
       // The bitmap traps IA32_FEATURE_CONTROL and the VMX MSRs (no nested VMX: #GP) and
       // every MSR outside its ranges: the synthetic MSRs, the rest #GP.
       if (handle_msr(pc, p, vp, e.basic() == ExitReason::WRMSR))
@@ -148,7 +184,20 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
         inject_exception(api, 6, false, 0);
         return true;
       }
+      // The call's input and result value, for the statistics and the observer: RCX and
+      // RAX, or EDX:EAX in and out for a 32-bit caller (TLFS §3.2).
+      bool long64 = (api.read(F::GUEST_IA32_EFER) & cpu::kEferLMA) &&
+                    (api.read(F::GUEST_CS_ACCESS_RIGHTS) & cpu::spec::kAttrL);
+      cpu::ArchState& s = pc.cpu->state();
+      auto edx_eax = [&] {
+        return (s.gpr[cpu::kRdx] << 32) | static_cast<uint32_t>(s.gpr[cpu::kRax]);
+      };
+      uint64_t input = long64 ? s.gpr[cpu::kRcx] : edx_eax();
       handle_hypercall(pc, p, e);
+      ++p.hypercalls_by_code[static_cast<uint16_t>(input)];
+      if (hypercall_observer_)
+        hypercall_observer_(
+            HypercallEvent{&p, vp.index, input, long64 ? s.gpr[cpu::kRax] : edx_eax()});
       skip_instruction(pc, e);
       return true;
     }
@@ -159,7 +208,7 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
       }
       break;
     case ExitReason::CONTROL_REGISTER_ACCESSES:
-      if (handle_cr(pc, e))
+      if (handle_cr(pc, vp, e))
         skip_instruction(pc, e);
       else
         inject_exception(api, 13, true, 0);
@@ -184,9 +233,10 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
       return true;
     }
     case ExitReason::HLT:
+      // The VP idles until an interrupt it accepts (or an NMI) wakes it (advance()).
       skip_instruction(pc, e);
-      // No virtual interrupt can reach a VP yet: a halted VP stays halted.
       vp.halted = true;
+      vp.halted_with_if = api.read(F::GUEST_RFLAGS) & cpu::kFlagIF;
       return true;
     case ExitReason::TRIPLE_FAULT:
       crash(p, "triple fault (guest RIP " + std::to_string(api.read(F::GUEST_RIP)) + ")");

@@ -9,6 +9,7 @@
 #include "core/hash.h"
 #include "core/inspect.h"
 #include "core/phys_mem.h"
+#include "cpu/lapic/apic_bus.h"
 #include "cpu/vmx/spec/controls.h"
 #include "cpu/vmx/spec/ept.h"
 #include "cpu/vmx/vmx.h"
@@ -39,7 +40,8 @@ Hypervisor::Hypervisor(std::vector<cpu::Cpu*> cpus, PhysicalMemory& mem, PortIoB
       mmio_(mmio),
       pages_(mem, p.system_base, p.system_size),
       tsc_hz_(p.tsc_hz),
-      apic_hz_(p.apic_hz) {
+      apic_hz_(p.apic_hz),
+      slice_cycles_(std::max<uint64_t>(1, Clock(p.tsc_hz).ticks_at(p.vp_time_slice))) {
   msr_bitmap_ = pages_.allocate(kHypervisorOwned).value();
   // RDMSR/WRMSR exit for IA32_FEATURE_CONTROL and the VMX capability MSRs (no nested VMX);
   // every other MSR in the two bitmap ranges is the guest's own (SDM 25.6.9). MSRs outside
@@ -52,6 +54,11 @@ Hypervisor::Hypervisor(std::vector<cpu::Cpu*> cpus, PhysicalMemory& mem, PortIoB
   };
   trap(0x3A);
   for (uint32_t m = 0x480; m <= 0x491; ++m) trap(m);
+  // The VP's local APIC is virtual (hv/interrupts.cpp): IA32_APIC_BASE, IA32_TSC_DEADLINE
+  // and the x2APIC MSRs.
+  trap(0x1B);
+  trap(0x6E0);
+  for (uint32_t m = 0x800; m <= 0x8FF; ++m) trap(m);
   for (cpu::Cpu* c : cpus) {
     Pcpu pc;
     pc.cpu = c;
@@ -96,6 +103,9 @@ void Hypervisor::enter_root_operation(Pcpu& pc) {
   s.gpr[cpu::kRsp] = 0;
   c.state_changed();
   c.set_run_state(cpu::RunState::kRunning);
+  // The host's LAPIC takes kicks and the machine's device interrupts (hv/interrupts.cpp):
+  // software-enabled, spurious vector 0xFF (SDM 10.9).
+  c.lapic().mmio_write(0xF0, 4, 0x1FF);
   if (!c.vmx().write_msr(0x3A, 5)) throw InternalError("hypervisor: IA32_FEATURE_CONTROL");
   uint32_t rev =
       static_cast<uint32_t>(cpu::vmx::Vmx::capability(vs::VmxMsr::IA32_VMX_BASIC)) & 0x7FFFFFFF;
@@ -103,19 +113,36 @@ void Hypervisor::enter_root_operation(Pcpu& pc) {
   must(pc.api->vmxon(pc.vmxon), "VMXON");
 }
 
-Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory) {
+Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory, uint32_t vcpus) {
   if (memory == 0 || memory % kPageSize)
     throw InputError("partition '" + name + "': memory must be a nonzero multiple of 4 KiB");
-  auto free_pcpu = std::find_if(pcpus_.begin(), pcpus_.end(),
-                                [](const Pcpu& pc) { return pc.partition == nullptr; });
-  if (free_pcpu == pcpus_.end())
-    throw InputError("partition '" + name + "': no physical CPU left for its virtual processor");
+  if (vcpus == 0 || vcpus > 64)
+    throw InputError("partition '" + name + "': " + std::to_string(vcpus) +
+                     " virtual processors (1 to 64)");
+  // Placement: the least-loaded physical CPU, preferring one without a VP of this
+  // partition, ties to the lowest index (a function of the creation history only).
+  std::vector<uint32_t> place;
+  std::vector<size_t> load;
+  for (const Pcpu& pc : pcpus_) load.push_back(pc.runq.size());
+  for (uint32_t k = 0; k < vcpus; ++k) {
+    uint32_t best = 0;
+    auto key = [&](uint32_t c) {
+      bool mine = std::find(place.begin(), place.end(), c) != place.end();
+      return std::make_pair(mine, load[c]);
+    };
+    for (uint32_t c = 1; c < pcpus_.size(); ++c)
+      if (key(c) < key(best)) best = c;
+    place.push_back(best);
+    ++load[best];
+  }
   // Memory, tables and the VMCS must all fit: refuse up front rather than half-build.
-  uint64_t need = memory / kPageSize + memory / kPageSize / 512 + 16;
+  uint64_t need = memory / kPageSize + memory / kPageSize / 512 + 16 + 3 * vcpus;
   if (pages_.free_pages() < need)
     throw InputError("partition '" + name + "': " + std::to_string(memory >> 20) +
                      " MiB does not fit in the hypervisor's " +
                      std::to_string(pages_.free_pages() * kPageSize >> 20) + " MiB left");
+  if (find_partition(name))
+    throw InputError("partition '" + name + "': a partition of that name exists already");
   auto p = std::make_unique<Partition>();
   p->id = next_id_++;
   p->name = name;
@@ -128,40 +155,48 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
   }
   namespace pv = spec::privilege;
   // Privileges and features only for what is implemented (hv/synthetic_msrs.cpp,
-  // hv/hypercalls.cpp). SINT polling needs no interrupt; direct synthetic timers do, and no
-  // interrupt reaches a VP yet (docs/hv.md "Status").
+  // hv/hypercalls.cpp, hv/interrupts.cpp).
   p->cpuid.privileges = pv::kAccessHypercallMsrs | pv::kAccessVpIndex |
                         pv::kAccessPartitionReferenceCounter | pv::kAccessPartitionReferenceTsc |
-                        pv::kAccessFrequencyRegs | pv::kAccessSynicRegs |
+                        pv::kAccessFrequencyRegs | pv::kAccessIntrCtrlRegs | pv::kAccessSynicRegs |
                         pv::kAccessSyntheticTimerRegs | pv::kPostMessages | pv::kSignalEvents;
-  p->cpuid.features = spec::feature::kFrequencyMsrsAvailable | spec::feature::kSintPollingMode;
+  p->cpuid.features = spec::feature::kFrequencyMsrsAvailable | spec::feature::kSintPollingMode |
+                      spec::feature::kDirectSyntheticTimers;
   p->hypercall_page = pages_.allocate(kHypervisorOwned).value();
   mem_.write(p->hypercall_page, spec::kHypercallPageVmcall, sizeof spec::kHypercallPageVmcall);
   p->tsc_page = pages_.allocate(kHypervisorOwned).value();
-  VirtualProcessor vp;
-  vp.index = 0;
-  vp.pcpu = static_cast<uint32_t>(free_pcpu - pcpus_.begin());
-  vp.vpid = static_cast<uint16_t>(vp.pcpu + 1);
-  vp.vmcs = pages_.allocate(kHypervisorOwned).value();
-  // The SynIC's message and event-flags pages: zero at VP creation (TLFS "SIM Page").
-  uint64_t sim = pages_.allocate(kHypervisorOwned).value();
-  uint64_t sief = pages_.allocate(kHypervisorOwned).value();
+  p->apic_bus = std::make_unique<cpu::ApicBus>();
+  p->vps.resize(vcpus);
   Partition* part = p.get();
-  SynicHooks hooks;
-  // Why no raise hook yet: no interrupt reaches a VP until the virtual local APIC exists;
-  // the SynIC counts the interrupts it would raise (inspect: interrupts_raised).
-  uint32_t index = vp.index;
-  hooks.now = [this, part, index] { return reference_time(*part, part->vps[index]); };
-  vp.synic = std::make_unique<Synic>(mem_, sim, sief, std::move(hooks),
-                                     p->cpuid.features & spec::feature::kSintPollingMode);
-  vp.timers = std::make_unique<SyntheticTimers>(
-      *vp.synic, nullptr, p->cpuid.features & spec::feature::kDirectSyntheticTimers);
-  p->vps.push_back(std::move(vp));
-  free_pcpu->partition = p.get();
-  free_pcpu->vp = 0;
-  // The partition's reference time starts now, on its VP's processor's TSC.
-  p->time = std::make_unique<ReferenceTime>(tsc_hz_, free_pcpu->cpu->cycles());
-  build_vmcs(*p, p->vps[0]);
+  for (uint32_t k = 0; k < vcpus; ++k) {
+    VirtualProcessor& vp = p->vps[k];
+    Pcpu& pc = pcpus_[place[k]];
+    vp.index = k;
+    vp.pcpu = place[k];
+    vp.vpid = next_vpid_++;
+    vp.vmcs = pages_.allocate(kHypervisorOwned).value();
+    vp.waiting_for_sipi = k != 0;  // application processors wait for their start-up IPI
+    vp.apic = std::make_unique<VirtualApic>(*pc.cpu, p->apic_bus.get(), k, tsc_hz_, apic_hz_);
+    vp.apic->set_waiting_for_sipi(vp.waiting_for_sipi);
+    p->apic_bus->attach(&vp.apic->lapic());
+    pc.runq.push_back(Pcpu::Slot{p.get(), k});
+    // The SynIC (its message and event-flags pages, zero at VP creation: TLFS "SIM Page")
+    // and the synthetic timers raise interrupts at the VP's local APIC.
+    uint64_t sim = pages_.allocate(kHypervisorOwned).value();
+    uint64_t sief = pages_.allocate(kHypervisorOwned).value();
+    SynicHooks hooks;
+    hooks.raise = [this, part, k](uint8_t vector, bool auto_eoi) {
+      assert_interrupt(*part, k, vector, auto_eoi);
+    };
+    hooks.now = [this, part, k] { return reference_time(*part, part->vps[k]); };
+    vp.synic = std::make_unique<Synic>(mem_, sim, sief, std::move(hooks),
+                                       p->cpuid.features & spec::feature::kSintPollingMode);
+    vp.timers = std::make_unique<SyntheticTimers>(
+        *vp.synic, [this, part, k](uint8_t vector) { assert_interrupt(*part, k, vector); },
+        p->cpuid.features & spec::feature::kDirectSyntheticTimers);
+  }
+  // The partition's reference time starts now, on its first VP's processor's TSC.
+  p->time = std::make_unique<ReferenceTime>(tsc_hz_, pcpus_[place[0]].cpu->cycles());
   partitions_.push_back(std::move(p));
   return *partitions_.back();
 }
@@ -208,21 +243,27 @@ void Hypervisor::build_vmcs(Partition& p, VirtualProcessor& vp) {
   must(api.vmptrld(vp.vmcs), "VMPTRLD");
   auto w = [&](F f, uint64_t v) { must(api.vmwrite(f, v), "VMWRITE"); };
   using vs::VmxMsr;
-  w(F::PIN_BASED_VM_EXECUTION_CONTROLS,
-    cpu::vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_PINBASED_CTLS, 0));
+  // External interrupts and NMIs belong to the host (kicks, device interrupts); the VP's
+  // own NMIs are virtual (blocking tracked by the processor, NMI-window exits).
+  pin_controls_ = static_cast<uint32_t>(cpu::vmx::Vmx::allowed_controls(
+      VmxMsr::IA32_VMX_TRUE_PINBASED_CTLS,
+      vs::pin::kExternalInterruptExiting | vs::pin::kNmiExiting | vs::pin::kVirtualNmis));
+  w(F::PIN_BASED_VM_EXECUTION_CONTROLS, pin_controls_);
   // Every port access exits to the device emulation; MSRs exit as the bitmap says; HLT
-  // exits so that the hypervisor knows the VP is idle.
-  w(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
-    cpu::vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS,
-                                    vs::proc::kHltExiting | vs::proc::kUnconditionalIoExiting |
-                                        vs::proc::kUseMsrBitmaps |
-                                        vs::proc::kActivateSecondaryControls));
+  // exits so that the hypervisor knows the VP is idle; CR8 is the virtual LAPIC's TPR.
+  proc_controls_ = static_cast<uint32_t>(cpu::vmx::Vmx::allowed_controls(
+      VmxMsr::IA32_VMX_TRUE_PROCBASED_CTLS,
+      vs::proc::kHltExiting | vs::proc::kUnconditionalIoExiting | vs::proc::kUseMsrBitmaps |
+          vs::proc::kCr8LoadExiting | vs::proc::kCr8StoreExiting |
+          vs::proc::kActivateSecondaryControls));
+  w(F::PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, proc_controls_);
   w(F::SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
     vs::proc2::kEnableEpt | vs::proc2::kEnableVpid | vs::proc2::kUnrestrictedGuest);
   w(F::PRIMARY_VM_EXIT_CONTROLS,
     cpu::vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_EXIT_CTLS,
                                     vs::exit_ctl::kHostAddressSpaceSize |
-                                        vs::exit_ctl::kSaveIa32Efer | vs::exit_ctl::kLoadIa32Efer));
+                                        vs::exit_ctl::kSaveIa32Efer | vs::exit_ctl::kLoadIa32Efer |
+                                        vs::exit_ctl::kAcknowledgeInterruptOnExit));
   w(F::VM_ENTRY_CONTROLS, cpu::vmx::Vmx::allowed_controls(VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS,
                                                           vs::entry_ctl::kLoadIa32Efer));
   w(F::ADDRESS_OF_MSR_BITMAPS, msr_bitmap_);
@@ -238,8 +279,11 @@ void Hypervisor::build_vmcs(Partition& p, VirtualProcessor& vp) {
 
 void Hypervisor::set_vp_state(Partition& p, uint32_t vp_index, const cpu::ArchState& s) {
   VirtualProcessor& vp = p.vps.at(vp_index);
-  VmxApi& api = *pcpus_[vp.pcpu].api;
-  must(api.vmptrld(vp.vmcs), "VMPTRLD");
+  vp.pending_state = std::make_unique<cpu::ArchState>(s);
+}
+
+void Hypervisor::apply_state(Pcpu& pc, VirtualProcessor&, const cpu::ArchState& s) {
+  VmxApi& api = *pc.api;
   auto w = [&](F f, uint64_t v) { must(api.vmwrite(f, v), "VMWRITE"); };
   bool ia32e = s.efer & cpu::kEferLMA;
   w(F::GUEST_CR0, s.cr0 | cpu::kCr0NE | cpu::kCr0ET);
@@ -273,48 +317,59 @@ void Hypervisor::set_vp_state(Partition& p, uint32_t vp_index, const cpu::ArchSt
   w(F::GUEST_IDTR_LIMIT, s.idtr.limit);
   w(F::GUEST_ACTIVITY_STATE, 0);
   w(F::GUEST_INTERRUPTIBILITY_STATE, 0);
-  for (int k = 0; k < 16; ++k) pcpus_[vp.pcpu].cpu->state().gpr[k] = s.gpr[k];
-  pcpus_[vp.pcpu].cpu->state_changed();
+  for (int k = 0; k < 16; ++k) pc.cpu->state().gpr[k] = s.gpr[k];
+  pc.cpu->state_changed();
 }
 
 SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
   Pcpu& pc = pcpus_[pcpu];
   cpu::Cpu& c = *pc.cpu;
+  VmxApi& api = *pc.api;
   uint64_t cycle_target = c.cycle_at(limit);
   while (c.cycles() < cycle_target) {
-    Partition* p = pc.partition;
-    if (!p || p->crashed || p->vps[pc.vp].halted) {
-      // Nothing to run: the physical CPU idles in its host context (halted, interrupts
-      // off) until the slice ends.
-      c.set_run_state(cpu::RunState::kHalted);
-      return c.advance(limit);
-    }
-    VirtualProcessor& vp = p->vps[pc.vp];
-    VmxApi& api = *pc.api;
-    poll_timers(*p, vp);
     cpu::vmx::RunResult r;
-    if (!pc.api->in_guest()) {
+    if (!api.in_guest()) {
+      if (!schedule(pc)) {
+        idle(pc, cycle_target);
+        continue;
+      }
+      const Pcpu::Slot& slot = pc.runq[pc.current];
+      VirtualProcessor& vp = slot.partition->vps[slot.vp];
+      prepare_entry(pc, *slot.partition, vp);
+      c.set_run_state(cpu::RunState::kRunning);
       r = api.vm_enter(vp.launched ? VmxApi::Entry::kResume : VmxApi::Entry::kLaunch, 0);
       if (r.kind == cpu::vmx::RunResult::Kind::kEntryFailed) {
-        crash(*p, "VM entry failed: VM-instruction error " +
-                      std::to_string(static_cast<int>(r.entry.error)));
+        crash(*slot.partition, "VM entry failed: VM-instruction error " +
+                                   std::to_string(static_cast<int>(r.entry.error)));
         continue;
       }
       vp.launched = true;
       if (r.kind == cpu::vmx::RunResult::Kind::kLimit) r = api.run_until(cycle_target);
     } else {
+      // Between slices another VP or the host may have given this VP's LAPIC something
+      // (an IPI, a message) that the armed timer does not know of: kick the guest out.
+      const Pcpu::Slot& slot = pc.runq[pc.current];
+      VirtualProcessor& vp = slot.partition->vps[slot.vp];
+      uint64_t next = vp_next_event(vp);
+      if (vp.apic->attention())
+        kick(pc, c.cycles());
+      else if (next < vp.timer_armed)
+        kick(pc, std::max(c.cycles(), next));
       r = api.run_until(cycle_target);
     }
+    const Pcpu::Slot& slot = pc.runq[pc.current];
+    Partition& p = *slot.partition;
     switch (r.kind) {
       case cpu::vmx::RunResult::Kind::kExit:
         if (r.exit.entry_failure()) {
-          crash(*p, "VM entry failed on guest state (exit reason " +
-                        std::to_string(r.exit.reason & 0xFFFF) + ")");
+          crash(p, "VM entry failed on guest state (exit reason " +
+                       std::to_string(r.exit.reason & 0xFFFF) + ")");
           break;
         }
-        handle_exit(pc, *p, vp, r.exit);
+        handle_exit(pc, p, p.vps[slot.vp], r.exit);
+        if (exit_observer_) exit_observer_(ExitEvent{&p, slot.vp, &r.exit, api.read(F::GUEST_RIP)});
         break;
-      case cpu::vmx::RunResult::Kind::kShutdown: crash(*p, "VMX abort"); break;
+      case cpu::vmx::RunResult::Kind::kShutdown: crash(p, "VMX abort"); break;
       case cpu::vmx::RunResult::Kind::kHalted:
       case cpu::vmx::RunResult::Kind::kLimit:
       case cpu::vmx::RunResult::Kind::kEntryFailed: return c.local_time();
@@ -328,13 +383,21 @@ uint64_t Hypervisor::reference_time(const Partition& p, const VirtualProcessor& 
 }
 
 void Hypervisor::poll_timers(Partition& p, VirtualProcessor& vp) {
-  // Timers are checked whenever the VP is about to run: after every VM exit and at the start
-  // of every time slice, so a deadline is noticed at the first exit after it passed.
+  // Due timers fire at the VP's reference time now; the next expiry becomes a cycle of the
+  // VP's physical CPU (vp_next_event), which arms the VMX-preemption timer or wakes the VP.
   if (vp.timers->next_expiry() != SyntheticTimers::kNever) vp.timers->poll(reference_time(p, vp));
+  uint64_t next = vp.timers->next_expiry();
+  vp.stimer_cycle = next == SyntheticTimers::kNever ? ~0ull : p.time->tsc_at_counter(next);
 }
 
 uint64_t Hypervisor::next_timer_expiry(const Partition& p, uint32_t vp) const {
   return p.vps.at(vp).timers->next_expiry();
+}
+
+Partition* Hypervisor::find_partition(const std::string& name) {
+  for (auto& p : partitions_)
+    if (p->name == name) return p.get();
+  return nullptr;
 }
 
 void Hypervisor::crash(Partition& p, const std::string& reason) {
@@ -343,10 +406,25 @@ void Hypervisor::crash(Partition& p, const std::string& reason) {
   p.crash_reason = reason;
 }
 
-bool Hypervisor::all_stopped() const {
-  for (const auto& p : partitions_)
-    if (!p->crashed && !p->vps[0].halted) return false;
-  return true;
+Hypervisor::Activity Hypervisor::activity() const {
+  Activity a = Activity::kStopped;
+  for (const auto& p : partitions_) {
+    if (p->crashed) continue;
+    for (const VirtualProcessor& vp : p->vps) {
+      if (!vp.halted && !vp.waiting_for_sipi) return Activity::kBusy;
+      const cpu::Lapic& l = vp.apic->lapic();
+      const cpu::CoreInterruptState& q = vp.apic->core();
+      if (q.nmi_pending || q.init_pending || q.sipi_vector >= 0 || l.has_queued())
+        return Activity::kBusy;
+      if (vp.halted && vp.halted_with_if) {
+        // An armed synthetic timer will expire and may raise an interrupt that wakes it.
+        if (l.timer_can_fire() || l.intr_pending() || vp.stimer_cycle != ~0ull)
+          return Activity::kBusy;
+        a = Activity::kDeviceCanWake;
+      }
+    }
+  }
+  return a;
 }
 
 const Partition* Hypervisor::crashed_partition() const {
@@ -359,6 +437,17 @@ void Hypervisor::inspect(InspectNode& n) const {
   n.counter("system_pages", pages_.total_pages());
   n.counter("free_pages", pages_.free_pages());
   n.counter("hypervisor_pages", pages_.pages_of(kHypervisorOwned));
+  InspectNode& pcs = n.child("pcpus");
+  for (size_t k = 0; k < pcpus_.size(); ++k) {
+    InspectNode& pn = pcs.child("pcpu" + std::to_string(k));
+    std::string runs;
+    for (const Pcpu::Slot& slot : pcpus_[k].runq)
+      runs += (runs.empty() ? "" : " ") + slot.partition->name + "/vp" + std::to_string(slot.vp);
+    pn.value("vps", runs.empty() ? "none" : runs);
+    pn.counter("switches", pcpus_[k].switches);
+    pn.counter("host_interrupts", pcpus_[k].host_interrupts);
+    pn.counter("kicks", pcpus_[k].kicks);
+  }
   InspectNode& parts = n.child("partitions");
   for (const auto& p : partitions_) {
     InspectNode& pn = parts.child(p->name);
@@ -370,6 +459,9 @@ void Hypervisor::inspect(InspectNode& n) const {
     pn.counter("hypercall_msr", p->hypercall_msr);
     pn.counter("reference_tsc_msr", p->reference_tsc_msr);
     pn.counter("hypercalls", p->hypercalls);
+    InspectNode& hc = pn.child("hypercalls_by_code");
+    for (const auto& [code, n] : p->hypercalls_by_code)
+      hc.counter(spec::to_string(static_cast<spec::HvCallCode>(code)), n);
     InspectNode& hs = pn.child("hypercalls_by_status");
     for (unsigned k = 0; k < std::size(p->hypercalls_by_status); ++k)
       if (p->hypercalls_by_status[k])
@@ -377,7 +469,13 @@ void Hypervisor::inspect(InspectNode& n) const {
     for (const VirtualProcessor& vp : p->vps) {
       InspectNode& v = pn.child("vp" + std::to_string(vp.index));
       v.counter("pcpu", vp.pcpu);
+      v.value("state", vp.waiting_for_sipi ? "waiting for SIPI" : vp.halted ? "halted" : "running");
       v.counter("exits", vp.exits);
+      v.counter("interrupts_injected", vp.interrupts_injected);
+      v.counter("nmis_injected", vp.nmis_injected);
+      v.counter("wakeups", vp.wakeups);
+      v.counter("turns", vp.turns);
+      vp.apic->lapic().inspect(v.child("lapic"));
       InspectNode& by = v.child("exits_by_reason");
       for (unsigned k = 0; k < std::size(vp.exits_by_reason); ++k)
         if (vp.exits_by_reason[k])
@@ -401,6 +499,9 @@ void Hypervisor::hash_into(Hasher& h) const {
     for (const VirtualProcessor& vp : p->vps) {
       h.u64(vp.launched);
       h.u64(vp.halted);
+      h.u64(vp.waiting_for_sipi);
+      h.u64(vp.interrupts_injected);
+      vp.apic->lapic().hash_into(h);
       vp.synic->hash_into(h);
       vp.timers->hash_into(h);
     }

@@ -9,10 +9,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/time.h"
 #include "cpu/cpu.h"
 #include "cpu/vmx/vmx_api.h"
 #include "hv/partition_memory.h"
@@ -21,6 +24,7 @@
 #include "hv/synic.h"
 #include "hv/synthetic_cpuid.h"
 #include "hv/synthetic_timers.h"
+#include "hv/virtual_apic.h"
 
 namespace hvsim {
 class PortIoBus;
@@ -29,24 +33,54 @@ class InspectNode;
 class Hasher;
 }  // namespace hvsim
 
+namespace hvsim::cpu {
+class ApicBus;
+}
+
 namespace hvsim::hv {
+
+/// What the VMCS does not hold of a VP's guest state (SDM 25.4 lists what it does): kept
+/// here while another VP has the physical CPU, as a hypervisor saves it on a VP switch.
+struct GuestRegisters {
+  uint64_t gpr[16] = {};
+  uint64_t cr2 = 0, dr[4] = {}, dr6 = 0xFFFF0FF0;
+  uint64_t star = 0, lstar = 0, cstar = 0, sfmask = 0, kernel_gs_base = 0, tsc_aux = 0;
+  cpu::FpuState fpu;
+};
 
 /// One virtual processor: its VMCS (a hypervisor-owned system page) and what it did.
 struct VirtualProcessor {
-  uint32_t index = 0;  ///< within its partition (HV_REGISTER_VP_INDEX)
-  uint16_t vpid = 0;   ///< the VMCS's VPID (unique machine-wide)
-  uint32_t pcpu = 0;   ///< the physical CPU it runs on
-  uint64_t vmcs = 0;   ///< system address of its VMCS region
+  uint32_t index = 0;       ///< within its partition (HV_REGISTER_VP_INDEX)
+  uint16_t vpid = 0;        ///< the VMCS's VPID (unique machine-wide)
+  uint32_t pcpu = 0;        ///< the physical CPU it runs on
+  uint64_t vmcs = 0;        ///< system address of its VMCS region
+  bool vmcs_ready = false;  ///< built (at the VP's first turn on its physical CPU)
   bool launched = false;
-  bool halted = false;  ///< executed HLT and nothing can wake it yet
+  /// Registers set from outside (a loader, a start-up IPI), given to the VMCS at the VP's
+  /// next turn on its physical CPU.
+  std::unique_ptr<cpu::ArchState> pending_state;
+  GuestRegisters regs;            ///< while not current on its physical CPU
+  bool halted = false;            ///< executed HLT; waits for an interrupt it accepts
+  bool halted_with_if = false;    ///< RFLAGS.IF was set at that HLT (interrupts can wake it)
+  bool waiting_for_sipi = false;  ///< an application processor before its start-up IPI
+  std::unique_ptr<VirtualApic> apic;
+  /// Vectors raised with auto-EOI (a SINT's AutoEOI): delivered without staying in service.
+  uint32_t auto_eoi[8] = {};
+  /// The cycle the VMX-preemption timer of the VMCS is armed for (~0: not armed).
+  uint64_t timer_armed = ~0ull;
+  /// The interrupt- and NMI-window exiting controls set in the VMCS.
+  uint32_t window_bits = 0;
   uint64_t exits = 0;
   uint64_t exits_by_reason[70] = {};
+  uint64_t interrupts_injected = 0, nmis_injected = 0, wakeups = 0, turns = 0;
   /// Its SynIC and synthetic timers (dossier §4, §5.3). The SIM and SIEF pages are
   /// hypervisor-owned pages overlaid (read/write) at SIMP's and SIEFP's GPFNs while enabled;
   /// *_saved are the EPT entries the overlays replaced.
   std::unique_ptr<Synic> synic;
   std::unique_ptr<SyntheticTimers> timers;
   uint64_t simp_saved = 0, siefp_saved = 0;
+  /// The cycle (of its physical CPU) at which its next synthetic timer expires; ~0: none.
+  uint64_t stimer_cycle = ~0ull;
 };
 
 struct Partition {
@@ -55,6 +89,8 @@ struct Partition {
   uint64_t memory = 0;  ///< bytes of guest-physical memory, mapped at GPA 0
   std::unique_ptr<GpaSpace> gpa;
   std::vector<VirtualProcessor> vps;
+  /// Connects the local APICs of the partition's VPs (IPIs stay inside the partition).
+  std::unique_ptr<cpu::ApicBus> apic_bus;
   /// What its hypervisor CPUID leaves say: privileges and features are advertised only as
   /// the hypervisor implements them (hv/synthetic_msrs.cpp).
   SyntheticCpuidParams cpuid;
@@ -70,6 +106,7 @@ struct Partition {
   std::unique_ptr<ReferenceTime> time;  ///< TIME_REF_COUNT: 0 at partition creation
   uint64_t hypercalls = 0;
   uint64_t hypercalls_by_status[0x80] = {};
+  std::map<uint16_t, uint64_t> hypercalls_by_code;  ///< call code -> calls (ordered)
   bool crashed = false;
   std::string crash_reason;
 };
@@ -83,6 +120,22 @@ struct HypervisorParams {
   /// tables, VMCS and VMXON regions, the host context).
   uint64_t system_base = 0;
   uint64_t system_size = 0;
+  /// How long a VP runs before another runnable VP on its physical CPU gets a turn.
+  SimTime vp_time_slice = kPicosPerMilli;
+};
+
+/// What an exit observer sees (Hypervisor::set_exit_observer): after the exit is handled.
+struct ExitEvent {
+  const Partition* partition;
+  uint32_t vp;
+  const cpu::vmx::ExitInfo* exit;
+  uint64_t rip;  ///< the guest RIP of the exit
+};
+/// What a hypercall observer sees: the input value and the result value (TLFS §3.3, §3.4).
+struct HypercallEvent {
+  const Partition* partition;
+  uint32_t vp;
+  uint64_t input, result;
 };
 
 class Hypervisor {
@@ -93,23 +146,51 @@ class Hypervisor {
   Hypervisor(const Hypervisor&) = delete;
   Hypervisor& operator=(const Hypervisor&) = delete;
 
-  /// A child partition with `memory` bytes at GPA 0 and one virtual processor on the next
-  /// physical CPU without one. Throws InputError (naming what) if memory or CPUs run out.
-  Partition& create_partition(const std::string& name, uint64_t memory);
+  /// A child partition with `memory` bytes at GPA 0 and `vcpus` virtual processors (at most
+  /// 64). Each VP is placed on the physical CPU with the fewest VPs, preferring ones without
+  /// a VP of the same partition (ties: the lowest index), and stays there. VP 0 runs from
+  /// set_vp_state; the others wait for a start-up IPI, as application processors do.
+  /// Throws InputError (naming what) if memory runs out or the request is invalid.
+  Partition& create_partition(const std::string& name, uint64_t memory, uint32_t vcpus = 1);
   /// Writes bytes into a partition's memory (a loader's path); false (nothing written)
   /// if any page of the range is not mapped.
   bool write_guest(Partition& p, uint64_t gpa, const void* data, uint64_t len);
   bool read_guest(const Partition& p, uint64_t gpa, void* out, uint64_t len) const;
   /// Sets a virtual processor's registers (before its first run), as a reset or a loader
-  /// leaves them; the VMCS gets them as guest state.
+  /// leaves them; the VMCS gets them as guest state at the VP's next turn.
   void set_vp_state(Partition& p, uint32_t vp, const cpu::ArchState& s);
+
+  /// Makes interrupt `vector` pending at a VP's local APIC as a fixed, edge-triggered
+  /// message sent now (how SynIC interrupts, synthetic timers in direct mode and
+  /// HvCallAssertVirtualInterrupt raise one). It is injected at the first VM entry at which
+  /// the guest accepts interrupts, and wakes the VP from HLT. With `auto_eoi` (a SINT's
+  /// AutoEOI) the vector does not stay in service: no EOI is expected.
+  void assert_interrupt(Partition& p, uint32_t vp, uint8_t vector, bool auto_eoi = false);
+
+  /// Calls `fn` after every VM exit / every hypercall is handled (scripts and tests watch
+  /// the hypervisor at work; an empty function removes it). Observers must not change
+  /// simulated state except through this class's API.
+  void set_exit_observer(std::function<void(const ExitEvent&)> fn) {
+    exit_observer_ = std::move(fn);
+  }
+  void set_hypercall_observer(std::function<void(const HypercallEvent&)> fn) {
+    hypercall_observer_ = std::move(fn);
+  }
+  /// The partition named `name`, or nullptr.
+  Partition* find_partition(const std::string& name);
 
   /// Runs physical CPU `pcpu` until its local time reaches `limit` (the machine scheduler's
   /// quantum): its virtual processor in VMX non-root operation, VM exits handled here.
   /// Returns the processor's local time.
   SimTime advance(uint32_t pcpu, SimTime limit);
-  /// Every partition crashed or halted for good: nothing will run any more.
-  bool all_stopped() const;
+  /// Whether anything can still run: a VP runs or has a wake-up of its own coming (LAPIC
+  /// timer, queued IPI, pending interrupt, NMI, INIT, SIPI): kBusy; all halted or waiting
+  /// but some with interrupts enabled, which a device interrupt could wake: kDeviceCanWake;
+  /// else kStopped.
+  enum class Activity : uint8_t { kBusy, kDeviceCanWake, kStopped };
+  Activity activity() const;
+  /// activity() == kStopped: nothing will run any more.
+  bool all_stopped() const { return activity() == Activity::kStopped; }
   /// The first partition crash, if any (the machine reports it as its stop reason).
   const Partition* crashed_partition() const;
 
@@ -147,17 +228,69 @@ class Hypervisor {
     cpu::Cpu* cpu = nullptr;
     std::unique_ptr<cpu::vmx::VmxApi> api;
     uint64_t vmxon = 0;
-    Partition* partition = nullptr;  ///< the partition whose VP runs here
-    uint32_t vp = 0;
+    /// The VPs placed here, in placement order; they take turns (schedule()).
+    struct Slot {
+      Partition* partition;
+      uint32_t vp;
+    };
+    std::vector<Slot> runq;
+    static constexpr size_t kNone = ~size_t{0};
+    size_t current = kNone;      ///< runq index of the VP whose VMCS and registers are loaded
+    uint64_t slice_end = ~0ull;  ///< the cycle the current VP's turn ends (others waiting)
+    uint64_t kick_at = ~0ull;    ///< the cycle of the kick queued at the physical LAPIC
+    uint64_t host_interrupts = 0, kicks = 0, switches = 0;
   };
+  // ---- scheduling (hv/scheduler.cpp) ----
+  /// Picks the VP to run on `pc` now: the current one until its turn ends or it halts,
+  /// then the next runnable one round-robin; loads it (switch_to). nullptr: none can run.
+  VirtualProcessor* schedule(Pcpu& pc);
+  /// True if the VP can run now (after delivering its due events and INIT/SIPI).
+  bool runnable(Pcpu& pc, Partition& p, VirtualProcessor& vp);
+  /// Makes runq[k] current: saves the outgoing VP's registers, loads (or builds) the
+  /// incoming VP's VMCS and registers, applies its pending state.
+  void switch_to(Pcpu& pc, size_t k);
+  /// The VP's registers and VMCS guest state from `s` (its VMCS must be current).
+  void apply_state(Pcpu& pc, VirtualProcessor& vp, const cpu::ArchState& s);
+  /// Idles the physical CPU with nothing to run until `target` or the next event of one of
+  /// its VPs; the physical LAPIC's interrupts are taken as the host would and forwarded.
+  void idle(Pcpu& pc, uint64_t target);
   void enter_root_operation(Pcpu& pc);
   void build_vmcs(Partition& p, VirtualProcessor& vp);
+  // ---- virtual interrupts (hv/interrupts.cpp) ----
+  /// Before each VM entry: delivers what the VP's LAPIC has due, injects the interrupt or
+  /// NMI the guest can take now (or asks for the window exit), and arms the VMX-preemption
+  /// timer for the VP's next event.
+  void prepare_entry(Pcpu& pc, Partition& p, VirtualProcessor& vp);
+  /// The cycle (of the VP's physical CPU) of the VP's next timed event: LAPIC timer or
+  /// message; ~0 if none. Every timed source of a VP adds itself here.
+  uint64_t vp_next_event(const VirtualProcessor& vp) const;
+  /// Fires the VP's timed events that are due at its physical CPU's cycle count.
+  void vp_events_due(Partition& p, VirtualProcessor& vp);
+  /// True if the VP can take a maskable interrupt now from its LAPIC (IF=1, no STI/MOV-SS
+  /// blocking) and has one.
+  bool interrupt_deliverable(Pcpu& pc, VirtualProcessor& vp);
+  /// An external interrupt reached the physical CPU (exit reason 1 with acknowledge on exit,
+  /// or taken while idle): a kick, or a device interrupt forwarded to the first VP placed
+  /// on this physical CPU (the machine's child partition).
+  void host_interrupt(Pcpu& pc, uint8_t vector);
+  /// Something the running VP must see before its next slice (another VP's IPI, a host-side
+  /// message): a kick to its physical CPU, which leaves the guest at the given cycle.
+  void kick(Pcpu& pc, uint64_t at_cycle);
+  /// INIT and start-up IPIs of application processors (SDM 9.4.4), emulated on the VP.
+  void init_sipi(Pcpu& pc, Partition& p, VirtualProcessor& vp);
+  /// RDMSR/WRMSR of IA32_APIC_BASE, x2APIC MSRs, IA32_TSC_DEADLINE and the Hyper-V APIC
+  /// MSRs: true if `msr` is one of them (then *ok says whether it must #GP).
+  bool handle_apic_msr(Partition& p, VirtualProcessor& vp, uint32_t msr, bool write, uint64_t* v,
+                       bool* ok);
+  /// MOV to/from CR8 (CR8-load/store exiting): the VP's TPR; false if it must #GP.
+  bool handle_cr8(Pcpu& pc, VirtualProcessor& vp, bool to_cr8, unsigned reg);
+
   /// Handles one VM exit; false if the partition crashed.
   bool handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp, const cpu::vmx::ExitInfo& e);
   bool handle_io(Pcpu& pc, const cpu::vmx::ExitInfo& e);
   /// MOV to CR0/CR4 that touched a bit the hypervisor owns (CR0.NE, CR4.VMXE): false if
   /// it must fault (#GP injected).
-  bool handle_cr(Pcpu& pc, const cpu::vmx::ExitInfo& e);
+  bool handle_cr(Pcpu& pc, VirtualProcessor& vp, const cpu::vmx::ExitInfo& e);
   /// RDMSR/WRMSR of a synthetic MSR (hv/synthetic_msrs.cpp): false if it must #GP.
   bool handle_msr(Pcpu& pc, Partition& p, VirtualProcessor& vp, bool write);
   /// VMCALL (hv/hypercalls.cpp): the hypercall, its result in RAX.
@@ -171,14 +304,15 @@ class Hypervisor {
   bool write_synic_msr(Partition& p, VirtualProcessor& vp, uint32_t msr, uint64_t v);
   /// The partition's reference time on the VP's processor now (100 ns units).
   uint64_t reference_time(const Partition& p, const VirtualProcessor& vp) const;
-  /// Fires the VP's synthetic timers that are due (before every VM entry).
+  /// Fires the VP's synthetic timers that are due (vp_events_due) and recomputes
+  /// vp.stimer_cycle; also after every STIMER write.
   void poll_timers(Partition& p, VirtualProcessor& vp);
   /// Turns an overlay on or off at `gpfn_msr`'s GPFN (and invalidates the EPT).
   void set_overlay(Partition& p, uint64_t page, uint64_t* saved, uint64_t old_msr, uint64_t new_msr,
                    uint8_t rwx);
   /// An EPT violation on an overlay page (a write): true if it was one (#GP injected).
   bool overlay_write(Pcpu& pc, const Partition& p, const cpu::vmx::ExitInfo& e);
-  void handle_cpuid(Pcpu& pc, const Partition& p);
+  void handle_cpuid(Pcpu& pc, const Partition& p, const VirtualProcessor& vp);
   void skip_instruction(Pcpu& pc, const cpu::vmx::ExitInfo& e);
   void crash(Partition& p, const std::string& reason);
 
@@ -190,8 +324,15 @@ class Hypervisor {
   std::vector<std::unique_ptr<Partition>> partitions_;
   PortTable ports_;
   uint64_t msr_bitmap_ = 0;  ///< one MSR bitmap for every VMCS (hypervisor-owned)
+  /// The pin-based and primary processor-based controls of every VMCS, without the
+  /// preemption timer and the window exits that prepare_entry adds.
+  uint32_t pin_controls_ = 0, proc_controls_ = 0;
   PartitionId next_id_ = 1;
+  uint16_t next_vpid_ = 1;  ///< VPIDs are unique machine-wide (0 is the host's)
+  std::function<void(const ExitEvent&)> exit_observer_;
+  std::function<void(const HypercallEvent&)> hypercall_observer_;
   uint64_t tsc_hz_, apic_hz_;
+  uint64_t slice_cycles_;
 };
 
 }  // namespace hvsim::hv

@@ -10,56 +10,12 @@
 
 #include "core/error.h"
 #include "core/hash.h"
-#include "core/io_bus.h"
-#include "cpu/test_support.h"
+#include "hv/hypervisor_test_fixture.h"
 
 namespace hvsim::hv {
 namespace {
 
-using cpu::testing::CpuFixture;
-
-constexpr uint64_t kSystemBase = 0x800000, kSystemSize = 0x800000;
-
-/// Collects bytes written to its port and answers reads with 0x5A.
-struct PortLog : PortIoHandler {
-  std::string out;
-  uint32_t io_read(uint16_t, unsigned) override { return 0x5A; }
-  void io_write(uint16_t, unsigned, uint32_t v) override { out.push_back(static_cast<char>(v)); }
-};
-
-class HypervisorTest : public CpuFixture {
- public:
-  HypervisorTest() { io_.map(0xE9, 1, &log_, "log"); }
-  void make() {
-    HypervisorParams hp;
-    hp.system_base = kSystemBase;
-    hp.system_size = kSystemSize;
-    hv_ = std::make_unique<Hypervisor>(std::vector<cpu::Cpu*>{cpu_.get()}, mem_, io_, mmio_, hp);
-  }
-  /// A partition of 1 MiB whose VP starts at GPA 0x1000 in flat 32-bit protected mode with
-  /// paging off, the program `code` there, a GDT at GPA 0x800 (null, code 0x08, data 0x10).
-  Partition& partition(const std::vector<uint8_t>& code) {
-    Partition& p = hv_->create_partition("child", 1 << 20);
-    const uint64_t gdt[3] = {0, 0x00CF9A000000FFFFull, 0x00CF92000000FFFFull};
-    EXPECT_TRUE(hv_->write_guest(p, 0x800, gdt, sizeof gdt));
-    EXPECT_TRUE(hv_->write_guest(p, 0x1000, code.data(), code.size()));
-    cpu::ArchState s;
-    s.cr0 = cpu::kCr0PE | cpu::kCr0ET;
-    for (int k = 0; k < cpu::kNumSegs; ++k) s.seg[k] = cpu::SegReg{0x10, 0, 0xFFFFFFFF, 0xC093};
-    s.seg[cpu::kCs] = cpu::SegReg{0x08, 0, 0xFFFFFFFF, 0xC09B};
-    s.gdtr = cpu::TableReg{0x800, 0x17};
-    s.idtr = cpu::TableReg{0, 0};
-    s.ldtr = cpu::SegReg{0, 0, 0, 0x10000};
-    s.tr = cpu::SegReg{0, 0, 0xFFFF, 0x8B};
-    s.rflags = 2;
-    s.rip = 0x1000;
-    s.gpr[cpu::kRsp] = 0x8000;
-    hv_->set_vp_state(p, 0, s);
-    return p;
-  }
-  PortLog log_;
-  std::unique_ptr<Hypervisor> hv_;
-};
+using testing::HypervisorTest;
 
 // out 0xE9 "Hi"; in al, 0xE9 -> [0x2000]; cpuid 0x40000000 -> [0x2004..]; cpuid 1 ECX ->
 // [0x2010]; hlt.
@@ -124,16 +80,13 @@ TEST_F(HypervisorTest, TrappedMsrGetsGp) {
   // rdmsr 0x3A (IA32_FEATURE_CONTROL: trapped, no nested VMX) -> #GP; the IDT's #GP
   // handler (vector 13 at GPA 0x3000) writes 'G' to port 0xE9 and halts.
   std::vector<uint8_t> code = {0xB9, 0x3A, 0x00, 0x00, 0x00, 0x0F, 0x32, 0xF4};
-  Partition& p = partition(code);
   uint64_t gate = 0x3000 | (uint64_t{0x08} << 16) | (uint64_t{0x8E00} << 32);
   uint64_t idt32[14] = {};
   idt32[13] = gate;
+  Partition& p = partition(code, cpu::TableReg{0x4000, sizeof idt32 - 1});
   ASSERT_TRUE(hv_->write_guest(p, 0x4000, idt32, sizeof idt32));
   const uint8_t handler[] = {0xB0, 'G', 0xE6, 0xE9, 0xF4};
   ASSERT_TRUE(hv_->write_guest(p, 0x3000, handler, sizeof handler));
-  cpu::vmx::VmxApi api(*cpu_);
-  ASSERT_TRUE(api.vmwrite(cpu::vmx::VmcsField::GUEST_IDTR_BASE, 0x4000).ok());
-  ASSERT_TRUE(api.vmwrite(cpu::vmx::VmcsField::GUEST_IDTR_LIMIT, sizeof idt32 - 1).ok());
   hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
   ASSERT_FALSE(p.crashed) << p.crash_reason;
   EXPECT_EQ(log_.out, "G");
@@ -154,12 +107,11 @@ TEST_F(HypervisorTest, RefusesWhatCannotBeMet) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("multiple of 4 KiB"), std::string::npos);
   }
-  hv_->create_partition("one", 1 << 20);
   try {
-    hv_->create_partition("two", 1 << 20);
-    ADD_FAILURE() << "a second VP on the only physical CPU";
+    hv_->create_partition("many", 1 << 20, 65);
+    ADD_FAILURE() << "65 VPs";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("no physical CPU left"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("1 to 64"), std::string::npos) << e.what();
   }
 }
 

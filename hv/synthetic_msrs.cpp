@@ -144,7 +144,11 @@ bool Hypervisor::handle_msr(Pcpu& pc, Partition& p, VirtualProcessor& vp, bool w
         if (!vp.synic->read_msr(msr, &out)) return false;
       } else if (SyntheticTimers::is_timer_msr(msr)) {
         if (!has(pv::kAccessSyntheticTimerRegs)) return false;
-        if (write) return vp.timers->write_msr(msr, v, reference_time(p, vp));
+        if (write) {
+          if (!vp.timers->write_msr(msr, v, reference_time(p, vp))) return false;
+          poll_timers(p, vp);  // a deadline already past fires before the guest resumes
+          return true;
+        }
         if (!vp.timers->read_msr(msr, &out)) return false;
       } else {
         return false;

@@ -300,26 +300,49 @@ void Machine::set_boot_entry(const BootPlan& plan) {
 }
 
 BootPlan Machine::load_kernel_into_partition(const KernelSpec& spec) {
-  if (!hv_->partitions().empty())
+  if (hv_->find_partition("child"))
     throw InputError("hypervisor mode: a kernel is already loaded in the child partition");
   uint64_t size =
       params_.partition_memory ? params_.partition_memory : (params_.memory / 2) & ~uint64_t{0xFFF};
-  // Why a scratch memory: the loaders write guest-physical memory; the partition's is
-  // scattered over system pages. Only the pages the loader touched are copied.
-  PhysicalMemory scratch(size);
-  BootPlan plan = hvsim::load_kernel(scratch, spec);
-  hv::Partition& p = hv_->create_partition("child", size);
-  for (uint64_t pfn : scratch.touched_list()) {
-    uint64_t gpa = pfn << PhysicalMemory::kPageShift;
-    hv_->write_guest(p, gpa, scratch.read_ptr(gpa), PhysicalMemory::kPageSize);
-  }
-  cpu::ArchState s;
-  apply_boot_state(plan, s);
-  hv_->set_vp_state(p, 0, s);
-  if (tracer_.enabled())
-    tracer_.instant(now(), "machine", "machine", "load_kernel",
-                    {{"entry", plan.entry_point}, {"partition", p.id}});
+  // The child gets a virtual processor per physical CPU (VP 0 boots, the others wait for
+  // their start-up IPI as application processors do).
+  BootPlan plan;
+  create_partition_with_plan("child", static_cast<uint32_t>(cpus_.size()), size, &spec, &plan);
   return plan;
+}
+
+hv::Partition& Machine::create_partition(const std::string& name, uint32_t vcpus, uint64_t memory,
+                                         const KernelSpec* kernel) {
+  if (!hv_) throw InputError("partition '" + name + "': partitions exist only in hypervisor mode");
+  BootPlan plan;
+  return create_partition_with_plan(name, vcpus, memory, kernel, &plan);
+}
+
+hv::Partition& Machine::create_partition_with_plan(const std::string& name, uint32_t vcpus,
+                                                   uint64_t memory, const KernelSpec* kernel,
+                                                   BootPlan* plan) {
+  // Why a scratch memory: the loaders write guest-physical memory; the partition's is
+  // scattered over system pages. The kernel is loaded (and checked) before the partition
+  // exists, so a bad kernel leaves nothing behind; only the pages it touched are copied.
+  std::unique_ptr<PhysicalMemory> scratch;
+  if (kernel) {
+    scratch = std::make_unique<PhysicalMemory>(memory);
+    *plan = hvsim::load_kernel(*scratch, *kernel);
+  }
+  hv::Partition& p = hv_->create_partition(name, memory, vcpus);
+  if (kernel) {
+    for (uint64_t pfn : scratch->touched_list()) {
+      uint64_t gpa = pfn << PhysicalMemory::kPageShift;
+      hv_->write_guest(p, gpa, scratch->read_ptr(gpa), PhysicalMemory::kPageSize);
+    }
+    cpu::ArchState s;
+    apply_boot_state(*plan, s);
+    hv_->set_vp_state(p, 0, s);
+    if (tracer_.enabled())
+      tracer_.instant(now(), "machine", "machine", "load_kernel",
+                      {{"entry", plan->entry_point}, {"partition", p.id}});
+  }
+  return p;
 }
 
 void Machine::set_progress(SimTime every, std::function<void()> fn) {
@@ -328,6 +351,18 @@ void Machine::set_progress(SimTime every, std::function<void()> fn) {
 }
 
 std::optional<StopReason> Machine::check_idle() const {
+  if (hv_) {
+    // Hypervisor mode: the virtual processors decide (their LAPICs are the hypervisor's).
+    hv::Hypervisor::Activity a = hv_->activity();
+    if (a == hv::Hypervisor::Activity::kBusy) return std::nullopt;
+    bool device = a == hv::Hypervisor::Activity::kDeviceCanWake;
+    if (device && events_.pending() > 0) return std::nullopt;
+    StopReason r;
+    r.kind = StopReason::Kind::kHalted;
+    r.message = device ? "every virtual processor halted and no event can wake them"
+                       : "every virtual processor halted with interrupts disabled";
+    return r;
+  }
   bool any_halted_with_if = false;
   for (const auto& c : cpus_) {
     if (c->can_wake()) return std::nullopt;  // LAPIC timer, queued IPI, NMI/INIT/SIPI

@@ -26,6 +26,7 @@ class ApicBus;
 }  // namespace cpu
 namespace hv {
 class Hypervisor;
+struct Partition;
 }  // namespace hv
 class Device;
 class Uart16550;
@@ -119,6 +120,12 @@ class Machine {
   /// The hypervisor (hypervisor mode), else nullptr.
   const hv::Hypervisor* hypervisor() const { return hv_.get(); }
   hv::Hypervisor* hypervisor() { return hv_.get(); }
+  /// Hypervisor mode: a child partition `name` with `vcpus` virtual processors and `memory`
+  /// bytes at GPA 0; with `kernel`, the kernel is loaded into it and VP 0 starts at its
+  /// entry (the others wait for a start-up IPI). Throws InputError in bare-metal mode and
+  /// for what the hypervisor refuses (a taken name, memory that does not fit).
+  hv::Partition& create_partition(const std::string& name, uint32_t vcpus, uint64_t memory,
+                                  const KernelSpec* kernel = nullptr);
   size_t cpu_count() const { return cpus_.size(); }
   PhysicalMemory& memory() { return mem_; }
   PortIoBus& io_bus() { return io_; }
@@ -134,6 +141,9 @@ class Machine {
   void set_boot_entry(const BootPlan& plan);
   /// Hypervisor mode: loads the kernel into a new child partition and starts its VP there.
   BootPlan load_kernel_into_partition(const KernelSpec& spec);
+  hv::Partition& create_partition_with_plan(const std::string& name, uint32_t vcpus,
+                                            uint64_t memory, const KernelSpec* kernel,
+                                            BootPlan* plan);
   std::optional<StopReason> check_idle() const;
   void add_interrupt_devices();
   /// The time of a device access: the running processor's local time, else the event

@@ -3,7 +3,13 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
+
+#include "core/error.h"
 #include "cpu/cpu.h"
+#include "cpu/vmx/spec/exit_reason.h"
+#include "hv/hypervisor.h"
+#include "hv/spec/tlfs.h"
 #include "machine/machine.h"
 
 namespace py = pybind11;
@@ -16,6 +22,32 @@ py::dict timing_dict(const cpu::timing::Table& t) {
   for (const auto& e : cpu::timing::entries()) d[e.name] = t.*e.field;
   return d;
 }
+// Hypervisor-mode helpers of the bindings below.
+hv::Hypervisor* hypervisor_of(Machine& self) {
+  if (!self.hypervisor())
+    throw InputError("the machine is in bare-metal mode: no hypervisor to watch");
+  return self.hypervisor();
+}
+
+hv::Partition& partition_named(Machine& self, const std::string& name) {
+  if (!self.hypervisor())
+    throw InputError("the machine is in bare-metal mode: it has no partitions");
+  hv::Partition* p = self.hypervisor()->find_partition(name);
+  if (!p) throw InputError("no partition named '" + name + "'");
+  return *p;
+}
+
+// An observer that raises: no more calls; the run ends at its next poll (at most a
+// simulated millisecond later) and run() re-raises the exception.
+void call_observer(const py::function& fn, const py::dict& d) {
+  if (PyErr_Occurred()) return;
+  try {
+    fn(d);
+  } catch (py::error_already_set& e) {
+    e.restore();
+  }
+}
+
 }  // namespace
 
 void bind_machine(py::module_& m) {
@@ -87,7 +119,7 @@ void bind_machine(py::module_& m) {
           [](Machine& self, uint64_t max_instructions, uint64_t until_ps) {
             // Ctrl-C: checked every simulated millisecond; the run stops at an instruction
             // boundary and the KeyboardInterrupt propagates.
-            self.set_poll([] { return PyErr_CheckSignals() != 0; });
+            self.set_poll([] { return PyErr_Occurred() != nullptr || PyErr_CheckSignals() != 0; });
             StopReason r = self.run(max_instructions, until_ps);
             self.set_poll(nullptr);
             if (PyErr_Occurred()) throw py::error_already_set();
@@ -117,6 +149,62 @@ void bind_machine(py::module_& m) {
           },
           py::arg("entries"))
       .def("timing", [](const Machine& self) { return timing_dict(self.params().timing); })
+      .def(
+          "create_partition",
+          [](Machine& self, const std::string& name, uint32_t vcpus, uint64_t memory,
+             std::optional<std::string> kernel, const std::string& cmdline,
+             const std::vector<std::string>& modules) {
+            KernelSpec spec{kernel.value_or(""), cmdline, modules};
+            return self.create_partition(name, vcpus, memory, kernel ? &spec : nullptr).id;
+          },
+          py::arg("name"), py::arg("vcpus"), py::arg("memory"), py::arg("kernel"),
+          py::arg("cmdline"), py::arg("modules"))
+      .def(
+          "assert_interrupt",
+          [](Machine& self, const std::string& name, uint32_t vp, uint8_t vector, bool auto_eoi) {
+            hv::Partition& p = partition_named(self, name);
+            if (vp >= p.vps.size())
+              throw InputError("partition '" + name + "' has no virtual processor " +
+                               std::to_string(vp));
+            self.hypervisor()->assert_interrupt(p, vp, vector, auto_eoi);
+          },
+          py::arg("name"), py::arg("vp"), py::arg("vector"), py::arg("auto_eoi"))
+      .def(
+          "set_exit_observer",
+          [](Machine& self, std::optional<py::function> fn) {
+            hv::Hypervisor* hv = hypervisor_of(self);
+            if (!fn) return hv->set_exit_observer(nullptr);
+            hv->set_exit_observer([fn = *fn](const hv::ExitEvent& e) {
+              py::dict d;
+              d["partition"] = e.partition->name;
+              d["vp"] = e.vp;
+              d["reason"] = cpu::vmx::spec::to_string(e.exit->basic());
+              d["qualification"] = e.exit->qualification;
+              d["guest_physical_address"] = e.exit->guest_physical_address;
+              d["rip"] = e.rip;
+              call_observer(fn, d);
+            });
+          },
+          py::arg("fn"))
+      .def(
+          "set_hypercall_observer",
+          [](Machine& self, std::optional<py::function> fn) {
+            hv::Hypervisor* hv = hypervisor_of(self);
+            if (!fn) return hv->set_hypercall_observer(nullptr);
+            hv->set_hypercall_observer([fn = *fn](const hv::HypercallEvent& e) {
+              py::dict d;
+              d["partition"] = e.partition->name;
+              d["vp"] = e.vp;
+              d["code"] = e.input & 0xFFFF;
+              d["call"] = hv::spec::to_string(static_cast<hv::spec::HvCallCode>(e.input & 0xFFFF));
+              d["fast"] = (e.input >> 16 & 1) != 0;
+              d["input"] = e.input;
+              d["status"] = hv::spec::to_string(static_cast<hv::spec::HvStatus>(e.result & 0xFFFF));
+              d["result"] = e.result;
+              call_observer(fn, d);
+            });
+          },
+          py::arg("fn"))
       .def("state_hash", &Machine::state_hash)
       .def("inspect_json", &Machine::inspect_json)
       .def("save", &Machine::save, py::arg("path"))

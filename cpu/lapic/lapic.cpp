@@ -11,14 +11,15 @@
 #include "core/hash.h"
 #include "core/inspect.h"
 #include "core/state.h"
-#include "cpu/cpu_impl.h"
 #include "cpu/lapic/apic_bus.h"
+#include "cpu/spec/paging.h"
 
 namespace hvsim::cpu {
 
 using namespace lapic;
 
-Lapic::Lapic(CpuImpl& cpu, ApicBus* bus) : cpu_(cpu), bus_(bus), initial_id_(cpu.params_.index) {
+Lapic::Lapic(LapicCore& core, ApicBus* bus, const LapicParams& p)
+    : core_(core), bus_(bus), params_(p), initial_id_(p.index) {
   reset();
 }
 
@@ -42,35 +43,34 @@ void Lapic::init_reset() {
   for (uint32_t& l : lvt_) l = kLvtMasked;
   // Why: firmware leaves the bootstrap processor in virtual-wire mode, so kernels that only
   // program the 8259 get its interrupts (SDM 10.1, "virtual wire").
-  if (cpu_.params_.index == 0)
-    lvt_[kLvtLint0Idx] = static_cast<uint32_t>(DeliveryMode::kExtInt) << 8;
+  if (initial_id_ == 0) lvt_[kLvtLint0Idx] = static_cast<uint32_t>(DeliveryMode::kExtInt) << 8;
   timer_initial_ = timer_divide_ = 0;
   extint_msg_ = false;
   tsc_deadline_ = 0;
   disarm_timer();
-  cpu_.s_.cr8 = 0;
+  core_.tpr_written(0);
 }
 
 uint32_t Lapic::id() const {
   return x2apic() ? initial_id_ : id_reg_ >> 24;
 }
 bool Lapic::hw_enabled() const {
-  return (cpu_.s_.apic_base & kBaseEnable) != 0;
+  return (core_.apic_base() & kBaseEnable) != 0;
 }
 bool Lapic::x2apic() const {
-  return (cpu_.s_.apic_base & (kBaseEnable | kBaseExtd)) == (kBaseEnable | kBaseExtd);
+  return (core_.apic_base() & (kBaseEnable | kBaseExtd)) == (kBaseEnable | kBaseExtd);
 }
 
 bool Lapic::write_apic_base(uint64_t v) {
   uint64_t phys_mask = ((uint64_t{1} << spec::kMaxPhysAddrBits) - 1) & ~0xFFFull;
   if (v & ~(phys_mask | kBaseEnable | kBaseExtd | kBaseBsp)) return false;
-  uint64_t old = cpu_.s_.apic_base;
+  uint64_t old = core_.apic_base();
   bool en = v & kBaseEnable, extd = v & kBaseExtd;
   bool old_en = old & kBaseEnable, old_extd = old & kBaseExtd;
   if (extd && !en) return false;                           // invalid state
   if (old_en && old_extd && en && !extd) return false;     // x2APIC -> xAPIC directly
   if (!old_en && en && extd) return false;                 // disabled -> x2APIC directly
-  cpu_.s_.apic_base = (v & ~kBaseBsp) | (old & kBaseBsp);  // the BSP flag is read-only
+  core_.apic_base() = (v & ~kBaseBsp) | (old & kBaseBsp);  // the BSP flag is read-only
   if (old_en && !en) {
     // Hardware disable: the APIC returns to its power-on state (SDM 10.4.3).
     uint32_t keep_id = id_reg_;
@@ -89,7 +89,7 @@ bool Lapic::write_apic_base(uint64_t v) {
 }
 
 bool Lapic::mmio_hit(uint64_t pa) const {
-  uint64_t b = cpu_.s_.apic_base;
+  uint64_t b = core_.apic_base();
   return (b & (kBaseEnable | kBaseExtd)) == kBaseEnable &&
          (pa & ~0xFFFull) == (b & ~0xFFFull & ((uint64_t{1} << spec::kMaxPhysAddrBits) - 1));
 }
@@ -218,7 +218,7 @@ bool Lapic::write_reg(uint32_t off, uint64_t v64, bool x2) {
       uint32_t cur = current_count();
       timer_divide_ = v & 0xB;
       if (timer_deadline_ != ~0ull && timer_mode() != TimerMode::kTscDeadline && cur) {
-        timer_deadline_ = cpu_.cycles_ + cycles_for_ticks(uint64_t{cur} * timer_divisor());
+        timer_deadline_ = core_.cycles() + cycles_for_ticks(uint64_t{cur} * timer_divisor());
         timer_period_ = cycles_for_ticks(uint64_t{timer_initial_} * timer_divisor());
         timer_start_ = timer_deadline_ - timer_period_;
         update_wake();
@@ -235,7 +235,7 @@ bool Lapic::write_reg(uint32_t off, uint64_t v64, bool x2) {
           return true;
         }
         ++ipis_sent_;
-        post(m, cpu_.now());
+        post(m, core_.now());
       }
       return true;
     default: return false;
@@ -244,7 +244,7 @@ bool Lapic::write_reg(uint32_t off, uint64_t v64, bool x2) {
 
 void Lapic::set_tpr(uint32_t v) {
   tpr_ = v & 0xFF;
-  cpu_.s_.cr8 = tpr_ >> 4;
+  core_.tpr_written(tpr_);
   raise_attention();
 }
 
@@ -303,8 +303,8 @@ bool Lapic::write_msr(uint32_t msr, uint64_t v) {
     if (v == 0) {
       disarm_timer();
     } else {
-      uint64_t now_tsc = cpu_.tsc();
-      timer_deadline_ = v <= now_tsc ? cpu_.cycles_ : cpu_.cycles_ + (v - now_tsc);
+      uint64_t now_tsc = core_.tsc();
+      timer_deadline_ = v <= now_tsc ? core_.cycles() : core_.cycles() + (v - now_tsc);
       update_wake();
     }
     return true;
@@ -419,11 +419,11 @@ void Lapic::send_icr(uint64_t icr) {
     default: return;  // ExtINT and reserved modes are not valid in the ICR
   }
   if (bus_) {
-    bus_->send(m, d, this, cpu_.now());
+    bus_->send(m, d, this, core_.now());
   } else if (d.shorthand == Shorthand::kSelf || d.shorthand == Shorthand::kAllIncludingSelf ||
              (d.shorthand == Shorthand::kNone && matches(d))) {
     ++ipis_sent_;
-    post(m, cpu_.now());
+    post(m, core_.now());
   }
 }
 
@@ -451,13 +451,12 @@ void Lapic::post(const ApicMessage& m, SimTime at) {
     return;
   }
   // The first cycle whose time is at or after `at`.
-  uint64_t c = cpu_.clock_.ticks_at(at);
-  while (cpu_.clock_.time_of(c) < at) ++c;
+  uint64_t c = core_.first_cycle_at(at);
   auto pos = inbox_.end();
   while (pos != inbox_.begin() && (pos - 1)->at_cycle > c) --pos;
   inbox_.insert(pos, Inbound{c, m});
   update_wake();
-  if (c <= cpu_.cycles_) raise_attention();
+  if (c <= core_.cycles()) raise_attention();
 }
 
 void Lapic::accept(const ApicMessage& m) {
@@ -476,13 +475,13 @@ void Lapic::accept(const ApicMessage& m) {
       set_bit(irr_, m.vector, true);
       set_bit(tmr_, m.vector, m.level_triggered);
       break;
-    case DeliveryMode::kNmi: cpu_.irq_.nmi_pending = true; break;
+    case DeliveryMode::kNmi: core_.irq().nmi_pending = true; break;
     case DeliveryMode::kInit:
-      if (m.assert_level) cpu_.irq_.init_pending = true;
+      if (m.assert_level) core_.irq().init_pending = true;
       break;
     case DeliveryMode::kStartUp:
-      if (cpu_.run_state_ == RunState::kWaitForSipi && cpu_.irq_.sipi_vector < 0)
-        cpu_.irq_.sipi_vector = m.vector;
+      if (core_.waiting_for_sipi() && core_.irq().sipi_vector < 0)
+        core_.irq().sipi_vector = m.vector;
       break;
     case DeliveryMode::kExtInt: extint_msg_ = true; break;
     default: ++dropped_; return;  // SMI: no system-management mode
@@ -523,7 +522,7 @@ int Lapic::acknowledge() {
   if (extint_asserted()) {
     extint_msg_ = false;
     ++extint_acks_;
-    ++cpu_.irq_.extints;
+    ++core_.irq().extints;
     if (!extint_ack_) return -1;
     return extint_ack_();
   }
@@ -535,7 +534,7 @@ int Lapic::acknowledge() {
 }
 
 void Lapic::poll() {
-  uint64_t now = cpu_.cycles_;
+  uint64_t now = core_.cycles();
   if (timer_deadline_ <= now) timer_expired();
   size_t n = 0;
   while (n < inbox_.size() && inbox_[n].at_cycle <= now) ++n;
@@ -554,25 +553,25 @@ uint64_t Lapic::wake_cycle() const {
 }
 
 void Lapic::update_wake() {
-  cpu_.wake_deadline_ = std::min(wake_cycle(), cpu_.vmx_timer_deadline_);  // + VMX timer
+  core_.wake_changed(wake_cycle());
 }
 
 void Lapic::raise_attention() {
-  cpu_.attention_ = true;
+  core_.raise_attention();
 }
 
 // ---- timer ----
 
 uint64_t Lapic::cycles_for_ticks(uint64_t ticks) const {
-  unsigned __int128 num = static_cast<unsigned __int128>(ticks) * cpu_.params_.freq_hz;
-  uint64_t hz = cpu_.params_.apic_timer_hz;
+  unsigned __int128 num = static_cast<unsigned __int128>(ticks) * params_.freq_hz;
+  uint64_t hz = params_.timer_hz;
   uint64_t c = static_cast<uint64_t>((num + hz - 1) / hz);
   return c ? c : 1;
 }
 
 uint64_t Lapic::ticks_for_cycles(uint64_t cycles) const {
-  return static_cast<uint64_t>(static_cast<unsigned __int128>(cycles) * cpu_.params_.apic_timer_hz /
-                               cpu_.params_.freq_hz);
+  return static_cast<uint64_t>(static_cast<unsigned __int128>(cycles) * params_.timer_hz /
+                               params_.freq_hz);
 }
 
 void Lapic::arm_count_timer() {
@@ -580,7 +579,7 @@ void Lapic::arm_count_timer() {
     disarm_timer();
     return;
   }
-  timer_start_ = cpu_.cycles_;
+  timer_start_ = core_.cycles();
   timer_period_ = cycles_for_ticks(uint64_t{timer_initial_} * timer_divisor());
   timer_deadline_ = timer_start_ + timer_period_;
   update_wake();
@@ -593,16 +592,16 @@ void Lapic::disarm_timer() {
 
 void Lapic::tsc_changed() {
   if (timer_mode() == TimerMode::kTscDeadline && timer_deadline_ != ~0ull) {
-    uint64_t now_tsc = cpu_.tsc();
+    uint64_t now_tsc = core_.tsc();
     timer_deadline_ =
-        tsc_deadline_ <= now_tsc ? cpu_.cycles_ : cpu_.cycles_ + (tsc_deadline_ - now_tsc);
+        tsc_deadline_ <= now_tsc ? core_.cycles() : core_.cycles() + (tsc_deadline_ - now_tsc);
     update_wake();
   }
 }
 
 uint32_t Lapic::current_count() const {
   if (timer_deadline_ == ~0ull || timer_mode() == TimerMode::kTscDeadline) return 0;
-  uint64_t now = cpu_.cycles_;
+  uint64_t now = core_.cycles();
   if (now >= timer_deadline_) return timer_mode() == TimerMode::kPeriodic ? timer_initial_ : 0;
   uint64_t elapsed = ticks_for_cycles(now - timer_start_) / timer_divisor();
   return elapsed >= timer_initial_ ? 0 : static_cast<uint32_t>(timer_initial_ - elapsed);
@@ -610,7 +609,7 @@ uint32_t Lapic::current_count() const {
 
 void Lapic::timer_expired() {
   ++timer_expiries_;
-  uint64_t now = cpu_.cycles_;
+  uint64_t now = core_.cycles();
   if (timer_mode() == TimerMode::kPeriodic && timer_period_) {
     // Expiries missed while the processor was busy coalesce into one interrupt.
     uint64_t n = (now - timer_deadline_) / timer_period_;
@@ -669,7 +668,7 @@ void Lapic::save(StateWriter& w) const {
     box.insert(box.end(), rec, rec + 12);
   }
   w.bytes("inbox", box.data(), box.size());
-  const CoreInterruptState& q = cpu_.irq_;
+  const CoreInterruptState& q = core_.irq();
   w.boolean("nmi_pending", q.nmi_pending);
   w.boolean("nmi_blocked", q.nmi_blocked);
   w.boolean("init_pending", q.init_pending);
@@ -727,7 +726,7 @@ void Lapic::restore(StateReader& r) {
     in.msg.assert_level = box[i + 11];
     inbox_.push_back(in);
   }
-  CoreInterruptState& q = cpu_.irq_;
+  CoreInterruptState& q = core_.irq();
   q.nmi_pending = r.boolean("nmi_pending");
   q.nmi_blocked = r.boolean("nmi_blocked");
   q.init_pending = r.boolean("init_pending");

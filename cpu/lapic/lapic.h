@@ -19,7 +19,6 @@ class Hasher;
 
 namespace hvsim::cpu {
 
-class CpuImpl;
 class ApicBus;
 
 /// An interrupt message between APICs: an IPI from an ICR, an IOAPIC redirection entry,
@@ -53,16 +52,54 @@ struct CoreInterruptState {
   uint64_t nmis = 0, extints = 0, inits = 0, sipis = 0;
 };
 
+/// The processor a local APIC belongs to (SDM 10.4: one per core): the physical CPU
+/// (CpuImpl), or in hypervisor mode a virtual processor whose LAPIC the hypervisor
+/// emulates (hv/virtual_lapic.h). The LAPIC keeps its timer deadlines and message times in
+/// this processor's cycles.
+class LapicCore {
+ public:
+  virtual ~LapicCore() = default;
+  /// The processor's cycle count now.
+  virtual uint64_t cycles() const = 0;
+  /// The time-stamp counter as software reads it now (IA32_TSC_DEADLINE compares it).
+  virtual uint64_t tsc() const = 0;
+  /// Simulated time now, and the first cycle whose time is at or after `at`.
+  virtual SimTime now() const = 0;
+  virtual uint64_t first_cycle_at(SimTime at) const = 0;
+  /// IA32_APIC_BASE: the processor's MSR, which the LAPIC reads and writes.
+  virtual uint64_t& apic_base() = 0;
+  /// The TPR changed (CR8 reads TPR[7:4], SDM 10.8.6.1).
+  virtual void tpr_written(uint32_t tpr) = 0;
+  /// The core's NMI, INIT and SIPI latches (and interrupt statistics).
+  virtual CoreInterruptState& irq() = 0;
+  /// True in wait-for-SIPI state (only then is a SIPI latched).
+  virtual bool waiting_for_sipi() const = 0;
+  /// End of interrupt (a write to the EOI register): the highest in-service vector retires.
+  void eoi();
+  /// The earliest cycle at which poll() has work changed (~0: none).
+  virtual void wake_changed(uint64_t cycle) = 0;
+  /// The next instruction boundary must look at the LAPIC (poll, intr_pending).
+  virtual void raise_attention() = 0;
+};
+
+/// The clocks and identity of a LAPIC.
+struct LapicParams {
+  uint32_t index = 0;     ///< initial APIC id; 0 is the bootstrap processor
+  uint64_t freq_hz = 1;   ///< the processor's clock (cycles per second)
+  uint64_t timer_hz = 1;  ///< the timer's input clock before the divider
+};
+
 /// One processor's local APIC in xAPIC (MMIO page at IA32_APIC_BASE) or x2APIC (MSRs
-/// 0x800-0x8FF) mode. Owned by CpuImpl; the processor calls poll() at instruction
-/// boundaries when attention is raised, and acknowledge() when it accepts INTR.
+/// 0x800-0x8FF) mode. Owned by its processor (CpuImpl, or a virtual processor in hv/), which
+/// calls poll() at instruction boundaries when attention is raised, and acknowledge() when
+/// it accepts INTR.
 ///
 /// Timer: counts at `timer_hz` (CpuParams::apic_timer_hz, 1 GHz by default) divided by
 /// the divide configuration; deadlines are kept in the processor's cycles, so expiry is
 /// exact to the instruction boundary (see docs/architecture.md "Interrupts").
 class Lapic {
  public:
-  Lapic(CpuImpl& cpu, ApicBus* bus);
+  Lapic(LapicCore& core, ApicBus* bus, const LapicParams& p);
   ~Lapic();
 
   /// Power-on state (SDM 10.4.7.1). The bootstrap processor's LINT0 comes out as ExtINT,
@@ -108,6 +145,8 @@ class Lapic {
   /// INTA: returns the vector to deliver (moving it from IRR to ISR, or asking the 8259
   /// for an ExtINT) or -1 if nothing is deliverable any more.
   int acknowledge();
+  /// End of interrupt (a write to the EOI register): the highest in-service vector retires.
+  void eoi();
   /// The earliest cycle at which poll() has work (timer deadline, message due); ~0 if none.
   uint64_t wake_cycle() const;
   /// The cycle at which the first queued message is due; ~0 if none.
@@ -149,7 +188,6 @@ class Lapic {
   void send_icr(uint64_t icr);
   void signal_error(uint32_t esr_bit);
   void raise_lvt(uint32_t lvt, bool edge_only);
-  void eoi();
   uint32_t ppr() const;
   static int highest(const uint32_t bits[8]);
   static void set_bit(uint32_t bits[8], uint8_t v, bool on) {
@@ -176,8 +214,9 @@ class Lapic {
   static constexpr unsigned kLvtTimerIdx = 0, kLvtThermalIdx = 1, kLvtPerfIdx = 2, kLvtLint0Idx = 3,
                             kLvtLint1Idx = 4, kLvtErrorIdx = 5, kNumLvt = 6;
 
-  CpuImpl& cpu_;
+  LapicCore& core_;
   ApicBus* bus_;
+  LapicParams params_;
   uint32_t initial_id_;
   std::function<uint8_t()> extint_ack_;
 

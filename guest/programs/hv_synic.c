@@ -159,8 +159,8 @@ static void check_msrs(void) {
   check(rdmsr(HV_MSR_SINT(6)) == (0x66 | SINT_POLLING), "polling mode (EDX bit 17)");
   check(wrmsr_faults(HV_MSR_STIMER_CONFIG(0), 1ull << 13), "STIMER0_CONFIG bit 13: #GP");
   check(wrmsr_faults(HV_MSR_STIMER_CONFIG(3), 1ull << 20), "STIMER3_CONFIG bit 20: #GP");
-  check(wrmsr_faults(HV_MSR_STIMER_CONFIG(0), STIMER_DIRECT | (0xEDull << 4)),
-        "direct mode is not offered: #GP");
+  check(wrmsr_faults(HV_MSR_STIMER_CONFIG(0), STIMER_ENABLE | STIMER_DIRECT | (0x0Full << 4)),
+        "direct mode with vector 15: #GP");
   check(rdmsr_faults(0x400000B8), "no STIMER4: #GP");
 }
 
@@ -356,8 +356,8 @@ int kmain(uint32_t magic, uint32_t mbi) {
   cpuid(0x40000003, 0, r);
   check((r[0] & 0xC) == 0xC, "privileges: SynIC and synthetic timer MSRs (eax 0x%x)", r[0]);
   check((r[1] & 0x30) == 0x30, "privileges: PostMessages, SignalEvents (ebx 0x%x)", r[1]);
-  check((r[3] & (1u << 17)) && !(r[3] & (1u << 19)),
-        "features: SINT polling, no direct timers yet (edx 0x%x)", r[3]);
+  check((r[3] & (1u << 17)) && (r[3] & (1u << 19)),
+        "features: SINT polling, direct synthetic timers (edx 0x%x)", r[3]);
   check_msrs();
   check_pages();
   wrmsr(HV_MSR_GUEST_OS_ID, (1ull << 63) | (1ull << 56) | (0x60100ull << 16));

@@ -9,6 +9,6 @@ architecture, scriptable from Python.
 """
 
 from ._native import guest_program, native
-from .machine import InputError, Machine, Stop, timing_entries
+from .machine import InputError, Machine, Partition, Stop, timing_entries
 
-__all__ = ["Machine", "Stop", "InputError", "guest_program", "native", "timing_entries"]
+__all__ = ["Machine", "Partition", "Stop", "InputError", "guest_program", "native", "timing_entries"]

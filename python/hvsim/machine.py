@@ -99,9 +99,10 @@ class Machine:
     `timing` overrides entries of the cycle-cost table by name, e.g. {"divide": 30}
     (`hvsim.timing_entries()` lists them with their defaults; see cpu/timing.h).
     `mode="hyperv"`: hvsim's hypervisor (hv/) owns every processor and `load_kernel` boots
-    the kernel in a child partition of `partition_memory` bytes (default half of RAM) with
-    one virtual processor; its port I/O goes to the devices above through VM exits. First
-    cut: no checkpoints, no interrupts into the partition yet (docs/hv.md).
+    the kernel in a child partition "child" of `partition_memory` bytes (default half of
+    RAM) with one virtual processor per processor; its port I/O and device MMIO go to the
+    devices above through VM exits. More partitions: `create_partition`; their VPs share the
+    processors in turns. No checkpoints in this mode yet (docs/hv.md).
     """
 
     def __init__(self, cpus=1, memory="256M", seed=0, cpu_freq_hz=2_000_000_000, rtc_start=None,
@@ -139,6 +140,48 @@ class Machine:
         name = os.path.basename(str(path))
         full = name + (" " + cmdline if cmdline else "")
         return self._m.load_kernel(str(path), full, [str(m) for m in modules])
+
+    # -- partitions (hypervisor mode) ----------------------------------------------------------
+    def create_partition(self, name, vcpus=1, memory="16M", kernel=None, cmdline="", modules=()):
+        """Creates a child partition `name` with `vcpus` virtual processors and `memory` bytes
+        of memory at guest-physical address 0 (an int or a size such as "16M"); with `kernel`,
+        loads it there (as load_kernel does) and starts VP 0 at its entry, the others waiting
+        for a start-up IPI. Returns a `Partition`. Raises InputError in bare-metal mode, for a
+        taken name, memory that does not fit, or a bad kernel (then nothing is created)."""
+        full = None
+        if kernel is not None:
+            name_part = os.path.basename(str(kernel))
+            full = name_part + (" " + cmdline if cmdline else "")
+        self._m.create_partition(str(name), int(vcpus), _size(memory, "partition memory size"),
+                                 None if kernel is None else str(kernel), full or "",
+                                 [str(m) for m in modules])
+        return Partition(self, str(name))
+
+    def partitions(self):
+        """The partitions, in creation order, as `Partition` objects ([] in bare-metal mode)."""
+        tree = self.inspect().get("hypervisor", {}).get("partitions", {})
+        ordered = sorted(tree.items(), key=lambda kv: kv[1]["id"])
+        return [Partition(self, name) for name, _ in ordered]
+
+    def partition(self, name):
+        """The partition `name` (InputError if there is none)."""
+        for p in self.partitions():
+            if p.name == name:
+                return p
+        raise InputError("no partition named '%s'" % name)
+
+    def on_exit(self, callback):
+        """Hypervisor mode: calls `callback(event)` after every VM exit is handled; event is a
+        dict with partition, vp, reason (e.g. "CPUID"), qualification, guest_physical_address
+        and rip. `callback=None` removes it. An exception in the callback ends the run and
+        is raised from run()."""
+        self._m.set_exit_observer(callback)
+
+    def on_hypercall(self, callback):
+        """Hypervisor mode: calls `callback(event)` after every hypercall; event is a dict with
+        partition, vp, code, call (its TLFS name), fast, input, status (its TLFS name) and
+        result. `callback=None` removes it."""
+        self._m.set_hypercall_observer(callback)
 
     # -- running ---------------------------------------------------------------------------
     def run(self, max_instructions=None, until=None):
@@ -301,3 +344,65 @@ class Machine:
         """Rebuilds a machine from a checkpoint; it continues exactly as the saved one would.
         Raises InputError naming the file and what is wrong for a bad checkpoint."""
         return cls(_native=native.Machine.restore(str(path)))
+
+
+class Partition:
+    """A child partition of a machine in hypervisor mode (`Machine.create_partition`,
+    `Machine.partitions`). Its figures come from the machine's inspect tree."""
+
+    def __init__(self, machine, name):
+        self._machine = machine
+        self.name = name
+
+    def __repr__(self):
+        return "Partition(%r)" % self.name
+
+    def _node(self):
+        tree = self._machine.inspect().get("hypervisor", {}).get("partitions", {})
+        if self.name not in tree:
+            raise InputError("no partition named '%s'" % self.name)
+        return tree[self.name]
+
+    @property
+    def id(self):
+        return self._node()["id"]
+
+    @property
+    def vcpus(self):
+        return sum(1 for k in self._node() if k.startswith("vp"))
+
+    @property
+    def crashed(self):
+        """The crash report ("triple fault ...", a guest's crash MSRs) or None."""
+        state = self._node()["state"]
+        return state[len("crashed: "):] if state.startswith("crashed: ") else None
+
+    def stats(self):
+        """memory, pages, hypercalls (total, by_code and by_status by TLFS name) and per VP:
+        state, physical CPU, turns, exits (total and by_reason), interrupts and NMIs
+        injected, wake-ups, emulated MMIO accesses and string I/O instructions."""
+        n = self._node()
+        vps = []
+        k = 0
+        while "vp%d" % k in n:
+            v = n["vp%d" % k]
+            vps.append({key: v[key] for key in v if key not in ("lapic",)})
+            k += 1
+        return {
+            "id": n["id"],
+            "memory": n["memory"],
+            "pages": n["pages"],
+            "state": n["state"],
+            "hypercalls": n["hypercalls"],
+            "hypercalls_by_code": dict(n.get("hypercalls_by_code", {})),
+            "hypercalls_by_status": dict(n.get("hypercalls_by_status", {})),
+            "vps": vps,
+        }
+
+    def assert_interrupt(self, vector, vp=0, auto_eoi=False):
+        """Makes interrupt `vector` pending at the local APIC of VP `vp` (as a fixed,
+        edge-triggered message): the guest takes it as soon as it accepts interrupts;
+        a halted VP wakes. With `auto_eoi` it is delivered without staying in service."""
+        if not 16 <= int(vector) <= 255:
+            raise InputError("interrupt vector %d: must be 16-255" % int(vector))
+        self._machine._m.assert_interrupt(self.name, int(vp), int(vector), bool(auto_eoi))
