@@ -3,9 +3,9 @@
 the Machine's host API, guest/programs/hv_synic.c checks the guest-visible behaviour from
 inside the child partition (MSRs and their #GP rules, overlay pages, HvPostMessage and
 HvSignalEvent with every status, EOM redelivery, timers firing at the right reference time),
-and the host posts and signals into the partition. No interrupt reaches a partition yet, so
-the guest reads its message slots instead of taking the SINT vectors; the SynIC counts the
-interrupts it would have raised."""
+and the host posts and signals into the partition. The guest takes the SINT and direct-timer
+vectors through its x2APIC (virtual interrupts, hv/interrupts.cpp): messages, events and EOM
+redeliveries interrupt, timers wake HLT at their deadlines."""
 
 import pytest
 
@@ -49,13 +49,18 @@ def test_synic_and_timers_from_inside_the_partition(guest):
     synic = vp["synic"]
     assert synic["scontrol"] == 1 and synic["simp"] & 1 and synic["siefp"] & 1
     assert synic["messages_waiting"] == 0
-    # 3 + 17 + 1 posted messages and 1 + 3 + 1 + 1 + 1 timer messages reached a slot.
-    assert synic["messages_delivered"] == 21 + 7
+    # Posted messages: 3 + 17 + 1 with interrupts off, 1 + 2 + 1 with them on; timer
+    # messages: STIMER0 twice, STIMER1 6 times in message mode, STIMER2 5 times.
+    assert synic["messages_delivered"] == 25 + 13
     stimers = vp["stimers"]
-    assert stimers["stimer0"]["expirations"] == 1
-    assert stimers["stimer1"]["expirations"] == 6
+    assert stimers["stimer0"]["expirations"] == 2
+    assert stimers["stimer1"]["expirations"] == 6 + 1  # + once in direct mode
     assert stimers["stimer1"]["missed"] >= 3  # the periods while the slot stayed busy
-    assert stimers["stimer2"]["expirations"] == 0 and stimers["stimer3"]["expirations"] == 0
+    assert stimers["stimer2"]["expirations"] == 5 and stimers["stimer3"]["expirations"] == 0
+    # Interrupts taken: 5 SINT2 messages and events, the STIMER0 message, the direct timer,
+    # 5 periodic SINT3 messages.
+    assert vp["interrupts_injected"] == 12
+    assert vp["exits_by_reason"]["HLT"] >= 3
     hv = m.inspect()["hypervisor"]
     assert sorted(hv["ports"]) == [str(p) for p in (0x100, 0x101, 0x102, 0x103)]
     assert hv["connections"] == {"1:1": 0x100, "1:2": 0x101, "1:3": 0x102, "1:4": 0x103,
