@@ -105,9 +105,15 @@ def test_host_posts_and_signals_into_the_partition(guest):
     assert after["messages_delivered"] == before["messages_delivered"] + 1
     assert after["interrupts_raised"] == before["interrupts_raised"] + 1
     # 16 waiting messages per sender, then INSUFFICIENT_BUFFERS; another sender still fits.
-    statuses = [m.post_message(0x42, b"x", sint=7, sender=9) for _ in range(17)]
+    # (The same through the Partition object.)
+    child = m.partition("child")
+    statuses = [child.post_message(0x42, b"x", sint=7, sender=9) for _ in range(17)]
     assert statuses == ["HV_STATUS_SUCCESS"] * 16 + ["HV_STATUS_INSUFFICIENT_BUFFERS"]
-    assert m.post_message(0x42, b"x", sint=7, sender=10) == "HV_STATUS_SUCCESS"
+    assert child.post_message(0x42, b"x", sint=7, sender=10) == "HV_STATUS_SUCCESS"
+    assert child.signal_event(101) == "HV_STATUS_SUCCESS"
+    child.create_port(0x200, "event", sint=2, flag_count=4)
+    child.connect(9, 0x200)
+    assert m.inspect()["hypervisor"]["connections"]["1:9"] == 0x200
 
 
 def test_host_api_refuses_bad_requests(guest):

@@ -399,6 +399,23 @@ class Partition:
             "vps": vps,
         }
 
+    # SynIC communication with this partition (Machine.create_port and friends).
+    def create_port(self, port_id, kind, vp=0, sint=2, base_flag=0, flag_count=1):
+        """A port of this partition aimed at VP `vp`, SINT `sint` (Machine.create_port)."""
+        self._machine.create_port(port_id, kind, self.name, vp, sint, base_flag, flag_count)
+
+    def connect(self, connection_id, port_id):
+        """This partition's connection `connection_id` to port `port_id`."""
+        self._machine.connect(connection_id, port_id, self.name)
+
+    def post_message(self, message_type, payload=b"", vp=0, sint=2, sender=0):
+        """A message straight to SINT `sint` of VP `vp`; the TLFS status name."""
+        return self._machine.post_message(message_type, payload, self.name, vp, sint, sender)
+
+    def signal_event(self, flag, vp=0, sint=2):
+        """Event flag `flag` of SINT `sint` of VP `vp`; the TLFS status name."""
+        return self._machine.signal_event(flag, self.name, vp, sint)
+
     def assert_interrupt(self, vector, vp=0, auto_eoi=False):
         """Makes interrupt `vector` pending at the local APIC of VP `vp` (as a fixed,
         edge-triggered message): the guest takes it as soon as it accepts interrupts;
