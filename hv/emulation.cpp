@@ -7,10 +7,12 @@
 
 #include "core/io_bus.h"
 #include "core/phys_mem.h"
+#include "cpu/lapic/spec/regs.h"
 #include "cpu/vmx/spec/vmcs_layouts.h"
 #include "cpu/vmx/vmcs.h"
 #include "hv/hypervisor.h"
 #include "hv/insn_emulator.h"
+#include "hv/synic.h"
 
 namespace hvsim::hv {
 
@@ -50,20 +52,26 @@ class PartitionRam final : public GuestPhysMemory {
 /// emulation).
 class PartitionMmio final : public MmioTarget {
  public:
-  PartitionMmio(MmioBus& bus, cpu::Lapic& apic) : bus_(bus), apic_(apic) {}
+  PartitionMmio(MmioBus& bus, cpu::Lapic& apic, Synic& synic)
+      : bus_(bus), apic_(apic), synic_(synic) {}
   uint64_t read(uint64_t gpa, unsigned size) override {
     return apic_.mmio_hit(gpa) ? apic_.mmio_read(gpa & 0xFFF, size) : bus_.read(gpa, size);
   }
   void write(uint64_t gpa, unsigned size, uint64_t value) override {
-    if (apic_.mmio_hit(gpa))
-      apic_.mmio_write(gpa & 0xFFF, size, value);
-    else
+    if (!apic_.mmio_hit(gpa)) {
       bus_.write(gpa, size, value);
+      return;
+    }
+    apic_.mmio_write(gpa & 0xFFF, size, value);
+    // An EOI makes the SynIC retry messages waiting for a free slot (dossier §4.5), as
+    // the x2APIC and Hyper-V EOI MSRs do (hv/interrupts.cpp).
+    if ((gpa & 0xFF0) == static_cast<uint64_t>(cpu::lapic::Reg::kEoi)) synic_.apic_eoi();
   }
 
  private:
   MmioBus& bus_;
   cpu::Lapic& apic_;
+  Synic& synic_;
 };
 
 }  // namespace
@@ -125,7 +133,7 @@ bool Hypervisor::emulate(Pcpu& pc, Partition& p, VirtualProcessor& vp, const cpu
   for (unsigned k = 0; k < 4; ++k) pr.pdpte[k] = api.read(pdpte[k]);
 
   PartitionRam ram(*p.gpa, mem_);
-  PartitionMmio mmio(mmio_, vp.apic->lapic());
+  PartitionMmio mmio(mmio_, vp.apic->lapic(), *vp.synic);
   EmulationResult r = emulate_instruction(g, ram, mmio, string_io ? &io_ : nullptr);
   vp.emulated_mmio += r.mmio_accesses;
   if (string_io) ++vp.string_io;

@@ -2,10 +2,13 @@
 // value decoded and checked (hv/hypercall_abi.h), the call dispatched, the result in RAX.
 // Implemented calls: HvCallNotifyLongSpinWait, HvCallFlushVirtualAddressSpace and
 // HvCallFlushVirtualAddressList (they flush more than asked: every translation of the
-// partition's VPs, which the TLFS allows). Other codes answer HV_STATUS_INVALID_HYPERCALL_CODE,
-// as a hypervisor that does not offer a call does.
+// partition's VPs, which the TLFS allows), HvCallPostMessage and HvCallSignalEvent (TLFS
+// hypercalls/HvCallPostMessage.md, HvCallSignalEvent.md; dossier §3.6, §4.7). Other codes
+// answer HV_STATUS_INVALID_HYPERCALL_CODE, as a hypervisor that does not offer a call does.
+#include <cstring>
 #include "cpu/spec/descriptors.h"
 #include "cpu/vmx/spec/ept.h"
+
 #include "hv/hypercall_abi.h"
 #include "hv/hypervisor.h"
 
@@ -34,7 +37,8 @@ void Hypervisor::handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitIn
   auto code = static_cast<HvCallCode>(in.call_code);
   bool implemented = code == HvCallCode::HvCallNotifyLongSpinWait ||
                      code == HvCallCode::HvCallFlushVirtualAddressSpace ||
-                     code == HvCallCode::HvCallFlushVirtualAddressList;
+                     code == HvCallCode::HvCallFlushVirtualAddressList ||
+                     code == HvCallCode::HvCallPostMessage || code == HvCallCode::HvCallSignalEvent;
   HvStatus status = validate_input(in, implemented ? desc : nullptr);
   if (status == HvStatus::HV_STATUS_SUCCESS && !in.fast)
     status = check_memory_blocks(regs, in, *desc, GpaSpace::kGpaBits);
@@ -65,6 +69,18 @@ void Hypervisor::handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitIn
               static_cast<uint64_t>(cpu::vmx::spec::InvvpidType::kSingleContext), vp.vpid);
         reps = in.rep_count;
         break;
+      case HvCallCode::HvCallPostMessage: status = post_message_call(p, regs.rdx); break;
+      case HvCallCode::HvCallSignalEvent:
+        // Fast (Linux's way): the 8-byte input is RDX itself; else it is read at RDX.
+        if (in.fast) {
+          status = signal_event_call(p, regs.rdx);
+        } else {
+          uint64_t input = 0;
+          status = read_guest(p, regs.rdx, &input, sizeof input)
+                       ? signal_event_call(p, input)
+                       : HvStatus::HV_STATUS_INVALID_ALIGNMENT;
+        }
+        break;
       default: break;
     }
   }
@@ -78,6 +94,55 @@ void Hypervisor::handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitIn
     s.gpr[cpu::kRax] = static_cast<uint32_t>(rax);
     s.gpr[cpu::kRdx] = rax >> 32;
   }
+}
+
+// The checks of both calls follow the order of the TLFS tables: privilege, connection, port,
+// parameters, buffers, target VP, SynIC state (docs/hv.md "Ports and connections").
+
+HvStatus Hypervisor::post_message_call(Partition& p, uint64_t input_gpa) {
+  if (!(p.cpuid.privileges & spec::privilege::kPostMessages))
+    return HvStatus::HV_STATUS_ACCESS_DENIED;
+  namespace pm = spec::post_message_input;
+  uint8_t in[pm::kSize];
+  // As for the flush calls: no memory at the input GPA is outside the GPA space.
+  if (!read_guest(p, input_gpa, in, sizeof in)) return HvStatus::HV_STATUS_INVALID_ALIGNMENT;
+  uint32_t connection_id, reserved, type, size;
+  std::memcpy(&connection_id, in + pm::kConnectionIdOffset, 4);
+  std::memcpy(&reserved, in + 4, 4);
+  std::memcpy(&type, in + pm::kMessageTypeOffset, 4);
+  std::memcpy(&size, in + pm::kPayloadSizeOffset, 4);
+  const uint32_t* port_id = ports_.connection(p.id, connection_id);
+  if (!port_id) return HvStatus::HV_STATUS_INVALID_CONNECTION_ID;
+  const Port* port = ports_.port(*port_id);
+  if (!port || port->type != PortType::kMessage) return HvStatus::HV_STATUS_INVALID_PORT_ID;
+  // Type 0 is an empty slot and bit 31 is the hypervisor's (dossier §4.2); RsvdZ must be 0.
+  if (reserved || type == 0 || (type & spec::kHvMessageTypeHypervisorMask) ||
+      size > spec::kHvMessagePayloadSize)
+    return HvStatus::HV_STATUS_INVALID_PARAMETER;
+  VirtualProcessor* target = port_target(*port);
+  if (!target) return HvStatus::HV_STATUS_INVALID_VP_INDEX;
+  spec::HvMessage m{};
+  m.header.message_type = type;
+  m.header.payload_size = static_cast<uint8_t>(size);
+  m.header.sender = port->id;  // the 24-bit PortId of the header's union (dossier §4.1)
+  std::memcpy(m.payload, in + pm::kPayloadOffset, size);  // only PayloadSize bytes travel
+  return target->synic->post_message(port->sint, m, port->id);
+}
+
+HvStatus Hypervisor::signal_event_call(Partition& p, uint64_t input) {
+  if (!(p.cpuid.privileges & spec::privilege::kSignalEvents))
+    return HvStatus::HV_STATUS_ACCESS_DENIED;
+  namespace se = spec::signal_event_input;
+  const uint32_t* port_id = ports_.connection(p.id, static_cast<uint32_t>(input));
+  if (!port_id) return HvStatus::HV_STATUS_INVALID_CONNECTION_ID;
+  const Port* port = ports_.port(*port_id);
+  if (!port || port->type != PortType::kEvent) return HvStatus::HV_STATUS_INVALID_PORT_ID;
+  auto flag = static_cast<unsigned>((input & se::kFlagNumberMask) >> se::kFlagNumberShift);
+  if ((input & se::kReservedMask) || flag >= port->flag_count)
+    return HvStatus::HV_STATUS_INVALID_PARAMETER;
+  VirtualProcessor* target = port_target(*port);
+  if (!target) return HvStatus::HV_STATUS_INVALID_VP_INDEX;
+  return target->synic->signal_event(port->sint, port->base_flag + flag);
 }
 
 }  // namespace hvsim::hv

@@ -137,7 +137,7 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
     ++load[best];
   }
   // Memory, tables and the VMCS must all fit: refuse up front rather than half-build.
-  uint64_t need = memory / kPageSize + memory / kPageSize / 512 + 16 + vcpus;
+  uint64_t need = memory / kPageSize + memory / kPageSize / 512 + 16 + 3 * vcpus;
   if (pages_.free_pages() < need)
     throw InputError("partition '" + name + "': " + std::to_string(memory >> 20) +
                      " MiB does not fit in the hypervisor's " +
@@ -155,15 +155,20 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
     if (e != MapError::kOk) throw InternalError(std::string("partition map: ") + to_string(e));
   }
   namespace pv = spec::privilege;
+  // Privileges and features only for what is implemented (hv/synthetic_msrs.cpp,
+  // hv/hypercalls.cpp, hv/interrupts.cpp).
   p->cpuid.privileges = pv::kAccessHypercallMsrs | pv::kAccessVpIndex |
                         pv::kAccessPartitionReferenceCounter | pv::kAccessPartitionReferenceTsc |
-                        pv::kAccessFrequencyRegs | pv::kAccessIntrCtrlRegs;
-  p->cpuid.features = spec::feature::kFrequencyMsrsAvailable;
+                        pv::kAccessFrequencyRegs | pv::kAccessIntrCtrlRegs | pv::kAccessSynicRegs |
+                        pv::kAccessSyntheticTimerRegs | pv::kPostMessages | pv::kSignalEvents;
+  p->cpuid.features = spec::feature::kFrequencyMsrsAvailable | spec::feature::kSintPollingMode |
+                      spec::feature::kDirectSyntheticTimers;
   p->hypercall_page = pages_.allocate(kHypervisorOwned).value();
   mem_.write(p->hypercall_page, spec::kHypercallPageVmcall, sizeof spec::kHypercallPageVmcall);
   p->tsc_page = pages_.allocate(kHypervisorOwned).value();
   p->apic_bus = std::make_unique<cpu::ApicBus>();
   p->vps.resize(vcpus);
+  Partition* part = p.get();
   for (uint32_t k = 0; k < vcpus; ++k) {
     VirtualProcessor& vp = p->vps[k];
     Pcpu& pc = pcpus_[place[k]];
@@ -176,6 +181,20 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
     vp.apic->set_waiting_for_sipi(vp.waiting_for_sipi);
     p->apic_bus->attach(&vp.apic->lapic());
     pc.runq.push_back(Pcpu::Slot{p.get(), k});
+    // The SynIC (its message and event-flags pages, zero at VP creation: TLFS "SIM Page")
+    // and the synthetic timers raise interrupts at the VP's local APIC.
+    uint64_t sim = pages_.allocate(kHypervisorOwned).value();
+    uint64_t sief = pages_.allocate(kHypervisorOwned).value();
+    SynicHooks hooks;
+    hooks.raise = [this, part, k](uint8_t vector, bool auto_eoi) {
+      assert_interrupt(*part, k, vector, auto_eoi);
+    };
+    hooks.now = [this, part, k] { return reference_time(*part, part->vps[k]); };
+    vp.synic = std::make_unique<Synic>(mem_, sim, sief, std::move(hooks),
+                                       p->cpuid.features & spec::feature::kSintPollingMode);
+    vp.timers = std::make_unique<SyntheticTimers>(
+        *vp.synic, [this, part, k](uint8_t vector) { assert_interrupt(*part, k, vector); },
+        p->cpuid.features & spec::feature::kDirectSyntheticTimers);
   }
   // The partition's reference time starts now, on its first VP's processor's TSC.
   p->time = std::make_unique<ReferenceTime>(tsc_hz_, pcpus_[place[0]].cpu->cycles());
@@ -360,6 +379,22 @@ SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
   return c.local_time();
 }
 
+uint64_t Hypervisor::reference_time(const Partition& p, const VirtualProcessor& vp) const {
+  return p.time->counter_at_tsc(pcpus_[vp.pcpu].cpu->cycles());
+}
+
+void Hypervisor::poll_timers(Partition& p, VirtualProcessor& vp) {
+  // Due timers fire at the VP's reference time now; the next expiry becomes a cycle of the
+  // VP's physical CPU (vp_next_event), which arms the VMX-preemption timer or wakes the VP.
+  if (vp.timers->next_expiry() != SyntheticTimers::kNever) vp.timers->poll(reference_time(p, vp));
+  uint64_t next = vp.timers->next_expiry();
+  vp.stimer_cycle = next == SyntheticTimers::kNever ? ~0ull : p.time->tsc_at_counter(next);
+}
+
+uint64_t Hypervisor::next_timer_expiry(const Partition& p, uint32_t vp) const {
+  return p.vps.at(vp).timers->next_expiry();
+}
+
 Partition* Hypervisor::find_partition(const std::string& name) {
   for (auto& p : partitions_)
     if (p->name == name) return p.get();
@@ -383,7 +418,9 @@ Hypervisor::Activity Hypervisor::activity() const {
       if (q.nmi_pending || q.init_pending || q.sipi_vector >= 0 || l.has_queued())
         return Activity::kBusy;
       if (vp.halted && vp.halted_with_if) {
-        if (l.timer_can_fire() || l.intr_pending()) return Activity::kBusy;
+        // An armed synthetic timer will expire and may raise an interrupt that wakes it.
+        if (l.timer_can_fire() || l.intr_pending() || vp.stimer_cycle != ~0ull)
+          return Activity::kBusy;
         a = Activity::kDeviceCanWake;
       }
     }
@@ -447,8 +484,11 @@ void Hypervisor::inspect(InspectNode& n) const {
         if (vp.exits_by_reason[k])
           by.counter(cpu::vmx::spec::to_string(static_cast<cpu::vmx::ExitReason>(k)),
                      vp.exits_by_reason[k]);
+      vp.synic->inspect(v.child("synic"));
+      vp.timers->inspect(v.child("stimers"));
     }
   }
+  ports_.inspect(n);
 }
 
 void Hypervisor::hash_into(Hasher& h) const {
@@ -467,6 +507,8 @@ void Hypervisor::hash_into(Hasher& h) const {
       vp.apic->lapic().hash_into(h);
       h.u64(vp.emulated_mmio);
       h.u64(vp.string_io);
+      vp.synic->hash_into(h);
+      vp.timers->hash_into(h);
     }
   }
 }

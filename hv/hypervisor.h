@@ -19,8 +19,11 @@
 #include "cpu/cpu.h"
 #include "cpu/vmx/vmx_api.h"
 #include "hv/partition_memory.h"
+#include "hv/ports.h"
 #include "hv/reference_time.h"
+#include "hv/synic.h"
 #include "hv/synthetic_cpuid.h"
+#include "hv/synthetic_timers.h"
 #include "hv/virtual_apic.h"
 
 namespace hvsim {
@@ -72,6 +75,14 @@ struct VirtualProcessor {
   uint64_t interrupts_injected = 0, nmis_injected = 0, wakeups = 0, turns = 0;
   uint64_t emulated_mmio = 0;  ///< MMIO accesses made by emulated instructions
   uint64_t string_io = 0;      ///< INS/OUTS instructions emulated (each exit once)
+  /// Its SynIC and synthetic timers (dossier §4, §5.3). The SIM and SIEF pages are
+  /// hypervisor-owned pages overlaid (read/write) at SIMP's and SIEFP's GPFNs while enabled;
+  /// *_saved are the EPT entries the overlays replaced.
+  std::unique_ptr<Synic> synic;
+  std::unique_ptr<SyntheticTimers> timers;
+  uint64_t simp_saved = 0, siefp_saved = 0;
+  /// The cycle (of its physical CPU) at which its next synthetic timer expires; ~0: none.
+  uint64_t stimer_cycle = ~0ull;
 };
 
 struct Partition {
@@ -187,6 +198,29 @@ class Hypervisor {
   /// The first partition crash, if any (the machine reports it as its stop reason).
   const Partition* crashed_partition() const;
 
+  // Host side of SynIC communication (TLFS "Ports and Connections"; dossier §4.7): what the
+  // root partition's virtualization stack (and tests) use to talk to partitions. Bad
+  // arguments throw InputError naming what is wrong.
+
+  /// A message or event port owned by port.partition, aimed at its VP port.vp and SINT
+  /// port.sint (event ports: flags base_flag .. base_flag + flag_count - 1).
+  void create_port(const Port& port);
+  void delete_port(uint32_t port_id);
+  /// Binds connection `connection_id` of partition `sender` to port `port_id`: the sender's
+  /// HvCallPostMessage / HvCallSignalEvent with that id reach the port.
+  void connect(const Partition& sender, uint32_t connection_id, uint32_t port_id);
+  /// Posts a message (type, payload of `size` <= 240 bytes, sender id `sender`) straight to
+  /// SINTx of a VP, as the hypervisor does for its own messages; the TLFS status
+  /// (INVALID_SYNIC_STATE, INSUFFICIENT_BUFFERS: 16 undelivered per sender id).
+  spec::HvStatus post_message(Partition& target, uint32_t vp, unsigned sint, uint32_t message_type,
+                              const void* payload, uint32_t size, uint64_t sender = 0);
+  /// Sets event flag `flag` of SINTx of a VP (raising the SINT if it was clear).
+  spec::HvStatus signal_event(Partition& target, uint32_t vp, unsigned sint, unsigned flag);
+  const PortTable& ports() const { return ports_; }
+  /// The reference time (100 ns) at which the VP's next synthetic timer expires, or
+  /// SyntheticTimers::kNever: what the run loop needs to stop the VP in time.
+  uint64_t next_timer_expiry(const Partition& p, uint32_t vp) const;
+
   const std::vector<std::unique_ptr<Partition>>& partitions() const { return partitions_; }
   const SystemPages& system_pages() const { return pages_; }
   void inspect(InspectNode& n) const;
@@ -235,7 +269,7 @@ class Hypervisor {
   /// message; ~0 if none. Every timed source of a VP adds itself here.
   uint64_t vp_next_event(const VirtualProcessor& vp) const;
   /// Fires the VP's timed events that are due at its physical CPU's cycle count.
-  void vp_events_due(VirtualProcessor& vp);
+  void vp_events_due(Partition& p, VirtualProcessor& vp);
   /// True if the VP can take a maskable interrupt now from its LAPIC (IF=1, no STI/MOV-SS
   /// blocking) and has one.
   bool interrupt_deliverable(Pcpu& pc, VirtualProcessor& vp);
@@ -265,6 +299,18 @@ class Hypervisor {
   bool handle_msr(Pcpu& pc, Partition& p, VirtualProcessor& vp, bool write);
   /// VMCALL (hv/hypercalls.cpp): the hypercall, its result in RAX.
   void handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitInfo& e);
+  /// HvCallPostMessage / HvCallSignalEvent from partition p (hv/hypercalls.cpp).
+  spec::HvStatus post_message_call(Partition& p, uint64_t input_gpa);
+  spec::HvStatus signal_event_call(Partition& p, uint64_t input);
+  /// The target VP of a port: nullptr if its partition or VP no longer exists.
+  VirtualProcessor* port_target(const Port& port);
+  /// WRMSR of a SynIC MSR: the write, then the SIM/SIEF overlays moved (synthetic_msrs.cpp).
+  bool write_synic_msr(Partition& p, VirtualProcessor& vp, uint32_t msr, uint64_t v);
+  /// The partition's reference time on the VP's processor now (100 ns units).
+  uint64_t reference_time(const Partition& p, const VirtualProcessor& vp) const;
+  /// Fires the VP's synthetic timers that are due (vp_events_due) and recomputes
+  /// vp.stimer_cycle; also after every STIMER write.
+  void poll_timers(Partition& p, VirtualProcessor& vp);
   /// Turns an overlay on or off at `gpfn_msr`'s GPFN (and invalidates the EPT).
   void set_overlay(Partition& p, uint64_t page, uint64_t* saved, uint64_t old_msr, uint64_t new_msr,
                    uint8_t rwx);
@@ -284,6 +330,7 @@ class Hypervisor {
   MmioBus& mmio_;
   SystemPages pages_;
   std::vector<std::unique_ptr<Partition>> partitions_;
+  PortTable ports_;
   uint64_t msr_bitmap_ = 0;  ///< one MSR bitmap for every VMCS (hypervisor-owned)
   /// The pin-based and primary processor-based controls of every VMCS, without the
   /// preemption timer and the window exits that prepare_entry adds.

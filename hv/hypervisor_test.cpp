@@ -115,6 +115,111 @@ TEST_F(HypervisorTest, RefusesWhatCannotBeMet) {
   }
 }
 
+TEST_F(HypervisorTest, HostApiPortsConnectionsAndDirectDelivery) {
+  make();
+  Partition& p = partition(kProgram);
+  Port port;
+  port.id = 7;
+  port.partition = p.id;
+  port.sint = 2;
+  hv_->create_port(port);
+  EXPECT_THROW(hv_->create_port(port), InputError);  // id in use
+  Port bad = port;
+  bad.id = 8;
+  bad.vp = 1;  // the partition has one VP
+  EXPECT_THROW(hv_->create_port(bad), InputError);
+  bad.vp = 0;
+  bad.partition = p.id + 1;
+  EXPECT_THROW(hv_->create_port(bad), InputError);
+  hv_->connect(p, 1, 7);
+  EXPECT_THROW(hv_->connect(p, 1, 7), InputError);
+  EXPECT_THROW(hv_->connect(p, 2, 99), InputError);
+  ASSERT_NE(hv_->ports().connection(p.id, 1), nullptr);
+  // The SynIC is off: nothing can be posted or signalled.
+  const char text[] = "hello";
+  EXPECT_EQ(hv_->post_message(p, 0, 2, 1, text, sizeof text),
+            spec::HvStatus::HV_STATUS_INVALID_SYNIC_STATE);
+  EXPECT_EQ(hv_->signal_event(p, 0, 2, 3), spec::HvStatus::HV_STATUS_INVALID_SYNIC_STATE);
+  EXPECT_THROW(hv_->post_message(p, 0, 2, 1, text, 241), InputError);
+  EXPECT_THROW(hv_->post_message(p, 1, 2, 1, text, 1), InputError);
+  Synic& synic = *p.vps[0].synic;
+  ASSERT_TRUE(synic.write_msr(0x40000083, 0x10000 | 1));  // SIMP
+  ASSERT_TRUE(synic.write_msr(0x40000082, 0x11000 | 1));  // SIEFP
+  ASSERT_TRUE(synic.write_msr(0x40000080, 1));            // SCONTROL
+  ASSERT_TRUE(synic.write_msr(spec::sint_msr(2), 0x40));
+  EXPECT_EQ(hv_->post_message(p, 0, 2, 0x55, text, sizeof text, 9),
+            spec::HvStatus::HV_STATUS_SUCCESS);
+  spec::HvMessage m;
+  mem_.read(synic.message_page() + 2 * 256, &m, sizeof m);
+  EXPECT_EQ(m.header.message_type, 0x55u);
+  EXPECT_EQ(m.header.payload_size, sizeof text);
+  EXPECT_EQ(m.header.sender, 9u);
+  EXPECT_STREQ(reinterpret_cast<const char*>(m.payload), "hello");
+  EXPECT_EQ(hv_->signal_event(p, 0, 2, 3), spec::HvStatus::HV_STATUS_SUCCESS);
+  EXPECT_EQ(mem_.load<uint8_t>(synic.event_flags_page() + 2 * 256), 0x08);
+  // No interrupt reaches a VP yet: the SynIC counts the two it would have raised.
+  EXPECT_EQ(synic.interrupts_raised(), 2u);
+  EXPECT_EQ(hv_->next_timer_expiry(p, 0), SyntheticTimers::kNever);
+}
+
+// A fast HvCallSignalEvent (code 0x5D, fast bit 16) in the 32-bit convention (input value
+// in EDX:EAX, the 8-byte input in EBX:ECX): connection 2, flag 1; the status to [0x2000].
+const std::vector<uint8_t> kSignalEvent = {
+    0xB8, 0x5D, 0x00, 0x01, 0x00,  // mov eax, 0x1005D
+    0x31, 0xD2,                    // xor edx, edx
+    0xB9, 0x02, 0x00, 0x00, 0x00,  // mov ecx, 2 (connection id)
+    0xBB, 0x01, 0x00, 0x00, 0x00,  // mov ebx, 1 (flag number, input bits 47:32)
+    0x0F, 0x01, 0xC1,              // vmcall
+    0xA3, 0x00, 0x20, 0x00, 0x00,  // mov [0x2000], eax
+    0xF4,                          // hlt
+};
+
+TEST_F(HypervisorTest, SignalEventHypercallReachesThePortsSynic) {
+  make();
+  Partition& p = partition(kSignalEvent);
+  Port port;
+  port.id = 0x33;
+  port.type = PortType::kEvent;
+  port.partition = p.id;
+  port.sint = 3;
+  port.base_flag = 40;
+  port.flag_count = 2;
+  hv_->create_port(port);
+  hv_->connect(p, 2, 0x33);
+  Synic& synic = *p.vps[0].synic;
+  ASSERT_TRUE(synic.write_msr(0x40000082, 0x11000 | 1));  // SIEFP
+  ASSERT_TRUE(synic.write_msr(0x40000080, 1));            // SCONTROL
+  ASSERT_TRUE(synic.write_msr(spec::sint_msr(3), 0x40));
+  hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
+  ASSERT_FALSE(p.crashed) << p.crash_reason;
+  uint32_t status = 0xFFFF;
+  ASSERT_TRUE(hv_->read_guest(p, 0x2000, &status, 4));
+  EXPECT_EQ(status, 0u);
+  // Flag 40 + 1 = 41: byte 5, bit 1 of SINT3's bitmap.
+  EXPECT_EQ(mem_.load<uint8_t>(synic.event_flags_page() + 3 * 256 + 5), 0x02);
+  EXPECT_EQ(synic.interrupts_raised(), 1u);
+  EXPECT_EQ(p.hypercalls_by_status[0], 1u);
+}
+
+TEST_F(HypervisorTest, SignalEventWithoutThePrivilegeIsDenied) {
+  make();
+  Partition& p = partition(kSignalEvent);
+  Port port;
+  port.id = 0x33;
+  port.type = PortType::kEvent;
+  port.partition = p.id;
+  port.sint = 3;
+  port.flag_count = 2;
+  hv_->create_port(port);
+  hv_->connect(p, 2, 0x33);
+  p.cpuid.privileges &= ~spec::privilege::kSignalEvents;
+  hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
+  ASSERT_FALSE(p.crashed) << p.crash_reason;
+  uint32_t status = 0;
+  ASSERT_TRUE(hv_->read_guest(p, 0x2000, &status, 4));
+  EXPECT_EQ(status, static_cast<uint32_t>(spec::HvStatus::HV_STATUS_ACCESS_DENIED));
+}
+
 TEST_F(HypervisorTest, Deterministic) {
   auto run = [](HypervisorTest& t) {
     t.make();

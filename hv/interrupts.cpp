@@ -14,6 +14,8 @@
 // must look at its LAPIC, e.g. after another VP's IPI); any other vector is a device
 // interrupt of the machine's emulated devices and goes to the VP on the physical CPU it
 // targeted (the child's emulated devices are the root's).
+#include <algorithm>
+
 #include "core/time.h"
 #include "cpu/lapic/apic_bus.h"
 #include "cpu/lapic/spec/regs.h"
@@ -52,11 +54,14 @@ void Hypervisor::assert_interrupt(Partition& p, uint32_t vp_index, uint8_t vecto
 }
 
 uint64_t Hypervisor::vp_next_event(const VirtualProcessor& vp) const {
-  return vp.apic->wake_cycle();
+  return std::min(vp.apic->wake_cycle(), vp.stimer_cycle);
 }
 
-void Hypervisor::vp_events_due(VirtualProcessor& vp) {
-  if (vp.apic->wake_cycle() <= pcpus_[vp.pcpu].cpu->cycles()) vp.apic->lapic().poll();
+void Hypervisor::vp_events_due(Partition& p, VirtualProcessor& vp) {
+  uint64_t now = pcpus_[vp.pcpu].cpu->cycles();
+  // Synthetic timers first: what they raise is posted to the LAPIC, which then delivers it.
+  if (vp.stimer_cycle <= now) poll_timers(p, vp);
+  if (vp.apic->wake_cycle() <= now) vp.apic->lapic().poll();
 }
 
 bool Hypervisor::interrupt_deliverable(Pcpu& pc, VirtualProcessor& vp) {
@@ -66,11 +71,11 @@ bool Hypervisor::interrupt_deliverable(Pcpu& pc, VirtualProcessor& vp) {
          !(api.read(F::GUEST_INTERRUPTIBILITY_STATE) & (kBlockingBySti | kBlockingByMovSs));
 }
 
-void Hypervisor::prepare_entry(Pcpu& pc, Partition&, VirtualProcessor& vp) {
+void Hypervisor::prepare_entry(Pcpu& pc, Partition& p, VirtualProcessor& vp) {
   cpu::vmx::VmxApi& api = *pc.api;
   VirtualApic& va = *vp.apic;
   cpu::Lapic& lapic = va.lapic();
-  vp_events_due(vp);
+  vp_events_due(p, vp);
   va.clear_attention();
   bool want_intr_window = false, want_nmi_window = false;
   cpu::CoreInterruptState& core = va.core();
@@ -200,6 +205,10 @@ bool Hypervisor::handle_apic_msr(Partition& p, VirtualProcessor& vp, uint32_t ms
                                  uint64_t* v, bool* ok) {
   cpu::Lapic& lapic = vp.apic->lapic();
   namespace lr = cpu::lapic;
+  // An EOI (x2APIC EOI or the Hyper-V EOI MSR) is also when the SynIC retries delivery into
+  // freed message slots (TLFS "Messages": on queueing, APIC EOI and EOM).
+  if (write && (msr == 0x80B || msr == static_cast<uint32_t>(spec::SyntheticMsr::HV_X64_MSR_EOI)))
+    vp.synic->apic_eoi();
   if (msr == 0x1B) {  // IA32_APIC_BASE
     *ok = write ? lapic.write_apic_base(*v) : (*v = vp.apic->apic_base(), true);
     return true;

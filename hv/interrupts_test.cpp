@@ -172,6 +172,42 @@ TEST_F(InterruptsTest, HostAssertedInterruptsWakeTheVpAndAutoEoiLeavesNothingInS
   EXPECT_TRUE(hv_->all_stopped());
 }
 
+// Synthetic timers are a timed source of the VP (hv/synthetic_timers.h): a direct-mode
+// STIMER0 (vector 0x44) armed 1000 reference ticks (100 us) ahead wakes HLT at its deadline,
+// through the VMX-preemption timer, not at some later exit.
+TEST_F(InterruptsTest, DirectSyntheticTimerWakesHltAtItsDeadline) {
+  make();
+  x2apic_on();
+  wrmsr(0x400000B0, (1u << 12) | (0x44u << 4) | (1u << 3));       // direct, vector, AutoEnable
+  e(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_ECX), I(0x40000020)});  // TIME_REF_COUNT
+  e(ZYDIS_MNEMONIC_RDMSR, {});
+  e(ZYDIS_MNEMONIC_ADD, {R(ZYDIS_REGISTER_EAX), I(1000)});
+  store_eax(0x2100);                                              // the deadline
+  e(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_ECX), I(0x400000B1)});  // STIMER0_COUNT
+  e(ZYDIS_MNEMONIC_WRMSR, {});
+  e(ZYDIS_MNEMONIC_STI, {});
+  e(ZYDIS_MNEMONIC_HLT, {});
+  e(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_ECX), I(0x40000020)});
+  e(ZYDIS_MNEMONIC_RDMSR, {});
+  store_eax(0x2104);  // the reference time after waking
+  e(ZYDIS_MNEMONIC_CLI, {});
+  e(ZYDIS_MNEMONIC_HLT, {});
+  Partition& p = build();
+  hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
+  ASSERT_FALSE(p.crashed) << p.crash_reason;
+  EXPECT_EQ(count(p, 0x44), 1u);
+  uint32_t deadline = dword(p, 0x2100), woke = dword(p, 0x2104);
+  EXPECT_GE(woke, deadline);
+  // After the deadline: the wake-up entry, the handler's EOI exit and the RDMSR exit, about
+  // 1 us (10 ticks) in all. A halted VP nothing armed for would never wake.
+  EXPECT_LE(woke, deadline + 20);
+  const VirtualProcessor& vp = p.vps[0];
+  EXPECT_EQ(vp.timers->expirations(0), 1u);
+  EXPECT_EQ(vp.wakeups, 1u);
+  EXPECT_EQ(vp.stimer_cycle, ~0ull) << "a one-shot timer is disarmed after it fired";
+  EXPECT_TRUE(hv_->all_stopped());
+}
+
 TEST_F(InterruptsTest, Deterministic) {
   auto run = [](InterruptsTest& t) {
     t.make();

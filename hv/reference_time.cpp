@@ -31,6 +31,19 @@ uint64_t ReferenceTime::counter_at_tsc(uint64_t tsc) const {
   return ideal_reference_counter(tsc_hz_, tsc0_, tsc);
 }
 
+uint64_t ReferenceTime::tsc_at_counter(uint64_t counter) const {
+  if (counter_at_tsc(UINT64_MAX) < counter) return UINT64_MAX;
+  uint64_t lo = tsc0_, hi = UINT64_MAX;  // counter_at_tsc(hi) >= counter
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (counter_at_tsc(mid) >= counter)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
 spec::HvReferenceTscPage ReferenceTime::tsc_page(uint32_t sequence) const {
   spec::HvReferenceTscPage page{};
   if (scale_ == 0) return page;  // TscSequence 0: use TIME_REF_COUNT

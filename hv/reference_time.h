@@ -43,6 +43,11 @@ class ReferenceTime {
   /// partition existed) gives 0.
   uint64_t counter_at_tsc(uint64_t tsc) const;
 
+  /// The first virtual TSC value at which TIME_REF_COUNT reaches `counter` (the counter is
+  /// monotonic in the TSC: a binary search over the formula itself, so the two agree
+  /// exactly); ~0 if it never does. What a timer deadline in reference time is in cycles.
+  uint64_t tsc_at_counter(uint64_t counter) const;
+
   /// TIME_REF_COUNT at simulated time t for a partition whose virtual TSC is the processor's
   /// TSC (TSC offset 0): tsc = floor(t * tsc_hz / 10^12) (core/time.h Clock::ticks_at).
   uint64_t counter_at_time(SimTime t) const { return counter_at_tsc(Clock(tsc_hz_).ticks_at(t)); }

@@ -135,6 +135,24 @@ TEST(ReferenceTime, OffsetIsSignedTwosComplement) {
   EXPECT_EQ(zero.tsc_offset(), 0);
 }
 
+TEST(ReferenceTime, TscAtCounterIsTheFirstTscReachingIt) {
+  for (uint64_t hz : {uint64_t{2'000'000'000}, uint64_t{3'000'000'007}, uint64_t{10'000'001},
+                      uint64_t{1'000'000}}) {
+    for (uint64_t tsc0 : {uint64_t{0}, uint64_t{123'456'789}}) {
+      ReferenceTime rt(hz, tsc0);
+      for (uint64_t c : {uint64_t{0}, uint64_t{1}, uint64_t{2}, uint64_t{999}, uint64_t{26'603},
+                         uint64_t{10'000'000}, uint64_t{1} << 40}) {
+        uint64_t t = rt.tsc_at_counter(c);
+        ASSERT_GE(rt.counter_at_tsc(t), c) << hz << " " << tsc0 << " " << c;
+        if (t > tsc0) ASSERT_LT(rt.counter_at_tsc(t - 1), c) << hz << " " << tsc0 << " " << c;
+      }
+    }
+  }
+  // A counter the TSC never reaches.
+  ReferenceTime fast(4'000'000'000, 0);
+  EXPECT_EQ(fast.tsc_at_counter(UINT64_MAX), UINT64_MAX);
+}
+
 TEST(ReferenceTime, SequenceSkipsInvalidValues) {
   EXPECT_EQ(next_tsc_sequence(0), 1u);
   EXPECT_EQ(next_tsc_sequence(5), 6u);

@@ -42,7 +42,7 @@ void load_registers(const GuestRegisters& g, cpu::ArchState& s) {
 
 bool Hypervisor::runnable(Pcpu& pc, Partition& p, VirtualProcessor& vp) {
   if (p.crashed) return false;
-  vp_events_due(vp);
+  vp_events_due(p, vp);
   init_sipi(pc, p, vp);
   if (vp.waiting_for_sipi) return false;
   if (!vp.halted) return true;

@@ -1,7 +1,9 @@
-// The synthetic MSRs a partition is given (TLFS; spec/hyperv-interfaces.md §2, §3.1, §5):
+// The synthetic MSRs a partition is given (TLFS; spec/hyperv-interfaces.md §2, §3.1, §4, §5):
 // GUEST_OS_ID, HYPERCALL with its overlay page, VP_INDEX, TIME_REF_COUNT, REFERENCE_TSC with
-// its overlay page, TSC_FREQUENCY and APIC_FREQUENCY. Each needs its privilege in CPUID
-// 0x40000003 (Partition::cpuid); anything else, and any write the TLFS forbids, is #GP(0).
+// its overlay page, TSC_FREQUENCY and APIC_FREQUENCY, the SynIC MSRs with the SIM and SIEF
+// overlay pages (hv/synic.h) and the synthetic timer MSRs (hv/synthetic_timers.h). Each needs
+// its privilege in CPUID 0x40000003 (Partition::cpuid); anything else, and any write the TLFS
+// forbids, is #GP(0).
 #include "core/phys_mem.h"
 #include "cpu/vmx/spec/ept.h"
 #include "hv/hypervisor.h"
@@ -13,6 +15,36 @@ using cpu::vmx::VmcsField;
 using F = VmcsField;
 using M = spec::SyntheticMsr;
 namespace pv = spec::privilege;
+
+namespace {
+
+// Overlay owners, for overlay_conflict: the partition's two pages, then two per VP.
+constexpr unsigned kHypercallOverlay = 0, kTscOverlay = 1;
+constexpr unsigned simp_overlay(uint32_t vp) {
+  return 2 + 2 * vp;
+}
+constexpr unsigned siefp_overlay(uint32_t vp) {
+  return 3 + 2 * vp;
+}
+
+/// Whether `msr` enables an overlay at a GPFN where another enabled overlay of the partition
+/// (any but `self`) already sits. Overlapping overlays are undefined (TLFS "SIM Page");
+/// hvsim refuses them (#GP), so that removing one can never uncover another's page.
+bool overlay_conflict(const Partition& p, uint64_t msr, unsigned self) {
+  using namespace spec::overlay_msr;
+  if (!(msr & kEnable)) return false;
+  auto at = [&](unsigned owner, uint64_t m) {
+    return owner != self && (m & kEnable) && (m & kGpfnMask) == (msr & kGpfnMask);
+  };
+  if (at(kHypercallOverlay, p.hypercall_msr) || at(kTscOverlay, p.reference_tsc_msr)) return true;
+  for (const VirtualProcessor& vp : p.vps)
+    if (at(simp_overlay(vp.index), vp.synic->simp()) ||
+        at(siefp_overlay(vp.index), vp.synic->siefp()))
+      return true;
+  return false;
+}
+
+}  // namespace
 
 void Hypervisor::set_overlay(Partition& p, uint64_t page, uint64_t* saved, uint64_t old_msr,
                              uint64_t new_msr, uint8_t rwx) {
@@ -66,6 +98,7 @@ bool Hypervisor::handle_msr(Pcpu& pc, Partition& p, VirtualProcessor& vp, bool w
       if (v & kReservedMask) return false;
       if (p.hypercall_msr & kLocked) return v == p.hypercall_msr;
       if ((v & kEnable) && p.guest_os_id == 0) v &= ~kEnable;
+      if (overlay_conflict(p, v, kHypercallOverlay)) return false;
       set_overlay(p, p.hypercall_page, &p.hypercall_saved, p.hypercall_msr, v, 5);
       p.hypercall_msr = v;
       return true;
@@ -85,6 +118,7 @@ bool Hypervisor::handle_msr(Pcpu& pc, Partition& p, VirtualProcessor& vp, bool w
         break;
       }
       if (v & spec::reference_tsc_msr::kReservedMask) return false;
+      if (overlay_conflict(p, v, kTscOverlay)) return false;
       if (v & spec::reference_tsc_msr::kEnable) {
         // The page the guest reads: (TSC * scale >> 64) + offset = TIME_REF_COUNT.
         p.tsc_sequence = next_tsc_sequence(p.tsc_sequence);
@@ -103,10 +137,42 @@ bool Hypervisor::handle_msr(Pcpu& pc, Partition& p, VirtualProcessor& vp, bool w
       if (!has(pv::kAccessFrequencyRegs) || write) return false;
       out = apic_hz_;
       break;
-    default: return false;
+    default:
+      if (Synic::is_synic_msr(msr)) {
+        if (!has(pv::kAccessSynicRegs)) return false;
+        if (write) return write_synic_msr(p, vp, msr, v);
+        if (!vp.synic->read_msr(msr, &out)) return false;
+      } else if (SyntheticTimers::is_timer_msr(msr)) {
+        if (!has(pv::kAccessSyntheticTimerRegs)) return false;
+        if (write) {
+          if (!vp.timers->write_msr(msr, v, reference_time(p, vp))) return false;
+          poll_timers(p, vp);  // a deadline already past fires before the guest resumes
+          return true;
+        }
+        if (!vp.timers->read_msr(msr, &out)) return false;
+      } else {
+        return false;
+      }
+      break;
   }
   s.gpr[cpu::kRax] = static_cast<uint32_t>(out);
   s.gpr[cpu::kRdx] = out >> 32;
+  return true;
+}
+
+bool Hypervisor::write_synic_msr(Partition& p, VirtualProcessor& vp, uint32_t msr, uint64_t v) {
+  uint64_t simp = vp.synic->simp(), siefp = vp.synic->siefp();
+  if (msr == static_cast<uint32_t>(M::HV_X64_MSR_SIMP) &&
+      overlay_conflict(p, v, simp_overlay(vp.index)))
+    return false;
+  if (msr == static_cast<uint32_t>(M::HV_X64_MSR_SIEFP) &&
+      overlay_conflict(p, v, siefp_overlay(vp.index)))
+    return false;
+  if (!vp.synic->write_msr(msr, v)) return false;
+  // The SIM and SIEF pages behave like RAM for the guest (TLFS "SIM Page"): read/write
+  // overlays of the hypervisor's pages at the GPFNs, moved or removed as the MSRs change.
+  set_overlay(p, vp.synic->message_page(), &vp.simp_saved, simp, vp.synic->simp(), 3);
+  set_overlay(p, vp.synic->event_flags_page(), &vp.siefp_saved, siefp, vp.synic->siefp(), 3);
   return true;
 }
 

@@ -195,6 +195,36 @@ class Machine:
             raise ValueError("max_instructions must be >= 0")
         return Stop(self._m.run(limit, _duration_ps(until)))
 
+    # -- hypervisor host API (mode="hyperv"; docs/hv.md "Ports and connections") -----------
+    def create_port(self, port_id, kind, partition="child", vp=0, sint=2, base_flag=0,
+                    flag_count=1):
+        """Creates a SynIC port owned by `partition`, aimed at its VP `vp` and SINT `sint`:
+        kind "message" (HvPostMessage lands in SINTx's message slot) or "event"
+        (HvSignalEvent sets flag base_flag + FlagNumber of SINTx, FlagNumber < flag_count).
+        Port ids are 1..0xFFFFFF and unique machine-wide."""
+        self._m.hv_create_port(int(port_id), str(kind), str(partition), int(vp), int(sint),
+                               int(base_flag), int(flag_count))
+
+    def delete_port(self, port_id):
+        """Deletes a port; connections to it stay and answer HV_STATUS_INVALID_PORT_ID."""
+        self._m.hv_delete_port(int(port_id))
+
+    def connect(self, connection_id, port_id, partition="child"):
+        """Connection `connection_id` of `partition` (its HvPostMessage / HvSignalEvent
+        ConnectionId) to port `port_id`."""
+        self._m.hv_connect(str(partition), int(connection_id), int(port_id))
+
+    def post_message(self, message_type, payload=b"", partition="child", vp=0, sint=2,
+                     sender=0):
+        """Posts a message straight to SINTx of a VP (the hypervisor's own path); returns the
+        TLFS status name, e.g. "HV_STATUS_SUCCESS" or "HV_STATUS_INVALID_SYNIC_STATE"."""
+        return self._m.hv_post_message(str(partition), int(vp), int(sint), int(message_type),
+                                       bytes(payload), int(sender))
+
+    def signal_event(self, flag, partition="child", vp=0, sint=2):
+        """Sets event flag `flag` of SINTx of a VP; returns the TLFS status name."""
+        return self._m.hv_signal_event(str(partition), int(vp), int(sint), int(flag))
+
     # -- serial console --------------------------------------------------------------------
     @property
     def serial_output(self):
@@ -368,6 +398,23 @@ class Partition:
             "hypercalls_by_status": dict(n.get("hypercalls_by_status", {})),
             "vps": vps,
         }
+
+    # SynIC communication with this partition (Machine.create_port and friends).
+    def create_port(self, port_id, kind, vp=0, sint=2, base_flag=0, flag_count=1):
+        """A port of this partition aimed at VP `vp`, SINT `sint` (Machine.create_port)."""
+        self._machine.create_port(port_id, kind, self.name, vp, sint, base_flag, flag_count)
+
+    def connect(self, connection_id, port_id):
+        """This partition's connection `connection_id` to port `port_id`."""
+        self._machine.connect(connection_id, port_id, self.name)
+
+    def post_message(self, message_type, payload=b"", vp=0, sint=2, sender=0):
+        """A message straight to SINT `sint` of VP `vp`; the TLFS status name."""
+        return self._machine.post_message(message_type, payload, self.name, vp, sint, sender)
+
+    def signal_event(self, flag, vp=0, sint=2):
+        """Event flag `flag` of SINT `sint` of VP `vp`; the TLFS status name."""
+        return self._machine.signal_event(flag, self.name, vp, sint)
 
     def assert_interrupt(self, vector, vp=0, auto_eoi=False):
         """Makes interrupt `vector` pending at the local APIC of VP `vp` (as a fixed,
