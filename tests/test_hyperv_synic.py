@@ -141,3 +141,16 @@ def test_host_api_refuses_bad_requests(guest):
     bare = hvsim.Machine()
     with pytest.raises(hvsim.InputError, match="not a hypervisor-mode machine"):
         bare.create_port(1, "message")
+
+
+def test_message_benchmark_mode(guest):
+    # hvsim bench's HvPostMessage row: N messages to itself, each delivered and interrupting.
+    m = hvsim.Machine(memory="256M", mode="hyperv")
+    m.load_kernel(guest("hv_synic"), cmdline="messages=500")
+    setup_ports(m)
+    stop = m.run()
+    assert stop.kind == "debug_exit" and stop.exit_value == 0, m.serial_output
+    assert "hv_msg_bench: 500 messages" in m.serial_output
+    assert "PASS: benchmark: 500 messages, each one interrupt" in m.serial_output
+    child = m.inspect()["hypervisor"]["partitions"]["child"]
+    assert child["hypercalls_by_code"]["HvCallPostMessage"] >= 500

@@ -109,18 +109,34 @@ def _mini_hypervisor_row(workload, arg, marker, n, repeats):
         marker + r": (\d+) round trips (\d+) cycles", n, repeats)
 
 
-def _hyperv_row(workload, program, arg, marker, n, repeats):
-    """Round trips of a guest program in a child partition (hypervisor mode)."""
+def _synic_ports(m):
+    """The ports and connections guest/programs/hv_synic.c expects (its header comment)."""
+    m.create_port(0x100, "message", sint=2)
+    m.create_port(0x101, "event", sint=2, base_flag=16, flag_count=8)
+    m.create_port(0x102, "event", sint=5, base_flag=0, flag_count=1)
+    m.create_port(0x103, "message", sint=4)
+    m.create_port(0x104, "message", sint=2)
+    for conn, port in ((1, 0x100), (2, 0x101), (3, 0x102), (4, 0x103), (5, 0x104)):
+        m.connect(conn, port)
+    m.delete_port(0x104)
+
+
+def _hyperv_row(workload, program, arg, marker, n, repeats, setup=None, unit="hypercalls"):
+    """Round trips of a guest program in a child partition (hypervisor mode); `setup(m)`
+    runs after loading (host-side ports and connections)."""
     def run(count):
         m = Machine(memory="256M", mode="hyperv")
         m.load_kernel(guest_program(program), cmdline="%s=%d" % (arg, count))
+        if setup:
+            setup(m)
         stop = m.run()
         if stop.kind != "debug_exit" or stop.exit_value != 0:
             raise RuntimeError("benchmark guest %s failed: %r\n%s" % (program, stop, m.serial_output))
         s = m.stats()
         s["serial"] = m.serial_output
         return s
-    return _round_trip_row(workload, run, marker + r": (\d+) hypercalls (\d+) cycles", n, repeats)
+    return _round_trip_row(workload, run, marker + r": (\d+) " + unit + r" (\d+) cycles", n,
+                           repeats)
 
 
 def vmx_rows(quick):
@@ -148,6 +164,10 @@ def vmx_rows(quick):
     # hvsim's own hypervisor (hypervisor mode): a fast hypercall from a child partition.
     rows.append(_hyperv_row("hv-fast-hypercall", "hv_basic", "hypercalls", "hv_bench", n,
                             repeats))
+    # HvPostMessage to itself: hypercall, message delivered into the SIM slot, SINT interrupt
+    # injected and handled, slot freed.
+    rows.append(_hyperv_row("hv-post-message", "hv_synic", "messages", "hv_msg_bench", n // 2,
+                            repeats, setup=_synic_ports, unit="messages"))
     return rows
 
 
