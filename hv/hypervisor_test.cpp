@@ -174,18 +174,23 @@ const std::vector<uint8_t> kSignalEvent = {
     0xF4,                          // hlt
 };
 
-TEST_F(HypervisorTest, SignalEventHypercallReachesThePortsSynic) {
-  make();
-  Partition& p = partition(kSignalEvent);
+/// Event port 0x33 on SINT3 of `p`'s VP 0 (2 flags from `base_flag`), as connection 2.
+void connect_event_port(Hypervisor& hv, Partition& p, uint32_t base_flag) {
   Port port;
   port.id = 0x33;
   port.type = PortType::kEvent;
   port.partition = p.id;
   port.sint = 3;
-  port.base_flag = 40;
+  port.base_flag = base_flag;
   port.flag_count = 2;
-  hv_->create_port(port);
-  hv_->connect(p, 2, 0x33);
+  hv.create_port(port);
+  hv.connect(p, 2, 0x33);
+}
+
+TEST_F(HypervisorTest, SignalEventHypercallReachesThePortsSynic) {
+  make();
+  Partition& p = partition(kSignalEvent);
+  connect_event_port(*hv_, p, 40);
   Synic& synic = *p.vps[0].synic;
   ASSERT_TRUE(synic.write_msr(0x40000082, 0x11000 | 1));  // SIEFP
   ASSERT_TRUE(synic.write_msr(0x40000080, 1));            // SCONTROL
@@ -204,14 +209,7 @@ TEST_F(HypervisorTest, SignalEventHypercallReachesThePortsSynic) {
 TEST_F(HypervisorTest, SignalEventWithoutThePrivilegeIsDenied) {
   make();
   Partition& p = partition(kSignalEvent);
-  Port port;
-  port.id = 0x33;
-  port.type = PortType::kEvent;
-  port.partition = p.id;
-  port.sint = 3;
-  port.flag_count = 2;
-  hv_->create_port(port);
-  hv_->connect(p, 2, 0x33);
+  connect_event_port(*hv_, p, 0);
   p.cpuid.privileges &= ~spec::privilege::kSignalEvents;
   hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
   ASSERT_FALSE(p.crashed) << p.crash_reason;

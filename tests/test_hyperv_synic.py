@@ -10,18 +10,12 @@ redeliveries interrupt, timers wake HLT at their deadlines."""
 import pytest
 
 import hvsim
+import hvsim.bench
 
 
 def setup_ports(m):
     # The ports and connections hv_synic.c expects (see its header comment).
-    m.create_port(0x100, "message", sint=2)
-    m.create_port(0x101, "event", sint=2, base_flag=16, flag_count=8)
-    m.create_port(0x102, "event", sint=5, base_flag=0, flag_count=1)
-    m.create_port(0x103, "message", sint=4)
-    m.create_port(0x104, "message", sint=2)
-    for conn, port in ((1, 0x100), (2, 0x101), (3, 0x102), (4, 0x103), (5, 0x104)):
-        m.connect(conn, port)
-    m.delete_port(0x104)
+    hvsim.bench.synic_ports(m)
 
 
 def boot_synic(guest):

@@ -6,6 +6,7 @@
  * With `hypercalls=N` it is a benchmark instead: after the hypercall page is set up it makes
  * N fast HvCallNotifyLongSpinWait hypercalls and prints how many and the TSC cycles taken. */
 #include "kit/expect.h"
+#include "kit/hypercall.h"
 #include "kit/intr.h"
 #include "kit/kit.h"
 
@@ -39,13 +40,7 @@ void handle_exception(struct frame* f) {
 /* ---- hypercalls through the page (64-bit convention: RCX, RDX, R8 -> RAX) ---- */
 
 static uint64_t hypercall(uint64_t input, uint64_t rdx, uint64_t r8) {
-  uint64_t status;
-  register uint64_t r8_ __asm__("r8") = r8;
-  __asm__ volatile("call *%[page]"
-                   : "=a"(status), "+c"(input), "+d"(rdx), "+r"(r8_)
-                   : [page] "r"(hypercall_page)
-                   : "memory", "cc", "r9", "r10", "r11");
-  return status;
+  return hv_hypercall(hypercall_page, input, rdx, r8);
 }
 
 static uint64_t ref_counter(void) {

@@ -20,6 +20,7 @@
  * and a masked SINT gets its message without an interrupt. With messages=N it then measures
  * N message round trips (bench_messages). */
 #include "kit/expect.h"
+#include "kit/hypercall.h"
 #include "kit/intr.h"
 #include "kit/kit.h"
 
@@ -90,13 +91,7 @@ void handle_exception(struct frame* f) {
 }
 
 static uint64_t hypercall(uint64_t input, uint64_t rdx, uint64_t r8) {
-  uint64_t status;
-  register uint64_t r8_ __asm__("r8") = r8;
-  __asm__ volatile("call *%[page]"
-                   : "=a"(status), "+c"(input), "+d"(rdx), "+r"(r8_)
-                   : [page] "r"(hypercall_page)
-                   : "memory", "cc", "r9", "r10", "r11");
-  return status & 0xFFFF;
+  return hv_hypercall(hypercall_page, input, rdx, r8) & 0xFFFF;
 }
 
 static uint64_t now(void) {

@@ -109,7 +109,7 @@ def _mini_hypervisor_row(workload, arg, marker, n, repeats):
         marker + r": (\d+) round trips (\d+) cycles", n, repeats)
 
 
-def _synic_ports(m):
+def synic_ports(m):
     """The ports and connections guest/programs/hv_synic.c expects (its header comment)."""
     m.create_port(0x100, "message", sint=2)
     m.create_port(0x101, "event", sint=2, base_flag=16, flag_count=8)
@@ -167,7 +167,7 @@ def vmx_rows(quick):
     # HvPostMessage to itself: hypercall, message delivered into the SIM slot, SINT interrupt
     # injected and handled, slot freed.
     rows.append(_hyperv_row("hv-post-message", "hv_synic", "messages", "hv_msg_bench", n // 2,
-                            repeats, setup=_synic_ports, unit="messages"))
+                            repeats, setup=synic_ports, unit="messages"))
     return rows
 
 
