@@ -152,7 +152,10 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
       cpu::ArchState& s = pc.cpu->state();
       bool write = e.basic() == ExitReason::WRMSR, ok = false;
       uint64_t v = (s.gpr[cpu::kRdx] << 32) | static_cast<uint32_t>(s.gpr[cpu::kRax]);
-      if (handle_apic_msr(p, vp, static_cast<uint32_t>(s.gpr[cpu::kRcx]), write, &v, &ok)) {
+      auto msr = static_cast<uint32_t>(s.gpr[cpu::kRcx]);
+      if (handle_apic_msr(p, vp, msr, write, &v, &ok) ||
+          handle_crash_msr(p, vp, msr, write, &v, &ok)) {
+        if (p.crashed) return false;  // the guest reported its crash
         if (!ok) {
           inject_exception(api, 13, true, 0);
           return true;

@@ -161,7 +161,8 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
                         pv::kAccessPartitionReferenceCounter | pv::kAccessPartitionReferenceTsc |
                         pv::kAccessFrequencyRegs | pv::kAccessIntrCtrlRegs | pv::kAccessSynicRegs |
                         pv::kAccessSyntheticTimerRegs | pv::kPostMessages | pv::kSignalEvents;
-  p->cpuid.features = spec::feature::kFrequencyMsrsAvailable | spec::feature::kSintPollingMode |
+  p->cpuid.features = spec::feature::kFrequencyMsrsAvailable |
+                      spec::feature::kGuestCrashMsrsAvailable | spec::feature::kSintPollingMode |
                       spec::feature::kDirectSyntheticTimers;
   p->hypercall_page = pages_.allocate(kHypervisorOwned).value();
   mem_.write(p->hypercall_page, spec::kHypercallPageVmcall, sizeof spec::kHypercallPageVmcall);
@@ -460,6 +461,7 @@ void Hypervisor::inspect(InspectNode& n) const {
     pn.counter("hypercall_msr", p->hypercall_msr);
     pn.counter("reference_tsc_msr", p->reference_tsc_msr);
     pn.counter("hypercalls", p->hypercalls);
+    pn.counter("guest_crashes", p->guest_crashes);
     InspectNode& hc = pn.child("hypercalls_by_code");
     for (const auto& [code, n] : p->hypercalls_by_code)
       hc.counter(spec::to_string(static_cast<spec::HvCallCode>(code)), n);
@@ -499,6 +501,7 @@ void Hypervisor::hash_into(Hasher& h) const {
     h.u64(p->hypercall_msr);
     h.u64(p->reference_tsc_msr);
     h.u64(p->tsc_sequence);
+    for (uint64_t c : p->crash_params) h.u64(c);
     for (const VirtualProcessor& vp : p->vps) {
       h.u64(vp.launched);
       h.u64(vp.halted);

@@ -70,6 +70,7 @@ struct VirtualProcessor {
   uint64_t timer_armed = ~0ull;
   /// The interrupt- and NMI-window exiting controls set in the VMCS.
   uint32_t window_bits = 0;
+  uint64_t assist_page_msr = 0;  ///< HV_X64_MSR_VP_ASSIST_PAGE as written
   uint64_t exits = 0;
   uint64_t exits_by_reason[70] = {};
   uint64_t interrupts_injected = 0, nmis_injected = 0, wakeups = 0, turns = 0;
@@ -111,6 +112,8 @@ struct Partition {
   std::map<uint16_t, uint64_t> hypercalls_by_code;  ///< call code -> calls (ordered)
   bool crashed = false;
   std::string crash_reason;
+  uint64_t crash_params[5] = {};  ///< HV_X64_MSR_CRASH_P0-P4 (hv/crash_msrs.cpp)
+  uint64_t guest_crashes = 0;     ///< crashes the guest reported through CRASH_CTL
 };
 
 struct HypervisorParams {
@@ -286,6 +289,11 @@ class Hypervisor {
   /// MSRs: true if `msr` is one of them (then *ok says whether it must #GP).
   bool handle_apic_msr(Partition& p, VirtualProcessor& vp, uint32_t msr, bool write, uint64_t* v,
                        bool* ok);
+  /// RDMSR/WRMSR of the crash MSRs and VP_ASSIST_PAGE (hv/crash_msrs.cpp): true if `msr`
+  /// is one of them (then *ok says whether it must #GP). A CrashNotify write crashes the
+  /// partition with the guest's parameters and message.
+  bool handle_crash_msr(Partition& p, VirtualProcessor& vp, uint32_t msr, bool write, uint64_t* v,
+                        bool* ok);
   /// MOV to/from CR8 (CR8-load/store exiting): the VP's TPR; false if it must #GP.
   bool handle_cr8(Pcpu& pc, VirtualProcessor& vp, bool to_cr8, unsigned reg);
 

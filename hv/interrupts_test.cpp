@@ -42,7 +42,7 @@ class InterruptsTest : public HypervisorTest {
   Partition& build(uint8_t no_eoi = 0) {
     std::vector<uint8_t> code = a_.bytes();
     std::vector<uint64_t> idt(0x48);
-    Partition& p = partition(code, cpu::TableReg{kIdt, static_cast<uint32_t>(idt.size() * 8 - 1)});
+    Partition& p = partition(code, cpu::TableReg{kIdt, static_cast<uint16_t>(idt.size() * 8 - 1)});
     for (unsigned v = 0x40; v < 0x48; ++v) {
       uint32_t at = 0x6000 + (v - 0x40) * 0x40;
       cpu::encoder::Assembler h(ZYDIS_MACHINE_MODE_LONG_COMPAT_32);

@@ -107,6 +107,18 @@ def test_guest_triple_fault_crashes_the_partition(guest):
     assert stop.exit_status == 4
 
 
+def test_guest_crash_report_through_the_crash_msrs(guest):
+    # hv_basic crash=1 reports a panic as Linux does: CRASH_P3/P4 = its message's GPA and
+    # length, then CRASH_CTL = CrashNotify | CrashMessage.
+    m, stop = boot(guest, "hv_basic", cmdline="crash=1")
+    assert stop.kind == "triple_fault" and stop.exit_status == 4
+    assert "partition 'child' crashed: guest crash (P0=0 P1=0 P2=0 P3=0x" in stop.message
+    assert stop.message.endswith("P4=0x2a): Kernel panic - not syncing: hv_basic test")
+    assert "still running after CrashNotify" not in m.serial_output
+    child = m.inspect()["hypervisor"]["partitions"]["child"]
+    assert child["guest_crashes"] == 1 and child["state"].startswith("crashed: guest crash")
+
+
 def test_checkpoints_are_refused_in_hypervisor_mode(guest, tmp_path):
     m, stop = boot(guest, "hello")
     with pytest.raises(hvsim.InputError, match="not supported yet"):

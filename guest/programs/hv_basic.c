@@ -1,7 +1,9 @@
 /* hv_basic: a child-partition kernel that finds the hypervisor and uses what hvsim's
  * hypervisor offers so far (TLFS; spec/hyperv-interfaces.md §1-3, §5): the CPUID leaves,
  * GUEST_OS_ID and the hypercall page overlay, hypercall status codes, VP_INDEX,
- * TIME_REF_COUNT and the reference TSC page, the frequency MSRs, and the #GP rules of each.
+ * TIME_REF_COUNT and the reference TSC page, the frequency MSRs, the crash MSRs and the VP
+ * assist page, and the #GP rules of each. With `crash=1` it ends by reporting a crash with a
+ * message through the crash MSRs, as Linux does on panic.
  * Run it with `hvsim run --hyperv`; on bare metal it reports that there is no hypervisor.
  * With `hypercalls=N` it is a benchmark instead: after the hypercall page is set up it makes
  * N fast HvCallNotifyLongSpinWait hypercalls and prints how many and the TSC cycles taken. */
@@ -17,6 +19,9 @@
 #define HV_MSR_REFERENCE_TSC 0x40000021u
 #define HV_MSR_TSC_FREQUENCY 0x40000022u
 #define HV_MSR_APIC_FREQUENCY 0x40000023u
+#define HV_MSR_VP_ASSIST_PAGE 0x40000073u
+#define HV_MSR_CRASH_P0 0x40000100u
+#define HV_MSR_CRASH_CTL 0x40000105u
 
 #define HV_STATUS_SUCCESS 0
 #define HV_STATUS_INVALID_HYPERCALL_CODE 2
@@ -32,6 +37,8 @@
 static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
 static volatile uint8_t tsc_page[4096] __attribute__((aligned(4096)));
 static uint8_t hc_input[4096] __attribute__((aligned(4096)));
+static uint8_t assist_page[4096] __attribute__((aligned(4096)));
+static char crash_message[4096] __attribute__((aligned(4096)));
 
 void handle_exception(struct frame* f) {
   if (!expected_exception(f)) default_exception(f);
@@ -60,6 +67,7 @@ static void hypercall_round_trips(uint64_t n) {
 int kmain(uint32_t magic, uint32_t mbi) {
   (void)magic;
   uint64_t bench = cmdline_u64(mb_cmdline(mb_info(mbi)), "hypercalls", 0);
+  uint64_t crash = cmdline_u64(mb_cmdline(mb_info(mbi)), "crash", 0);
   uint32_t r[4];
   cpuid(1, 0, r);
   if (!check(r[2] & (1u << 31), "CPUID.1:ECX[31]: a hypervisor is present"))
@@ -171,5 +179,30 @@ int kmain(uint32_t magic, uint32_t mbi) {
   wrmsr(HV_MSR_GUEST_OS_ID, 0);
   check((rdmsr(HV_MSR_HYPERCALL) & 1) == 0 && hp[0] == 0,
         "GUEST_OS_ID 0: hypercall page disabled, the guest's page is back");
+
+  /* The crash MSRs (EDX bit 10) and the VP assist page. */
+  check(r[3] & (1u << 10), "feature: guest crash MSRs (edx 0x%x)", r[3]);
+  check(rdmsr(HV_MSR_CRASH_CTL) == (3ull << 62), "CRASH_CTL: CrashNotify and CrashMessage");
+  wrmsr(HV_MSR_CRASH_P0 + 2, 0x1234);
+  check(rdmsr(HV_MSR_CRASH_P0 + 2) == 0x1234, "CRASH_P2 reads back");
+  check(wrmsr_faults(HV_MSR_CRASH_CTL, 1), "CRASH_CTL reserved bit: #GP");
+  check(rdmsr_faults(HV_MSR_CRASH_P0 + 6), "no CRASH_P6: #GP");
+  uint64_t assist = (uint64_t)(uintptr_t)assist_page;
+  wrmsr(HV_MSR_VP_ASSIST_PAGE, assist | 1);
+  check(rdmsr(HV_MSR_VP_ASSIST_PAGE) == (assist | 1), "VP_ASSIST_PAGE reads back");
+  check(wrmsr_faults(HV_MSR_VP_ASSIST_PAGE, assist | 2), "VP_ASSIST_PAGE reserved bit: #GP");
+  if (crash) {
+    /* Report a crash as Linux's hyperv_report_panic_msg does: P3 = the message's GPA, P4 =
+     * its length, then CrashNotify | CrashMessage. The partition stops here. */
+    static const char msg[] = "Kernel panic - not syncing: hv_basic test\n";
+    memcpy(crash_message, msg, sizeof msg);
+    wrmsr(HV_MSR_CRASH_P0, 0);
+    wrmsr(HV_MSR_CRASH_P0 + 1, 0);
+    wrmsr(HV_MSR_CRASH_P0 + 2, 0);
+    wrmsr(HV_MSR_CRASH_P0 + 3, (uint64_t)(uintptr_t)crash_message);
+    wrmsr(HV_MSR_CRASH_P0 + 4, sizeof msg - 1);
+    wrmsr(HV_MSR_CRASH_CTL, 3ull << 62);
+    check(false, "still running after CrashNotify");
+  }
   return check_summary("hv_basic");
 }
