@@ -63,7 +63,7 @@ void Hypervisor::handle_cpuid(Pcpu& pc, const Partition& p, const VirtualProcess
   s.gpr[cpu::kRdx] = r[3];
 }
 
-bool Hypervisor::handle_io(Pcpu& pc, const cpu::vmx::ExitInfo& e) {
+bool Hypervisor::handle_io(Pcpu& pc, Partition& p, const cpu::vmx::ExitInfo& e) {
   uint64_t q = e.qualification;
   unsigned size = static_cast<unsigned>(q & 7) + 1;
   bool in = q & (1u << 3), string = q & (1u << 4);
@@ -75,6 +75,9 @@ bool Hypervisor::handle_io(Pcpu& pc, const cpu::vmx::ExitInfo& e) {
     uint64_t v = io_.read(port, size) & mask;
     // IN to EAX zero-extends into RAX; to AL/AX it merges (SDM "IN").
     s.gpr[cpu::kRax] = size == 4 ? v : (s.gpr[cpu::kRax] & ~mask) | v;
+  } else if (testdev_ && port == kTestDevicePort && size == 4) {
+    ++p.testdev_commands;
+    if (!testdev_write(p, static_cast<uint32_t>(s.gpr[cpu::kRax]))) ++p.testdev_refused;
   } else {
     io_.write(port, size, static_cast<uint32_t>(s.gpr[cpu::kRax] & mask));
   }
@@ -143,7 +146,7 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
       skip_instruction(pc, e);
       return true;
     case ExitReason::IO_INSTRUCTION:
-      if (!handle_io(pc, e)) return emulate(pc, p, vp, e, true);
+      if (!handle_io(pc, p, e)) return emulate(pc, p, vp, e, true);
       skip_instruction(pc, e);
       return true;
     case ExitReason::RDMSR:

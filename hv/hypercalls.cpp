@@ -136,6 +136,12 @@ HvStatus Hypervisor::signal_event_call(Partition& p, uint64_t input) {
   const uint32_t* port_id = ports_.connection(p.id, static_cast<uint32_t>(input));
   if (!port_id) return HvStatus::HV_STATUS_INVALID_CONNECTION_ID;
   const Port* port = ports_.port(*port_id);
+  if (port && port->type == PortType::kSintAssert) {
+    VirtualProcessor* target = port_target(*port);
+    if (!target) return HvStatus::HV_STATUS_INVALID_VP_INDEX;
+    target->synic->assert_sint(port->sint);
+    return HvStatus::HV_STATUS_SUCCESS;
+  }
   if (!port || port->type != PortType::kEvent) return HvStatus::HV_STATUS_INVALID_PORT_ID;
   auto flag = static_cast<unsigned>((input & se::kFlagNumberMask) >> se::kFlagNumberShift);
   if ((input & se::kReservedMask) || flag >= port->flag_count)

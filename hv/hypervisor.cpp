@@ -42,7 +42,8 @@ Hypervisor::Hypervisor(std::vector<cpu::Cpu*> cpus, PhysicalMemory& mem, PortIoB
       pages_(mem, p.system_base, p.system_size),
       tsc_hz_(p.tsc_hz),
       apic_hz_(p.apic_hz),
-      slice_cycles_(std::max<uint64_t>(1, Clock(p.tsc_hz).ticks_at(p.vp_time_slice))) {
+      slice_cycles_(std::max<uint64_t>(1, Clock(p.tsc_hz).ticks_at(p.vp_time_slice))),
+      testdev_(p.testdev) {
   msr_bitmap_ = pages_.allocate(kHypervisorOwned).value();
   // RDMSR/WRMSR exit for IA32_FEATURE_CONTROL and the VMX capability MSRs (no nested VMX);
   // every other MSR in the two bitmap ranges is the guest's own (SDM 25.6.9). MSRs outside
@@ -462,6 +463,10 @@ void Hypervisor::inspect(InspectNode& n) const {
     pn.counter("reference_tsc_msr", p->reference_tsc_msr);
     pn.counter("hypercalls", p->hypercalls);
     pn.counter("guest_crashes", p->guest_crashes);
+    if (testdev_) {
+      pn.counter("testdev_commands", p->testdev_commands);
+      pn.counter("testdev_refused", p->testdev_refused);
+    }
     InspectNode& hc = pn.child("hypercalls_by_code");
     for (const auto& [code, n] : p->hypercalls_by_code)
       hc.counter(spec::to_string(static_cast<spec::HvCallCode>(code)), n);
@@ -502,6 +507,7 @@ void Hypervisor::hash_into(Hasher& h) const {
     h.u64(p->reference_tsc_msr);
     h.u64(p->tsc_sequence);
     for (uint64_t c : p->crash_params) h.u64(c);
+    for (uint16_t r : p->testdev_routes) h.u64(r);
     for (const VirtualProcessor& vp : p->vps) {
       h.u64(vp.launched);
       h.u64(vp.halted);

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -114,7 +115,13 @@ struct Partition {
   std::string crash_reason;
   uint64_t crash_params[5] = {};  ///< HV_X64_MSR_CRASH_P0-P4 (hv/crash_msrs.cpp)
   uint64_t guest_crashes = 0;     ///< crashes the guest reported through CRASH_CTL
+  /// The hyperv-testdev's SINT routes ((vp << 8) | sint) and its commands (hv/test_device.cpp).
+  std::set<uint16_t> testdev_routes;
+  uint64_t testdev_commands = 0, testdev_refused = 0;
 };
+
+/// The port of the Hyper-V test device (hv/test_device.cpp; QEMU's hyperv-testdev).
+constexpr uint16_t kTestDevicePort = 0x3000;
 
 struct HypervisorParams {
   /// The processors' TSC frequency and their local APIC timer's input clock (what
@@ -127,6 +134,8 @@ struct HypervisorParams {
   uint64_t system_size = 0;
   /// How long a VP runs before another runnable VP on its physical CPU gets a turn.
   SimTime vp_time_slice = kPicosPerMilli;
+  /// The Hyper-V test device at port 0x3000 (hv/test_device.cpp) is present.
+  bool testdev = false;
 };
 
 /// What an exit observer sees (Hypervisor::set_exit_observer): after the exit is handled.
@@ -299,7 +308,9 @@ class Hypervisor {
 
   /// Handles one VM exit; false if the partition crashed.
   bool handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp, const cpu::vmx::ExitInfo& e);
-  bool handle_io(Pcpu& pc, const cpu::vmx::ExitInfo& e);
+  bool handle_io(Pcpu& pc, Partition& p, const cpu::vmx::ExitInfo& e);
+  /// A command written to the test device (hv/test_device.cpp): false if refused.
+  bool testdev_write(Partition& p, uint32_t value);
   /// MOV to CR0/CR4 that touched a bit the hypervisor owns (CR0.NE, CR4.VMXE): false if
   /// it must fault (#GP injected).
   bool handle_cr(Pcpu& pc, VirtualProcessor& vp, const cpu::vmx::ExitInfo& e);
@@ -349,6 +360,7 @@ class Hypervisor {
   std::function<void(const HypercallEvent&)> hypercall_observer_;
   uint64_t tsc_hz_, apic_hz_;
   uint64_t slice_cycles_;
+  bool testdev_;
 };
 
 }  // namespace hvsim::hv

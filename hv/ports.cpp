@@ -29,7 +29,7 @@ PortError PortTable::create_port(const Port& p) {
       (p.flag_count == 0 || uint32_t{p.base_flag} + p.flag_count > spec::kEventFlagsPerSint))
     return PortError::kBadFlagRange;
   Port q = p;
-  if (q.type == PortType::kMessage) q.base_flag = q.flag_count = 0;
+  if (q.type != PortType::kEvent) q.base_flag = q.flag_count = 0;
   ports_.emplace(p.id, q);
   return PortError::kOk;
 }
@@ -66,7 +66,9 @@ void PortTable::inspect(InspectNode& n) const {
   InspectNode& ps = n.child("ports");
   for (const auto& [id, p] : ports_) {
     InspectNode& c = ps.child(std::to_string(id));
-    c.value("type", p.type == PortType::kMessage ? "message" : "event");
+    c.value("type", p.type == PortType::kMessage ? "message"
+                    : p.type == PortType::kEvent ? "event"
+                                                 : "sint-assert");
     c.counter("partition", p.partition);
     c.counter("vp", p.vp);
     c.counter("sint", p.sint);

@@ -18,7 +18,9 @@ class InspectNode;
 
 namespace hvsim::hv {
 
-enum class PortType : uint8_t { kMessage, kEvent };
+/// kSintAssert: an event port that asserts its SINT on every signal, with no flag (the event
+/// connections of QEMU's hyperv-testdev, hv/test_device.cpp).
+enum class PortType : uint8_t { kMessage, kEvent, kSintAssert };
 
 struct Port {
   uint32_t id = 0;  ///< 24-bit port id (HV_PORT_ID), unique machine-wide

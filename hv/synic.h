@@ -76,6 +76,13 @@ class Synic {
   /// The guest's EOI to its local APIC: like EOM, a moment to retry delivery into freed
   /// slots (TLFS "Messages": on queueing, APIC EOI and EOM). For the VP's interrupt path.
   void apic_eoi() { scan(); }
+  /// Asserts SINTx without a message or flag (what QEMU's hyperv-testdev does, hv/test_device.cpp):
+  /// raises it unless the SynIC is disabled or SINTx masked or polled. False if not raised.
+  bool assert_sint(unsigned sint) {
+    uint64_t before = raised_;
+    if (sint < 16) raise(sint);
+    return raised_ != before;
+  }
   /// Messages waiting for SINTx (queued, not in the slot), timer messages included.
   unsigned pending(unsigned sint) const;
 

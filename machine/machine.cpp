@@ -139,6 +139,7 @@ Machine::Machine(const MachineParams& params)
     hp.system_size = params_.memory - hp.system_base;
     hp.tsc_hz = params_.cpu_freq_hz;
     hp.apic_hz = cpu::CpuParams{}.apic_timer_hz;
+    hp.testdev = params_.hyperv_testdev;
     hv_ = std::make_unique<hv::Hypervisor>(std::move(cpus), mem_, io_, mmio_, hp);
   }
 }

@@ -93,6 +93,8 @@ void validate(const MachineParams& p) {
   if (p.rtc_start < 0 || p.rtc_start > 253402300799)
     throw InputError("bad rtc_start " + std::to_string(p.rtc_start) +
                      ": must be between 0 (1970) and 253402300799 (9999-12-31)");
+  if (p.hyperv_testdev && !p.hyperv)
+    throw InputError("the Hyper-V test device exists only in hypervisor mode");
   if (p.hyperv && p.memory < (uint64_t{16} << 20))
     throw InputError("bad memory size " + std::to_string(p.memory) +
                      ": hypervisor mode needs at least 16 MiB");

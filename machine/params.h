@@ -31,6 +31,8 @@ struct MachineParams {
   bool hyperv = false;
   /// Hypervisor mode: bytes of memory of that child partition (0: half of RAM).
   uint64_t partition_memory = 0;
+  /// Hypervisor mode: the Hyper-V test device at port 0x3000 (QEMU's hyperv-testdev).
+  bool hyperv_testdev = false;
 };
 
 /// Parses a size such as "256M", "1G", "4096K", "65536" (bytes) or "2GiB". Throws

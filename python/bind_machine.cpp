@@ -64,6 +64,8 @@ void bind_machine(py::module_& m) {
                      "hypervisor mode: the kernel boots in a child partition")
       .def_readwrite("partition_memory", &MachineParams::partition_memory,
                      "hypervisor mode: bytes of the child partition's memory (0: half of RAM)")
+      .def_readwrite("hyperv_testdev", &MachineParams::hyperv_testdev,
+                     "hypervisor mode: the Hyper-V test device at port 0x3000")
       .def(
           "set_timing",
           [](MachineParams& p, const std::string& name, uint64_t cycles) {

@@ -148,3 +148,27 @@ def test_message_benchmark_mode(guest):
     assert "PASS: benchmark: 500 messages, each one interrupt" in m.serial_output
     child = m.inspect()["hypervisor"]["partitions"]["child"]
     assert child["hypercalls_by_code"]["HvCallPostMessage"] >= 500
+
+
+def test_hyperv_test_device(guest):
+    # QEMU's hyperv-testdev protocol at port 0x3000: SINT routes asserted, message connections
+    # that deliver into a SINT slot, event connections that assert a SINT, all destroyed again.
+    m = hvsim.Machine(memory="256M", mode="hyperv", hyperv_testdev=True)
+    m.load_kernel(guest("hv_synic"), cmdline="testdev=1")
+    setup_ports(m)
+    stop = m.run()
+    assert stop.kind == "debug_exit" and stop.exit_value == 0, m.serial_output
+    assert m.serial_output.count("PASS: testdev:") == 7, m.serial_output
+    child = m.inspect()["hypervisor"]["partitions"]["child"]
+    # 10 commands; the assert without a route and the one after its destruction are refused.
+    assert child["testdev_commands"] == 10 and child["testdev_refused"] == 2
+    # Without the device the port is the machine's (nothing there): the checks fail, the
+    # simulator carries on.
+    m = hvsim.Machine(memory="256M", mode="hyperv")
+    m.load_kernel(guest("hv_synic"), cmdline="testdev=1")
+    setup_ports(m)
+    stop = m.run()
+    assert stop.kind == "debug_exit" and stop.exit_value != 0
+    assert "FAIL: testdev: each assert of the route" in m.serial_output
+    with pytest.raises(hvsim.InputError, match="only in hypervisor mode"):
+        hvsim.Machine(hyperv_testdev=True)

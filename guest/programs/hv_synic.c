@@ -17,8 +17,9 @@
  * last (check_interrupts) takes the SINT vectors through its x2APIC: a message, an event and
  * an EOM redelivery each interrupt, AutoEOI leaves nothing in service, one-shot message and
  * direct-mode timers wake HLT at their deadline, a periodic timer interrupts once a period,
- * and a masked SINT gets its message without an interrupt. With messages=N it then measures
- * N message round trips (bench_messages). */
+ * and a masked SINT gets its message without an interrupt. With testdev=1 it drives the
+ * Hyper-V test device at port 0x3000 (check_testdev; Machine(hyperv_testdev=True)); with
+ * messages=N it then measures N message round trips (bench_messages). */
 #include "kit/expect.h"
 #include "kit/hypercall.h"
 #include "kit/intr.h"
@@ -454,6 +455,43 @@ static void check_interrupts(void) {
   __asm__ volatile("cli" ::: "memory");
 }
 
+/* The Hyper-V test device at port 0x3000 (testdev=1; QEMU's hyperv-testdev protocol):
+ * (conn << 24) | (command << 16) | (vp << 8) | sint. SINT2 is vector 0xF3 with AutoEOI. */
+static void testdev(uint8_t conn, uint8_t command, uint8_t vp, uint8_t sint) {
+  outl(0x3000, ((uint32_t)conn << 24) | ((uint32_t)command << 16) | ((uint32_t)vp << 8) | sint);
+}
+
+static void check_testdev(void) {
+  __asm__ volatile("sti" ::: "memory");
+  unsigned n = sint2_irqs;
+  testdev(0, 3, 0, 2); /* assert before the route exists: nothing */
+  check(sint2_irqs == n, "testdev: no SINT route, no interrupt");
+  testdev(0, 1, 0, 2); /* route to VP 0 SINT2 */
+  testdev(0, 3, 0, 2);
+  testdev(0, 3, 0, 2);
+  check(sint2_irqs == n + 2, "testdev: each assert of the route interrupts on SINT2 (%u)",
+        sint2_irqs - n);
+  testdev(0, 2, 0, 2); /* destroy the route */
+  testdev(0, 3, 0, 2);
+  check(sint2_irqs == n + 2, "testdev: destroyed route, no interrupt");
+  testdev(7, 4, 0, 2); /* message connection 7 -> VP 0 SINT2 */
+  uint64_t st = post(7, 0x44, 4, "echo");
+  check(st == HV_STATUS_SUCCESS && sim[2].type == 0x44 && sint2_irqs == n + 3,
+        "testdev: a message posted on connection 7 arrives in SINT2's slot and interrupts");
+  consume(2);
+  testdev(7, 5, 0, 0);
+  check(post(7, 0x44, 4, "echo") == HV_STATUS_INVALID_CONNECTION_ID,
+        "testdev: destroyed message connection: INVALID_CONNECTION_ID");
+  testdev(8, 6, 0, 2); /* event connection 8 -> VP 0 SINT2: every signal interrupts */
+  check(
+      signal(8, 0) == HV_STATUS_SUCCESS && signal(8, 0) == HV_STATUS_SUCCESS && sint2_irqs == n + 5,
+      "testdev: each HvSignalEvent on connection 8 asserts SINT2 (%u)", sint2_irqs - n);
+  testdev(8, 7, 0, 0);
+  check(signal(8, 0) == HV_STATUS_INVALID_CONNECTION_ID,
+        "testdev: destroyed event connection: INVALID_CONNECTION_ID");
+  __asm__ volatile("cli" ::: "memory");
+}
+
 /* Benchmark (messages=N): N round trips of a message to itself: HvPostMessage on
  * connection 1, the SINT2 interrupt (AutoEOI) that delivery raises, the slot freed. Prints
  * "hv_msg_bench: N messages C cycles" (hvsim bench). */
@@ -481,6 +519,7 @@ static void bench_messages(uint64_t n) {
 int kmain(uint32_t magic, uint32_t mbi) {
   (void)magic;
   uint64_t bench = cmdline_u64(mb_cmdline(mb_info(mbi)), "messages", 0);
+  uint64_t with_testdev = cmdline_u64(mb_cmdline(mb_info(mbi)), "testdev", 0);
   uint32_t r[4];
   cpuid(1, 0, r);
   if (!check(r[2] & (1u << 31), "CPUID.1:ECX[31]: a hypervisor is present"))
@@ -498,6 +537,7 @@ int kmain(uint32_t magic, uint32_t mbi) {
   check_events();
   check_timers();
   check_interrupts();
+  if (with_testdev) check_testdev();
   if (bench) bench_messages(bench);
   return check_summary("hv_synic");
 }

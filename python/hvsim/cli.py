@@ -114,7 +114,8 @@ def cmd_run(args):
         m = Machine(cpus=args.smp, memory=args.memory, seed=args.seed, rtc_start=args.rtc_start,
                     timing=dict(args.timing or []),
                     mode="hyperv" if args.hyperv else "bare-metal",
-                    partition_memory=args.partition_memory)
+                    partition_memory=args.partition_memory,
+                    hyperv_testdev=args.hyperv_testdev)
         # Load before opening any output: bad input must not truncate an existing file.
         m.load_kernel(args.kernel, cmdline=args.append or "", modules=args.module or [])
     serial_file = None
@@ -183,6 +184,9 @@ def build_parser():
     r.add_argument("--smp", metavar="N", type=_positive_int, default=1, help="processors (1)")
     r.add_argument("--hyperv", action="store_true",
                    help="hypervisor mode: boot the kernel in a child partition (one VP per --smp processor)")
+    r.add_argument("--hyperv-testdev", action="store_true",
+                   help="with --hyperv: the Hyper-V test device at port 0x3000 (QEMU's "
+                        "hyperv-testdev)")
     r.add_argument("--partition-memory", metavar="SIZE",
                    help="with --hyperv: the child partition's memory (half of --memory)")
     r.add_argument("--memory", metavar="SIZE", default="256M", help="RAM, e.g. 256M, 1G (256M)")

@@ -102,11 +102,13 @@ class Machine:
     the kernel in a child partition "child" of `partition_memory` bytes (default half of
     RAM) with one virtual processor per processor; its port I/O and device MMIO go to the
     devices above through VM exits. More partitions: `create_partition`; their VPs share the
-    processors in turns. No checkpoints in this mode yet (docs/hv.md).
+    processors in turns. `hyperv_testdev=True` adds the Hyper-V test device at port 0x3000
+    (QEMU's hyperv-testdev: SINT routes, message and event connections driven from inside
+    the partition). No checkpoints in this mode yet (docs/hv.md).
     """
 
     def __init__(self, cpus=1, memory="256M", seed=0, cpu_freq_hz=2_000_000_000, rtc_start=None,
-                 timing=None, mode="bare-metal", partition_memory=None,
+                 timing=None, mode="bare-metal", partition_memory=None, hyperv_testdev=False,
                  _native=None):
         if _native is not None:
             self._m = _native
@@ -123,6 +125,7 @@ class Machine:
             p.hyperv = mode == "hyperv"
             if partition_memory is not None:
                 p.partition_memory = _size(partition_memory, "partition memory size")
+            p.hyperv_testdev = bool(hyperv_testdev)
             for name, cycles in (timing or {}).items():
                 p.set_timing(str(name), _cycles(name, cycles))
             self._m = native.Machine(p)
