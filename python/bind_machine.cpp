@@ -162,6 +162,20 @@ void bind_machine(py::module_& m) {
           py::arg("name"), py::arg("vcpus"), py::arg("memory"), py::arg("kernel"),
           py::arg("cmdline"), py::arg("modules"))
       .def(
+          "read_partition",
+          [](Machine& self, const std::string& name, uint64_t gpa, uint64_t size) {
+            hv::Partition& p = partition_named(self, name);
+            if (size > (uint64_t{64} << 20))
+              throw InputError("read of " + std::to_string(size) +
+                               " bytes: at most 64 MiB at once");
+            std::string out(size, '\0');
+            if (!self.hypervisor()->read_guest(p, gpa, out.data(), size))
+              throw InputError("partition '" + name + "' has no memory at every byte of [" +
+                               std::to_string(gpa) + ", +" + std::to_string(size) + ")");
+            return py::bytes(out);
+          },
+          py::arg("name"), py::arg("gpa"), py::arg("size"))
+      .def(
           "assert_interrupt",
           [](Machine& self, const std::string& name, uint32_t vp, uint8_t vector, bool auto_eoi) {
             hv::Partition& p = partition_named(self, name);

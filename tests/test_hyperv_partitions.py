@@ -100,6 +100,9 @@ def test_bad_requests_are_refused_with_the_reason(guest, tmp_path):
         m.partition("nope")
     with pytest.raises(hvsim.InputError, match="16-255"):
         m.partition("x").assert_interrupt(3)
+    assert m.partition("x").read(0x1000, 16) == bytes(16)  # fresh memory is zeroed
+    with pytest.raises(hvsim.InputError, match="has no memory"):
+        m.partition("x").read((8 << 20) - 8, 16)
 
 
 def test_partitions_are_deterministic(guest):

@@ -419,6 +419,12 @@ class Partition:
         """Event flag `flag` of SINT `sint` of VP `vp`; the TLFS status name."""
         return self._machine.signal_event(flag, self.name, vp, sint)
 
+    def read(self, gpa, size):
+        """The bytes of the partition's memory at guest-physical [gpa, gpa + size) (host-side
+        inspection; overlay pages read as what the guest sees there). InputError if any byte
+        is not partition memory."""
+        return self._machine._m.read_partition(self.name, int(gpa), int(size))
+
     def assert_interrupt(self, vector, vp=0, auto_eoi=False):
         """Makes interrupt `vector` pending at the local APIC of VP `vp` (as a fixed,
         edge-triggered message): the guest takes it as soon as it accepts interrupts;
