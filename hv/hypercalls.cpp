@@ -1,10 +1,11 @@
 // Hypercalls (TLFS; spec/hyperv-interfaces.md §3): VMCALL from the hypercall page, the input
 // value decoded and checked (hv/hypercall_abi.h), the call dispatched, the result in RAX.
-// Implemented calls: HvCallNotifyLongSpinWait, HvCallFlushVirtualAddressSpace and
-// HvCallFlushVirtualAddressList (they flush more than asked: every translation of the
-// partition's VPs, which the TLFS allows), HvCallPostMessage and HvCallSignalEvent (TLFS
-// hypercalls/HvCallPostMessage.md, HvCallSignalEvent.md; dossier §3.6, §4.7). Other codes
-// answer HV_STATUS_INVALID_HYPERCALL_CODE, as a hypervisor that does not offer a call does.
+// Implemented calls: HvCallSendSyntheticClusterIpi (hv/interrupts.cpp), HvCallNotifyLongSpinWait,
+// HvCallFlushVirtualAddressSpace and HvCallFlushVirtualAddressList (they flush more than asked:
+// every translation of the partition's VPs, which the TLFS allows), HvCallPostMessage and
+// HvCallSignalEvent (TLFS hypercalls/HvCallPostMessage.md, HvCallSignalEvent.md; dossier §3.6,
+// §4.7). Other codes answer HV_STATUS_INVALID_HYPERCALL_CODE, as a hypervisor that does not offer a
+// call does.
 #include <cstring>
 #include "cpu/spec/descriptors.h"
 #include "cpu/vmx/spec/ept.h"
@@ -35,10 +36,11 @@ void Hypervisor::handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitIn
   HypercallInput in = decode_input(regs.rcx);
   const HypercallDescriptor* desc = guest_call_descriptor(in.call_code);
   auto code = static_cast<HvCallCode>(in.call_code);
-  bool implemented = code == HvCallCode::HvCallNotifyLongSpinWait ||
-                     code == HvCallCode::HvCallFlushVirtualAddressSpace ||
-                     code == HvCallCode::HvCallFlushVirtualAddressList ||
-                     code == HvCallCode::HvCallPostMessage || code == HvCallCode::HvCallSignalEvent;
+  bool implemented =
+      code == HvCallCode::HvCallNotifyLongSpinWait ||
+      code == HvCallCode::HvCallFlushVirtualAddressSpace ||
+      code == HvCallCode::HvCallFlushVirtualAddressList || code == HvCallCode::HvCallPostMessage ||
+      code == HvCallCode::HvCallSignalEvent || code == HvCallCode::HvCallSendSyntheticClusterIpi;
   HvStatus status = validate_input(in, implemented ? desc : nullptr);
   if (status == HvStatus::HV_STATUS_SUCCESS && !in.fast)
     status = check_memory_blocks(regs, in, *desc, GpaSpace::kGpaBits);
@@ -70,6 +72,15 @@ void Hypervisor::handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitIn
         reps = in.rep_count;
         break;
       case HvCallCode::HvCallPostMessage: status = post_message_call(p, regs.rdx); break;
+      case HvCallCode::HvCallSendSyntheticClusterIpi: {
+        // Vector (u32), reserved (u32), CpuMask (u64): fast in RDX and R8, else at RDX.
+        uint64_t ipi[2] = {regs.rdx, regs.r8};
+        if (!in.fast && !read_guest(p, regs.rdx, ipi, sizeof ipi))
+          status = HvStatus::HV_STATUS_INVALID_ALIGNMENT;
+        else
+          status = send_ipi_call(p, ipi[0], ipi[1]);
+        break;
+      }
       case HvCallCode::HvCallSignalEvent:
         // Fast (Linux's way): the 8-byte input is RDX itself; else it is read at RDX.
         if (in.fast) {

@@ -165,6 +165,8 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
   p->cpuid.features = spec::feature::kFrequencyMsrsAvailable |
                       spec::feature::kGuestCrashMsrsAvailable | spec::feature::kSintPollingMode |
                       spec::feature::kDirectSyntheticTimers;
+  // Linux sends IPIs with HvCallSendSyntheticClusterIpi when recommended (dossier §1.4).
+  p->cpuid.recommendations = spec::recommend::kSyntheticClusterIpi;
   p->hypercall_page = pages_.allocate(kHypervisorOwned).value();
   mem_.write(p->hypercall_page, spec::kHypercallPageVmcall, sizeof spec::kHypercallPageVmcall);
   p->tsc_page = pages_.allocate(kHypervisorOwned).value();

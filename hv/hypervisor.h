@@ -303,6 +303,9 @@ class Hypervisor {
   /// partition with the guest's parameters and message.
   bool handle_crash_msr(Partition& p, VirtualProcessor& vp, uint32_t msr, bool write, uint64_t* v,
                         bool* ok);
+  /// HvCallSendSyntheticClusterIpi (dossier §3.6): `vector_word` = Vector | reserved << 32,
+  /// `mask` = the target VPs (bit n: VP n).
+  spec::HvStatus send_ipi_call(Partition& p, uint64_t vector_word, uint64_t mask);
   /// MOV to/from CR8 (CR8-load/store exiting): the VP's TPR; false if it must #GP.
   bool handle_cr8(Pcpu& pc, VirtualProcessor& vp, bool to_cr8, unsigned reg);
 

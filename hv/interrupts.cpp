@@ -256,6 +256,18 @@ bool Hypervisor::handle_apic_msr(Partition& p, VirtualProcessor& vp, uint32_t ms
   return true;
 }
 
+spec::HvStatus Hypervisor::send_ipi_call(Partition& p, uint64_t vector_word, uint64_t mask) {
+  // A fixed interrupt to each VP of the mask (TLFS "HvCallSendSyntheticClusterIpi"): vectors
+  // 0x10-0xFF, the reserved half zero, no VP beyond the partition's.
+  auto vector = static_cast<uint32_t>(vector_word);
+  if (vector < 0x10 || vector > 0xFF || (vector_word >> 32) ||
+      (p.vps.size() < 64 && (mask >> p.vps.size())))
+    return spec::HvStatus::HV_STATUS_INVALID_PARAMETER;
+  for (uint32_t k = 0; k < p.vps.size() && k < 64; ++k)
+    if (mask >> k & 1) assert_interrupt(p, k, static_cast<uint8_t>(vector));
+  return spec::HvStatus::HV_STATUS_SUCCESS;
+}
+
 bool Hypervisor::handle_cr8(Pcpu& pc, VirtualProcessor& vp, bool to_cr8, unsigned reg) {
   cpu::ArchState& s = pc.cpu->state();
   cpu::Lapic& lapic = vp.apic->lapic();

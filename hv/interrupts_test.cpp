@@ -236,5 +236,39 @@ TEST_F(InterruptsTest, Deterministic) {
   EXPECT_GT(std::get<2>(a), 300u) << "a periodic timer of 6000 cycles over 2M cycles";
 }
 
+TEST_F(InterruptsTest, SyntheticClusterIpiReachesTheMaskedVps) {
+  make();
+  x2apic_on();
+  // Fast HvCallSendSyntheticClusterIpi, 32-bit convention: EDX:EAX input value, EBX:ECX
+  // Vector | reserved << 32, EDI:ESI the VP mask.
+  auto ipi = [&](uint32_t vector, uint32_t reserved, uint32_t mask, uint32_t status_at) {
+    e(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_EAX), I(0x1000B)});
+    e(ZYDIS_MNEMONIC_XOR, {R(ZYDIS_REGISTER_EDX), R(ZYDIS_REGISTER_EDX)});
+    e(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_ECX), I(vector)});
+    e(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_EBX), I(reserved)});
+    e(ZYDIS_MNEMONIC_MOV, {R(ZYDIS_REGISTER_ESI), I(mask)});
+    e(ZYDIS_MNEMONIC_XOR, {R(ZYDIS_REGISTER_EDI), R(ZYDIS_REGISTER_EDI)});
+    e(ZYDIS_MNEMONIC_VMCALL, {});
+    store_eax(status_at);
+  };
+  ipi(0x44, 0, 1, 0x2100);  // to VP 0 (itself): pending until STI
+  ipi(0x0F, 0, 1, 0x2104);  // vector below 16
+  ipi(0x45, 0, 2, 0x2108);  // VP 1 does not exist
+  ipi(0x45, 1, 1, 0x210C);  // reserved half set
+  e(ZYDIS_MNEMONIC_STI, {});
+  e(ZYDIS_MNEMONIC_NOP, {});
+  e(ZYDIS_MNEMONIC_NOP, {});
+  e(ZYDIS_MNEMONIC_CLI, {});
+  e(ZYDIS_MNEMONIC_HLT, {});
+  Partition& p = build();
+  hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
+  ASSERT_FALSE(p.crashed) << p.crash_reason;
+  EXPECT_EQ(dword(p, 0x2100), 0u) << "HV_STATUS_SUCCESS";
+  for (uint32_t at : {0x2104u, 0x2108u, 0x210Cu})
+    EXPECT_EQ(dword(p, at), 5u) << "INVALID_PARAMETER";
+  EXPECT_EQ(count(p, 0x44), 1u);
+  EXPECT_EQ(count(p, 0x45), 0u);
+}
+
 }  // namespace
 }  // namespace hvsim::hv
