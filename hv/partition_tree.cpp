@@ -131,11 +131,14 @@ void Hypervisor::destroy_partition(Partition& p) {
   // Off the run queues: a current VP's VMCS is cleared (its state written back and the
   // processor's current-VMCS pointer invalid, SDM 24.11.3) so that schedule() starts afresh
   // and nothing refers to the freed page again.
+  // VMCLEAR every VMCS of the partition that a processor may hold (SDM 24.11.3): the
+  // processor keeps nothing of a page that is freed next. A processor in the guest holds
+  // only its current VMCS (another partition's: deletable()).
+  for (VirtualProcessor& vp : p.vps)
+    if (vp.vmcs_ready && !pcpus_[vp.pcpu].api->in_guest()) pcpus_[vp.pcpu].api->vmclear(vp.vmcs);
   for (Pcpu& pc : pcpus_) {
     Partition* current = pc.current != Pcpu::kNone ? pc.runq[pc.current].partition : nullptr;
     if (current == &p) {
-      if (!pc.api->vmclear(p.vps[pc.runq[pc.current].vp].vmcs).ok())
-        throw InternalError("delete_partition: VMCLEAR failed");
       pc.current = Pcpu::kNone;
     }
     size_t before = pc.current;
