@@ -401,6 +401,7 @@ void Hypervisor::inspect(InspectNode& n) const {
   for (const auto& p : partitions_) {
     InspectNode& pn = parts.child(p->name);
     pn.counter("id", p->id);
+    pn.counter("parent", p->parent);  // 0: created by the host (hv/partition_tree.cpp)
     pn.counter("memory", p->memory);
     pn.counter("pages", pages_.pages_of(p->id));
     pn.value("state", p->crashed ? "crashed: " + p->crash_reason : "running");

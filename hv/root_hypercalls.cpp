@@ -314,7 +314,11 @@ bool Hypervisor::root_hypercall(Pcpu&, Partition& p, const HypercallInput& in,
         vp.pending_state = std::make_unique<cpu::ArchState>(s);
         vp.waiting_for_sipi = false;  // starts from this state
         vp.apic->set_waiting_for_sipi(false);
-        kick(pcpus_[vp.pcpu], pcpus_[vp.pcpu].cpu->cycles());
+        // The VP now waits for a turn: a turn that began without anyone waiting (no end)
+        // gets one, and a kick makes the running VP see it.
+        Pcpu& pc = pcpus_[vp.pcpu];
+        if (pc.slice_end == ~0ull) pc.slice_end = pc.cpu->cycles() + slice_cycles_;
+        kick(pc, pc.cpu->cycles());
       }
       *reps = i;
       return done(st);
