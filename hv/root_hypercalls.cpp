@@ -8,8 +8,10 @@
 // Memory: HvCallMapGpaPages moves ownership of the caller's page to the child (the page
 // leaves the caller's GPA space while lent), so no system page is ever mapped in two
 // partitions; unmap or the child's deletion gives it back at the GPA it came from.
+// HvCallCreatePort / HvCallConnectPort (Linux hvhdk.h hv_input_create_port,
+// hv_input_connect_port) go to the PortTable of hv/ports.h for the caller or a child.
 // Not implemented here (answer HV_STATUS_INVALID_HYPERCALL_CODE): HvCallFinalizePartition,
-// HvCallInstallIntercept, HvCallCreatePort, HvCallConnectPort and the others of §3.7.
+// HvCallInstallIntercept and the others of §3.7.
 #include <cstring>
 
 #include "hv/hypervisor.h"
@@ -36,7 +38,20 @@ constexpr HypercallDescriptor kRootCalls[] = {
     {C::HvCallGetVpRegisters, true, false, false, 16, 4, 0, 16},
     {C::HvCallSetVpRegisters, true, false, false, 16, 32, 0, 0},
     {C::HvCallAssertVirtualInterrupt, false, false, false, 32, 0, 0, 0},
+    {C::HvCallCreatePort, false, false, false, 56, 0, 0, 0},
+    {C::HvCallConnectPort, false, false, false, 64, 0, 0, 0},
 };
+
+/// The privilege each root call needs (dossier §1.2): CreatePort and ConnectPort for the
+/// port calls, CreatePartitions for the rest.
+uint64_t required_privilege(HvCallCode code) {
+  if (code == C::HvCallCreatePort) return spec::privilege::kCreatePort;
+  if (code == C::HvCallConnectPort) return spec::privilege::kConnectPort;
+  return spec::privilege::kCreatePartitions;
+}
+
+/// HV_PORT_TYPE (Linux hvhdk.h): message and event ports are what hvsim's PortTable has.
+constexpr uint32_t kHvPortTypeMessage = 1, kHvPortTypeEvent = 2;
 
 /// Reps done per call before it returns to the guest with fewer reps completed than asked
 /// (the guest re-issues from there; dossier §3.4): bounds the host time of one exit.
@@ -148,10 +163,10 @@ bool Hypervisor::root_hypercall(Pcpu&, Partition& p, const HypercallInput& in,
     return true;
   };
   // One rule for every call: the input value first, then the privilege the call needs
-  // (CreatePartitions for all of these: dossier §1.2), then the blocks and the target.
+  // (required_privilege), then the blocks and the target.
   HvStatus st = validate_input(in, desc);
   if (st != HvStatus::HV_STATUS_SUCCESS) return done(st);
-  if (!(p.cpuid.privileges & spec::privilege::kCreatePartitions))
+  if (!(p.cpuid.privileges & required_privilege(desc->code)))
     return done(HvStatus::HV_STATUS_ACCESS_DENIED);
   if (!in.fast) {
     st = check_memory_blocks(regs, in, *desc, GpaSpace::kGpaBits);
@@ -191,6 +206,58 @@ bool Hypervisor::root_hypercall(Pcpu&, Partition& p, const HypercallInput& in,
       return done(HvStatus::HV_STATUS_INVALID_ALIGNMENT);
     }
     return done(HvStatus::HV_STATUS_SUCCESS);
+  }
+  // The port calls name the caller itself or one of its children.
+  auto self_or_child = [&](uint64_t id) -> Partition* {
+    Partition* q = id >> 32 ? nullptr : partition_by_id(static_cast<PartitionId>(id));
+    return q && (q == &p || q->parent == p.id) ? q : nullptr;
+  };
+  if (code == C::HvCallCreatePort) {
+    // hv_input_create_port: 0 port partition, 8 port id, 12 port VTL, 13 minimum connection
+    // VTL, 16 connection partition, 24 port type, 32 target SINT, 36 target VP, 40 base flag,
+    // 42 flag count, 44 RsvdZ, 48 proximity domain.
+    Partition* owner = self_or_child(u64(0));
+    if (!owner || !self_or_child(u64(16))) return done(HvStatus::HV_STATUS_INVALID_PARTITION_ID);
+    uint32_t type = u32(24);
+    if (input[12] || input[13] || u32(44) ||
+        (type != kHvPortTypeMessage && type != kHvPortTypeEvent))
+      return done(HvStatus::HV_STATUS_INVALID_PARAMETER);
+    Port port;
+    port.id = u32(8);
+    port.type = type == kHvPortTypeMessage ? PortType::kMessage : PortType::kEvent;
+    port.partition = owner->id;
+    port.sint = u32(32);
+    port.vp = u32(36);
+    uint16_t base, count;
+    std::memcpy(&base, input + 40, 2);
+    std::memcpy(&count, input + 42, 2);
+    port.base_flag = base;
+    port.flag_count = count;
+    if (port.vp >= owner->vps.size()) return done(HvStatus::HV_STATUS_INVALID_VP_INDEX);
+    switch (ports_.create_port(port)) {
+      case PortError::kOk: return done(HvStatus::HV_STATUS_SUCCESS);
+      case PortError::kBadId:
+      case PortError::kIdInUse: return done(HvStatus::HV_STATUS_INVALID_PORT_ID);
+      default: return done(HvStatus::HV_STATUS_INVALID_PARAMETER);
+    }
+  }
+  if (code == C::HvCallConnectPort) {
+    // hv_input_connect_port: 0 connection partition, 8 connection id, 12 VTL, 16 port
+    // partition, 24 port id, 28 RsvdZ, 32 port type, 36.. connection info.
+    Partition* sender = self_or_child(u64(0));
+    Partition* owner = self_or_child(u64(16));
+    if (!sender || !owner) return done(HvStatus::HV_STATUS_INVALID_PARTITION_ID);
+    if (input[12] || u32(28)) return done(HvStatus::HV_STATUS_INVALID_PARAMETER);
+    uint32_t connection_id = u32(8), port_id = u32(24);
+    const Port* port = ports_.port(port_id);
+    if (!port || port->partition != owner->id) return done(HvStatus::HV_STATUS_INVALID_PORT_ID);
+    uint32_t want = port->type == PortType::kMessage ? kHvPortTypeMessage : kHvPortTypeEvent;
+    if (u32(32) != want) return done(HvStatus::HV_STATUS_INVALID_PARAMETER);
+    switch (ports_.connect(sender->id, connection_id, port_id)) {
+      case PortError::kOk: return done(HvStatus::HV_STATUS_SUCCESS);
+      case PortError::kNoSuchPort: return done(HvStatus::HV_STATUS_INVALID_PORT_ID);
+      default: return done(HvStatus::HV_STATUS_INVALID_CONNECTION_ID);
+    }
   }
   // Every other call names a child of the caller first.
   Partition* child = partition_by_id(static_cast<PartitionId>(u64(0)));

@@ -32,7 +32,8 @@ const std::vector<uint8_t> kCaller = {
 };
 
 constexpr uint64_t kCreate = 0x40, kInit = 0x41, kDelete = 0x43, kMap = 0x4B, kUnmap = 0x4C,
-                   kCreateVp = 0x4E, kGetRegs = 0x50, kSetRegs = 0x51, kAssert = 0x94;
+                   kCreateVp = 0x4E, kGetRegs = 0x50, kSetRegs = 0x51, kAssert = 0x94,
+                   kCreatePort = 0x95, kConnectPort = 0x96;
 constexpr uint64_t rep(uint64_t code, uint64_t count, uint64_t start = 0) {
   return code | count << 32 | start << 48;
 }
@@ -242,6 +243,52 @@ TEST_F(RootTest, DeleteIsRefusedWhileTheVpIsInTheGuest) {
   hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
   EXPECT_FALSE(hv_->deletable(spin));
   EXPECT_THROW(hv_->delete_partition(spin.id), InputError);
+}
+
+TEST_F(RootTest, PortsForItselfAndItsChildren) {
+  make();
+  Partition& plain = caller("plain", false);
+  // hv_input_create_port: partition, port id, VTLs, connection partition, type (1 message,
+  // 2 event), SINT | VP << 32, base flag | count << 16, proximity.
+  EXPECT_EQ(status(call(plain, kCreatePort, {plain.id, 7, plain.id, 1, 2, 0, 0})),
+            HvStatus::HV_STATUS_ACCESS_DENIED);
+  Partition& root = caller("root", true);
+  uint64_t id = child(root);
+  Partition& c = *hv_->partition_by_id(static_cast<PartitionId>(id));
+  EXPECT_EQ(status(call(root, kCreatePort, {root.id, 7, id, 1, 2, 0, 0})),
+            HvStatus::HV_STATUS_SUCCESS);
+  const Port* port = hv_->ports().port(7);
+  ASSERT_NE(port, nullptr);
+  EXPECT_EQ(port->partition, root.id);
+  EXPECT_EQ(port->sint, 2u);
+  EXPECT_EQ(status(call(root, kCreatePort, {root.id, 7, id, 1, 2, 0, 0})),
+            HvStatus::HV_STATUS_INVALID_PORT_ID);
+  EXPECT_EQ(status(call(root, kCreatePort, {plain.id, 8, id, 1, 2, 0, 0})),
+            HvStatus::HV_STATUS_INVALID_PARTITION_ID);
+  EXPECT_EQ(status(call(root, kCreatePort, {root.id, 8, id, 3, 2, 0, 0})),
+            HvStatus::HV_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(status(call(root, kCreatePort, {root.id, 8, id, 1, 16, 0, 0})),
+            HvStatus::HV_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(status(call(root, kCreatePort, {root.id, 8, id, 2, 3 | (1ull << 32), 0, 0})),
+            HvStatus::HV_STATUS_INVALID_VP_INDEX);
+  EXPECT_EQ(status(call(root, kCreatePort, {root.id, 8, id, 2, 3, 0, 0})),
+            HvStatus::HV_STATUS_INVALID_PARAMETER)
+      << "an event port with no flags";
+  // hv_input_connect_port: sender, connection id, port partition, port id, type.
+  EXPECT_EQ(status(call(root, kConnectPort, {id, 5, root.id, 7, 1, 0, 0, 0})),
+            HvStatus::HV_STATUS_SUCCESS);
+  ASSERT_NE(hv_->ports().connection(c.id, 5), nullptr);
+  EXPECT_EQ(*hv_->ports().connection(c.id, 5), 7u);
+  EXPECT_EQ(status(call(root, kConnectPort, {id, 5, root.id, 7, 1, 0, 0, 0})),
+            HvStatus::HV_STATUS_INVALID_CONNECTION_ID);
+  EXPECT_EQ(status(call(root, kConnectPort, {id, 6, root.id, 9, 1, 0, 0, 0})),
+            HvStatus::HV_STATUS_INVALID_PORT_ID);
+  EXPECT_EQ(status(call(root, kConnectPort, {id, 6, root.id, 7, 2, 0, 0, 0})),
+            HvStatus::HV_STATUS_INVALID_PARAMETER);
+  // The child's deletion takes its connection with it; the root's port stays.
+  EXPECT_EQ(status(call(root, kDelete, {id})), HvStatus::HV_STATUS_SUCCESS);
+  EXPECT_EQ(hv_->ports().connection(static_cast<PartitionId>(id), 5), nullptr);
+  EXPECT_NE(hv_->ports().port(7), nullptr);
 }
 
 }  // namespace
