@@ -126,6 +126,9 @@ struct Partition {
     uint64_t parent_gpa, spa;
   };
   std::map<uint64_t, Lent> lent;
+  /// CPUID leaves (EAX) the parent intercepts (HvCallInstallIntercept): each such CPUID
+  /// also posts an HvMessageTypeX64CpuidIntercept message to the parent's VP 0 SINT0.
+  std::vector<uint32_t> cpuid_intercepts;
 };
 
 struct HypervisorParams {
@@ -357,6 +360,10 @@ class Hypervisor {
   Partition& new_partition(const std::string& name, PartitionId parent, bool root);
   /// Adds a VP to `p`, placed as create_partition says; false if no system page is left.
   bool add_vp(Partition& p);
+  /// After a CPUID the parent intercepts (exits.cpp): the intercept message to the parent,
+  /// with the input registers `in` (RAX, RCX, RDX, RBX) and the results now in the VP.
+  void cpuid_intercepted(Pcpu& pc, Partition& p, const VirtualProcessor& vp,
+                         const cpu::vmx::ExitInfo& e, const uint64_t in[4]);
   /// INVEPT single-context of `eptp` on every physical CPU.
   void invept_all(uint64_t eptp);
   /// Frees one partition (not its children): run queues, ports, lent pages, owned pages.

@@ -10,8 +10,12 @@
 // partitions; unmap or the child's deletion gives it back at the GPA it came from.
 // HvCallCreatePort / HvCallConnectPort (Linux hvhdk.h hv_input_create_port,
 // hv_input_connect_port) go to the PortTable of hv/ports.h for the caller or a child.
-// Not implemented here (answer HV_STATUS_INVALID_HYPERCALL_CODE): HvCallFinalizePartition,
-// HvCallInstallIntercept and the others of §3.7.
+// HvCallInstallIntercept takes CPUID intercepts (type 2): a notification, the child's CPUID
+// is answered as usual and the parent's VP 0 gets an HvMessageTypeX64CpuidIntercept message
+// at SINT0 (TLFS HV_X64_CPUID_INTERCEPT_MESSAGE). Other intercept types: INVALID_PARAMETER.
+// Not implemented here (answer HV_STATUS_INVALID_HYPERCALL_CODE): HvCallFinalizePartition
+// and the others of §3.7.
+#include <algorithm>
 #include <cstring>
 
 #include "hv/hypervisor.h"
@@ -38,6 +42,7 @@ constexpr HypercallDescriptor kRootCalls[] = {
     {C::HvCallGetVpRegisters, true, false, false, 16, 4, 0, 16},
     {C::HvCallSetVpRegisters, true, false, false, 16, 32, 0, 0},
     {C::HvCallAssertVirtualInterrupt, false, false, false, 32, 0, 0, 0},
+    {C::HvCallInstallIntercept, false, false, false, 24, 0, 0, 0},
     {C::HvCallCreatePort, false, false, false, 56, 0, 0, 0},
     {C::HvCallConnectPort, false, false, false, 64, 0, 0, 0},
 };
@@ -390,6 +395,17 @@ bool Hypervisor::root_hypercall(Pcpu&, Partition& p, const HypercallInput& in,
       *reps = i;
       return done(st);
     }
+    case C::HvCallInstallIntercept: {
+      // 8 AccessType mask, 12 InterceptType (2: CPUID), 16 parameter (the CPUID leaf).
+      constexpr uint32_t kInterceptTypeCpuid = 2, kAccessExecute = 4;
+      if (u32(12) != kInterceptTypeCpuid || (u32(8) & ~kAccessExecute) || (u64(16) >> 32))
+        return done(HvStatus::HV_STATUS_INVALID_PARAMETER);
+      auto leaf = static_cast<uint32_t>(u64(16));
+      std::vector<uint32_t>& v = child->cpuid_intercepts;
+      auto at = std::lower_bound(v.begin(), v.end(), leaf);
+      if (at == v.end() || *at != leaf) v.insert(at, leaf);
+      return done(HvStatus::HV_STATUS_SUCCESS);
+    }
     case C::HvCallAssertVirtualInterrupt: {
       // Fixed interrupts, edge-triggered, physical destination = the VP index (hvsim's
       // APIC ids), VTL 0.
@@ -405,6 +421,38 @@ bool Hypervisor::root_hypercall(Pcpu&, Partition& p, const HypercallInput& in,
     }
     default: return done(HvStatus::HV_STATUS_INVALID_HYPERCALL_CODE);
   }
+}
+
+void Hypervisor::cpuid_intercepted(Pcpu& pc, Partition& p, const VirtualProcessor& vp,
+                                   const cpu::vmx::ExitInfo& e, const uint64_t in[4]) {
+  auto leaf = static_cast<uint32_t>(in[0]);
+  if (!std::binary_search(p.cpuid_intercepts.begin(), p.cpuid_intercepts.end(), leaf)) return;
+  Partition* parent = partition_by_id(p.parent);
+  if (!parent || parent->vps.empty()) return;
+  // HV_X64_INTERCEPT_MESSAGE_HEADER (VP index, instruction length, access type, execution
+  // state, CS as HV_X64_SEGMENT_REGISTER, RIP, RFLAGS), then RAX RCX RDX RBX as the guest
+  // gave them and the results it gets.
+  cpu::vmx::VmxApi& api = *pc.api;
+  uint8_t m[104] = {};
+  auto put = [&](unsigned off, uint64_t v, unsigned n) { std::memcpy(m + off, &v, n); };
+  put(0, vp.index, 4);
+  put(4, e.instruction_length, 1);
+  put(5, 2, 1);  // HV_INTERCEPT_ACCESS_EXECUTE
+  put(8, api.read(cpu::vmx::VmcsField::GUEST_CS_BASE), 8);
+  put(16, api.read(cpu::vmx::VmcsField::GUEST_CS_LIMIT), 4);
+  put(20, api.read(cpu::vmx::VmcsField::GUEST_CS_SELECTOR), 2);
+  put(22, api.read(cpu::vmx::VmcsField::GUEST_CS_ACCESS_RIGHTS), 2);
+  put(24, api.read(cpu::vmx::VmcsField::GUEST_RIP), 8);
+  put(32, api.read(cpu::vmx::VmcsField::GUEST_RFLAGS), 8);
+  const uint64_t* g = pc.cpu->state().gpr;
+  for (unsigned k = 0; k < 4; ++k) put(40 + 8 * k, in[k], 8);
+  const int out[4] = {cpu::kRax, cpu::kRcx, cpu::kRdx, cpu::kRbx};
+  for (unsigned k = 0; k < 4; ++k) put(72 + 8 * k, g[out[k]], 8);
+  // Undeliverable (the parent's SynIC off, its slot queue full): the message is dropped,
+  // the child's CPUID is not held up.
+  post_message(*parent, 0, spec::sint::kInterceptSint,
+               static_cast<uint32_t>(spec::HvMessageType::HvMessageTypeX64CpuidIntercept), m,
+               sizeof m);
 }
 
 }  // namespace hvsim::hv

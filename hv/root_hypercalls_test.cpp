@@ -33,7 +33,7 @@ const std::vector<uint8_t> kCaller = {
 
 constexpr uint64_t kCreate = 0x40, kInit = 0x41, kDelete = 0x43, kMap = 0x4B, kUnmap = 0x4C,
                    kCreateVp = 0x4E, kGetRegs = 0x50, kSetRegs = 0x51, kAssert = 0x94,
-                   kCreatePort = 0x95, kConnectPort = 0x96;
+                   kCreatePort = 0x95, kConnectPort = 0x96, kIntercept = 0x4D;
 constexpr uint64_t rep(uint64_t code, uint64_t count, uint64_t start = 0) {
   return code | count << 32 | start << 48;
 }
@@ -243,6 +243,41 @@ TEST_F(RootTest, DeleteIsRefusedWhileTheVpIsInTheGuest) {
   hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
   EXPECT_FALSE(hv_->deletable(spin));
   EXPECT_THROW(hv_->delete_partition(spin.id), InputError);
+}
+
+TEST_F(RootTest, CpuidInterceptReachesTheParentsSint0) {
+  make();
+  Partition& root = caller("root", true);
+  Synic& synic = *root.vps[0].synic;
+  ASSERT_TRUE(synic.write_msr(0x40000083, 0x10000 | 1));     // SIMP
+  ASSERT_TRUE(synic.write_msr(0x40000080, 1));               // SCONTROL
+  ASSERT_TRUE(synic.write_msr(spec::sint_msr(0), 0x10040));  // SINT0, masked: the slot only
+  // The child: mov eax, 0x1234; cpuid; hlt (real mode, lent at its GPA 0x1000).
+  const uint8_t prog[] = {0x66, 0xB8, 0x34, 0x12, 0x00, 0x00, 0x0F, 0xA2, 0xF4};
+  ASSERT_TRUE(hv_->write_guest(root, 0x60000, prog, sizeof prog));
+  uint64_t id = child(root);
+  ASSERT_EQ(status(call(root, kCreateVp, {id, 0, 0, 0, 0})), HvStatus::HV_STATUS_SUCCESS);
+  ASSERT_EQ(status(call(root, rep(kMap, 1), {id, 1, 7, 0x60})), HvStatus::HV_STATUS_SUCCESS);
+  // Only CPUID (type 2) with execute access; the leaf as the parameter.
+  EXPECT_EQ(status(call(root, kIntercept, {id, 4 | (0ull << 32), 0x1234})),
+            HvStatus::HV_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(status(call(root, kIntercept, {id, 1 | (2ull << 32), 0x1234})),
+            HvStatus::HV_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(status(call(root, kIntercept, {id, 4 | (2ull << 32), 0x1234})),
+            HvStatus::HV_STATUS_SUCCESS);
+  ASSERT_EQ(
+      status(call(root, rep(kSetRegs, 2),
+                  {id, 0, 0x00060001, 0, 0, 0xFFFF | (0x9Bull << 48), 0x00020010, 0, 0x1000, 0})),
+      HvStatus::HV_STATUS_SUCCESS);
+  hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
+  spec::HvMessage m;
+  mem_.read(synic.message_page(), &m, sizeof m);
+  EXPECT_EQ(m.header.message_type,
+            static_cast<uint32_t>(spec::HvMessageType::HvMessageTypeX64CpuidIntercept));
+  // Header: VP index, instruction length, ..., RIP at 24; RAX as given at 40.
+  EXPECT_EQ(m.payload[3], 0x1006u);
+  EXPECT_EQ(m.payload[5], 0x1234u);
+  EXPECT_EQ((m.payload[0] >> 32) & 0xFF, 2u) << "CPUID is 2 bytes";
 }
 
 TEST_F(RootTest, PortsForItselfAndItsChildren) {
