@@ -448,6 +448,10 @@ void Hypervisor::hash_into(Hasher& h) const {
     h.u64(p->hypercall_msr);
     h.u64(p->reference_tsc_msr);
     h.u64(p->tsc_sequence);
+    h.u64(p->parent);  // the tree and the pages lent in it
+    h.u64(p->initialized);
+    for (const auto& [gpa, l] : p->lent) h.u64(gpa ^ (l.parent_gpa << 1) ^ l.spa);
+    for (uint32_t leaf : p->cpuid_intercepts) h.u64(leaf);
     for (const VirtualProcessor& vp : p->vps) {
       h.u64(vp.launched);
       h.u64(vp.halted);
