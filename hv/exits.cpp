@@ -141,10 +141,15 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
     case ExitReason::NMI_WINDOW:
     case ExitReason::VMX_PREEMPTION_TIMER_EXPIRED:
       return true;  // the next VM entry injects what is due (prepare_entry)
-    case ExitReason::CPUID:
+    case ExitReason::CPUID: {
+      // A parent's CPUID intercepts (hv/root_hypercalls.cpp) see input and result.
+      const uint64_t* g = pc.cpu->state().gpr;
+      const uint64_t in[4] = {g[cpu::kRax], g[cpu::kRcx], g[cpu::kRdx], g[cpu::kRbx]};
       handle_cpuid(pc, p, vp);
+      if (!p.cpuid_intercepts.empty()) cpuid_intercepted(pc, p, vp, e, in);
       skip_instruction(pc, e);
       return true;
+    }
     case ExitReason::IO_INSTRUCTION:
       if (!handle_io(pc, p, e)) return emulate(pc, p, vp, e, true);
       skip_instruction(pc, e);

@@ -41,9 +41,15 @@ void Hypervisor::handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitIn
       code == HvCallCode::HvCallFlushVirtualAddressSpace ||
       code == HvCallCode::HvCallFlushVirtualAddressList || code == HvCallCode::HvCallPostMessage ||
       code == HvCallCode::HvCallSignalEvent || code == HvCallCode::HvCallSendSyntheticClusterIpi;
-  HvStatus status = validate_input(in, implemented ? desc : nullptr);
-  if (status == HvStatus::HV_STATUS_SUCCESS && !in.fast)
-    status = check_memory_blocks(regs, in, *desc, GpaSpace::kGpaBits);
+  // Root calls (partition management, dossier §3.7) are in hv/root_hypercalls.cpp.
+  HvStatus status = HvStatus::HV_STATUS_SUCCESS;
+  uint16_t reps = 0;
+  bool root_call = root_hypercall(pc, p, in, regs, &status, &reps);
+  if (!root_call) {
+    status = validate_input(in, implemented ? desc : nullptr);
+    if (status == HvStatus::HV_STATUS_SUCCESS && !in.fast)
+      status = check_memory_blocks(regs, in, *desc, GpaSpace::kGpaBits);
+  }
   // The input block is read from the partition's own memory: a GPA it has no memory at is
   // outside its GPA space (HV_STATUS_INVALID_ALIGNMENT, as for addresses beyond the width).
   uint64_t header[3] = {0, 0, 0};  // flush calls: AddressSpace, Flags, ProcessorMask
@@ -60,8 +66,7 @@ void Hypervisor::handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitIn
     if (status == HvStatus::HV_STATUS_SUCCESS && (header[1] & ~uint64_t{0xF}))
       status = HvStatus::HV_STATUS_INVALID_PARAMETER;
   }
-  uint16_t reps = 0;
-  if (status == HvStatus::HV_STATUS_SUCCESS) {
+  if (status == HvStatus::HV_STATUS_SUCCESS && !root_call) {
     switch (code) {
       case HvCallCode::HvCallNotifyLongSpinWait: break;  // a hint; nothing to schedule
       case HvCallCode::HvCallFlushVirtualAddressSpace:

@@ -116,27 +116,18 @@ void Hypervisor::enter_root_operation(Pcpu& pc) {
 }
 
 Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory, uint32_t vcpus) {
+  return create_partition(name, memory, vcpus, 0, false);
+}
+
+Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory, uint32_t vcpus,
+                                        PartitionId parent, bool root) {
   if (memory == 0 || memory % kPageSize)
     throw InputError("partition '" + name + "': memory must be a nonzero multiple of 4 KiB");
   if (vcpus == 0 || vcpus > 64)
     throw InputError("partition '" + name + "': " + std::to_string(vcpus) +
                      " virtual processors (1 to 64)");
-  // Placement: the least-loaded physical CPU, preferring one without a VP of this
-  // partition, ties to the lowest index (a function of the creation history only).
-  std::vector<uint32_t> place;
-  std::vector<size_t> load;
-  for (const Pcpu& pc : pcpus_) load.push_back(pc.runq.size());
-  for (uint32_t k = 0; k < vcpus; ++k) {
-    uint32_t best = 0;
-    auto key = [&](uint32_t c) {
-      bool mine = std::find(place.begin(), place.end(), c) != place.end();
-      return std::make_pair(mine, load[c]);
-    };
-    for (uint32_t c = 1; c < pcpus_.size(); ++c)
-      if (key(c) < key(best)) best = c;
-    place.push_back(best);
-    ++load[best];
-  }
+  if (parent && !partition_by_id(parent))
+    throw InputError("partition '" + name + "': no parent partition " + std::to_string(parent));
   // Memory, tables and the VMCS must all fit: refuse up front rather than half-build.
   uint64_t need = memory / kPageSize + memory / kPageSize / 512 + 16 + 3 * vcpus;
   if (pages_.free_pages() < need)
@@ -145,65 +136,18 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
                      std::to_string(pages_.free_pages() * kPageSize >> 20) + " MiB left");
   if (find_partition(name))
     throw InputError("partition '" + name + "': a partition of that name exists already");
-  auto p = std::make_unique<Partition>();
-  p->id = next_id_++;
-  p->name = name;
-  p->memory = memory;
-  p->gpa = std::make_unique<GpaSpace>(pages_, mem_, p->id);
+  Partition& p = new_partition(name, parent, root);
+  p.memory = memory;
   for (uint64_t gpa = 0; gpa < memory; gpa += kPageSize) {
-    uint64_t spa = pages_.allocate(p->id).value();
-    MapError e = p->gpa->map(gpa, spa, 7);
+    uint64_t spa = pages_.allocate(p.id).value();
+    MapError e = p.gpa->map(gpa, spa, 7);
     if (e != MapError::kOk) throw InternalError(std::string("partition map: ") + to_string(e));
   }
-  namespace pv = spec::privilege;
-  // Privileges and features only for what is implemented (hv/synthetic_msrs.cpp,
-  // hv/hypercalls.cpp, hv/interrupts.cpp).
-  p->cpuid.privileges = pv::kAccessHypercallMsrs | pv::kAccessVpIndex |
-                        pv::kAccessPartitionReferenceCounter | pv::kAccessPartitionReferenceTsc |
-                        pv::kAccessFrequencyRegs | pv::kAccessIntrCtrlRegs | pv::kAccessSynicRegs |
-                        pv::kAccessSyntheticTimerRegs | pv::kPostMessages | pv::kSignalEvents;
-  p->cpuid.features = spec::feature::kFrequencyMsrsAvailable |
-                      spec::feature::kGuestCrashMsrsAvailable | spec::feature::kSintPollingMode |
-                      spec::feature::kDirectSyntheticTimers;
-  // Linux sends IPIs with HvCallSendSyntheticClusterIpi when recommended (dossier §1.4).
-  p->cpuid.recommendations = spec::recommend::kSyntheticClusterIpi;
-  p->hypercall_page = pages_.allocate(kHypervisorOwned).value();
-  mem_.write(p->hypercall_page, spec::kHypercallPageVmcall, sizeof spec::kHypercallPageVmcall);
-  p->tsc_page = pages_.allocate(kHypervisorOwned).value();
-  p->apic_bus = std::make_unique<cpu::ApicBus>();
-  p->vps.resize(vcpus);
-  Partition* part = p.get();
-  for (uint32_t k = 0; k < vcpus; ++k) {
-    VirtualProcessor& vp = p->vps[k];
-    Pcpu& pc = pcpus_[place[k]];
-    vp.index = k;
-    vp.pcpu = place[k];
-    vp.vpid = next_vpid_++;
-    vp.vmcs = pages_.allocate(kHypervisorOwned).value();
-    vp.waiting_for_sipi = k != 0;  // application processors wait for their start-up IPI
-    vp.apic = std::make_unique<VirtualApic>(*pc.cpu, p->apic_bus.get(), k, tsc_hz_, apic_hz_);
-    vp.apic->set_waiting_for_sipi(vp.waiting_for_sipi);
-    p->apic_bus->attach(&vp.apic->lapic());
-    pc.runq.push_back(Pcpu::Slot{p.get(), k});
-    // The SynIC (its message and event-flags pages, zero at VP creation: TLFS "SIM Page")
-    // and the synthetic timers raise interrupts at the VP's local APIC.
-    uint64_t sim = pages_.allocate(kHypervisorOwned).value();
-    uint64_t sief = pages_.allocate(kHypervisorOwned).value();
-    SynicHooks hooks;
-    hooks.raise = [this, part, k](uint8_t vector, bool auto_eoi) {
-      assert_interrupt(*part, k, vector, auto_eoi);
-    };
-    hooks.now = [this, part, k] { return reference_time(*part, part->vps[k]); };
-    vp.synic = std::make_unique<Synic>(mem_, sim, sief, std::move(hooks),
-                                       p->cpuid.features & spec::feature::kSintPollingMode);
-    vp.timers = std::make_unique<SyntheticTimers>(
-        *vp.synic, [this, part, k](uint8_t vector) { assert_interrupt(*part, k, vector); },
-        p->cpuid.features & spec::feature::kDirectSyntheticTimers);
-  }
+  for (uint32_t k = 0; k < vcpus; ++k)
+    if (!add_vp(p)) throw InternalError("partition: no page for a VP");
   // The partition's reference time starts now, on its first VP's processor's TSC.
-  p->time = std::make_unique<ReferenceTime>(tsc_hz_, pcpus_[place[0]].cpu->cycles());
-  partitions_.push_back(std::move(p));
-  return *partitions_.back();
+  p.time = std::make_unique<ReferenceTime>(tsc_hz_, pcpus_[p.vps[0].pcpu].cpu->cycles());
+  return p;
 }
 
 namespace {
@@ -362,7 +306,8 @@ SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
         kick(pc, std::max(c.cycles(), next));
       r = api.run_until(cycle_target);
     }
-    const Pcpu::Slot& slot = pc.runq[pc.current];
+    // A copy: a root call (hv/root_hypercalls.cpp) may change the run queue.
+    const Pcpu::Slot slot = pc.runq[pc.current];
     Partition& p = *slot.partition;
     switch (r.kind) {
       case cpu::vmx::RunResult::Kind::kExit:
@@ -457,6 +402,7 @@ void Hypervisor::inspect(InspectNode& n) const {
   for (const auto& p : partitions_) {
     InspectNode& pn = parts.child(p->name);
     pn.counter("id", p->id);
+    pn.counter("parent", p->parent);  // 0: created by the host (hv/partition_tree.cpp)
     pn.counter("memory", p->memory);
     pn.counter("pages", pages_.pages_of(p->id));
     pn.value("state", p->crashed ? "crashed: " + p->crash_reason : "running");
@@ -510,6 +456,10 @@ void Hypervisor::hash_into(Hasher& h) const {
     h.u64(p->tsc_sequence);
     for (uint64_t c : p->crash_params) h.u64(c);
     for (uint16_t r : p->testdev_routes) h.u64(r);
+    h.u64(p->parent);  // the tree and the pages lent in it
+    h.u64(p->initialized);
+    for (const auto& [gpa, l] : p->lent) h.u64(gpa ^ (l.parent_gpa << 1) ^ l.spa);
+    for (uint32_t leaf : p->cpuid_intercepts) h.u64(leaf);
     for (const VirtualProcessor& vp : p->vps) {
       h.u64(vp.launched);
       h.u64(vp.halted);

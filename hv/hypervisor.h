@@ -19,6 +19,7 @@
 #include "core/time.h"
 #include "cpu/cpu.h"
 #include "cpu/vmx/vmx_api.h"
+#include "hv/hypercall_abi.h"
 #include "hv/partition_memory.h"
 #include "hv/ports.h"
 #include "hv/reference_time.h"
@@ -118,6 +119,23 @@ struct Partition {
   /// The hyperv-testdev's SINT routes ((vp << 8) | sint) and its commands (hv/test_device.cpp).
   std::set<uint16_t> testdev_routes;
   uint64_t testdev_commands = 0, testdev_refused = 0;
+  // The partition tree (docs/hv.md "Partition tree and root calls"): 0 is the host, which
+  // creates top-level partitions; a partition with CreatePartitions creates its children
+  // by HvCallCreatePartition (hv/root_hypercalls.cpp). Children in creation order.
+  PartitionId parent = 0;
+  std::vector<PartitionId> children;
+  /// HvCallInitializePartition done (a hypercall-created partition takes VPs only after it).
+  bool initialized = true;
+  /// Pages the parent lent by HvCallMapGpaPages, by child GPA: the parent's GPA they came
+  /// from and the system page. Ownership moves to the child while mapped and goes back to
+  /// the parent (at that GPA) on unmap or deletion.
+  struct Lent {
+    uint64_t parent_gpa, spa;
+  };
+  std::map<uint64_t, Lent> lent;
+  /// CPUID leaves (EAX) the parent intercepts (HvCallInstallIntercept): each such CPUID
+  /// also posts an HvMessageTypeX64CpuidIntercept message to the parent's VP 0 SINT0.
+  std::vector<uint32_t> cpuid_intercepts;
 };
 
 /// The port of the Hyper-V test device (hv/test_device.cpp; QEMU's hyperv-testdev).
@@ -168,6 +186,20 @@ class Hypervisor {
   /// set_vp_state; the others wait for a start-up IPI, as application processors do.
   /// Throws InputError (naming what) if memory runs out or the request is invalid.
   Partition& create_partition(const std::string& name, uint64_t memory, uint32_t vcpus = 1);
+  /// As above, with the tree and the privileges: a child of `parent` (0: the host) and, with
+  /// `root`, the root privileges of dossier §1.2 (CreatePartitions, AccessPartitionId,
+  /// CreatePort, ConnectPort, CpuManagement is not given: see docs/hv.md).
+  Partition& create_partition(const std::string& name, uint64_t memory, uint32_t vcpus,
+                              PartitionId parent, bool root);
+  /// The partition with id `id`, or nullptr.
+  Partition* partition_by_id(PartitionId id);
+  /// Whether `p` may be deleted now: false while one of its VPs is inside a VM entry.
+  bool deletable(const Partition& p) const;
+  /// Deletes `id` and its subtree (children first): its VPs leave their physical CPU's run
+  /// queue (a current one's VMCS is cleared), its ports and connections go, pages it
+  /// borrowed return to the parent, every other page returns to the free pool, zeroed.
+  /// Throws InputError for an unknown id or a partition that is running (deletable()).
+  void delete_partition(PartitionId id);
   /// Writes bytes into a partition's memory (a loader's path); false (nothing written)
   /// if any page of the range is not mapped.
   bool write_guest(Partition& p, uint64_t gpa, const void* data, uint64_t len);
@@ -345,6 +377,22 @@ class Hypervisor {
                bool string_io);
   void skip_instruction(Pcpu& pc, const cpu::vmx::ExitInfo& e);
   void crash(Partition& p, const std::string& reason);
+  // ---- partition tree and root calls (hv/root_hypercalls.cpp) ----
+  /// An empty partition (no memory, no VPs) in the tree under `parent`.
+  Partition& new_partition(const std::string& name, PartitionId parent, bool root);
+  /// Adds a VP to `p`, placed as create_partition says; false if no system page is left.
+  bool add_vp(Partition& p);
+  /// After a CPUID the parent intercepts (exits.cpp): the intercept message to the parent,
+  /// with the input registers `in` (RAX, RCX, RDX, RBX) and the results now in the VP.
+  void cpuid_intercepted(Pcpu& pc, Partition& p, const VirtualProcessor& vp,
+                         const cpu::vmx::ExitInfo& e, const uint64_t in[4]);
+  /// INVEPT single-context of `eptp` on every physical CPU.
+  void invept_all(uint64_t eptp);
+  /// Frees one partition (not its children): run queues, ports, lent pages, owned pages.
+  void destroy_partition(Partition& p);
+  /// The root calls (dossier §3.7): true if `code` is one (then *status and *reps are set).
+  bool root_hypercall(Pcpu& pc, Partition& p, const HypercallInput& in,
+                      const HypercallRegisters& regs, spec::HvStatus* status, uint16_t* reps);
 
   std::vector<Pcpu> pcpus_;
   PhysicalMemory& mem_;

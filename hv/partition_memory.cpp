@@ -67,6 +67,22 @@ void SystemPages::free(uint64_t spa) {
   if (k < hint_) hint_ = k;
 }
 
+bool SystemPages::transfer(uint64_t spa, PartitionId from, PartitionId to) {
+  if (!contains(spa) || (spa & (kPageSize - 1)) || from == kFreePage || to == kFreePage)
+    return false;
+  PartitionId& o = owners_[(spa - base_) / kPageSize];
+  if (o != from) return false;
+  o = to;
+  return true;
+}
+
+std::vector<uint64_t> SystemPages::owned_by(PartitionId owner) const {
+  std::vector<uint64_t> out;
+  for (uint64_t k = 0; k < owners_.size(); ++k)
+    if (owners_[k] == owner) out.push_back(base_ + k * kPageSize);
+  return out;
+}
+
 PartitionId SystemPages::owner(uint64_t spa) const {
   if (!contains(spa)) return kFreePage;
   return owners_[(spa - base_) / kPageSize];

@@ -36,6 +36,11 @@ class SystemPages {
   std::optional<uint64_t> allocate(PartitionId owner);
   /// Returns page `spa` to the free pool, zeroed (nothing of one owner reaches the next).
   void free(uint64_t spa);
+  /// Gives page `spa`, owned by `from`, to `to` without zeroing it (a parent lending a page
+  /// to its child and taking it back: hv/root_hypercalls.cpp). False if `from` does not own it.
+  bool transfer(uint64_t spa, PartitionId from, PartitionId to);
+  /// Every page owned by `owner`, in address order.
+  std::vector<uint64_t> owned_by(PartitionId owner) const;
   /// The owner of page `spa` (kFreePage outside the region too).
   PartitionId owner(uint64_t spa) const;
   bool contains(uint64_t spa) const { return spa >= base_ && spa - base_ < size_; }

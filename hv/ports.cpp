@@ -1,6 +1,7 @@
 // Ports and connections (TLFS "Ports and Connections"; dossier §4.7).
 #include "hv/ports.h"
 
+#include <map>
 #include <string>
 
 #include "core/inspect.h"
@@ -37,6 +38,11 @@ PortError PortTable::create_port(const Port& p) {
 PortError PortTable::delete_port(uint32_t id) {
   // Connections stay and become useless (TLFS): lookups then find no port.
   return ports_.erase(id) ? PortError::kOk : PortError::kNoSuchPort;
+}
+
+void PortTable::remove_partition(PartitionId id) {
+  std::erase_if(ports_, [id](const auto& kv) { return kv.second.partition == id; });
+  std::erase_if(connections_, [id](const auto& kv) { return kv.first.first == id; });
 }
 
 PortError PortTable::connect(PartitionId sender, uint32_t connection_id, uint32_t port_id) {

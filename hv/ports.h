@@ -53,6 +53,10 @@ class PortTable {
   PortError connect(PartitionId sender, uint32_t connection_id, uint32_t port_id);
   PortError disconnect(PartitionId sender, uint32_t connection_id);
 
+  /// Removes the ports partition `id` receives on and the connections it sends on (its
+  /// deletion); connections of others to its ports stay and find no port (as delete_port).
+  void remove_partition(PartitionId id);
+
   const Port* port(uint32_t id) const;
   /// The port id a sender's connection is bound to, or nullptr for an unknown connection.
   /// The port may since have been deleted (port() then gives nullptr: INVALID_PORT_ID).

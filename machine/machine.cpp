@@ -313,15 +313,15 @@ BootPlan Machine::load_kernel_into_partition(const KernelSpec& spec) {
 }
 
 hv::Partition& Machine::create_partition(const std::string& name, uint32_t vcpus, uint64_t memory,
-                                         const KernelSpec* kernel) {
+                                         const KernelSpec* kernel, uint32_t parent, bool root) {
   if (!hv_) throw InputError("partition '" + name + "': partitions exist only in hypervisor mode");
   BootPlan plan;
-  return create_partition_with_plan(name, vcpus, memory, kernel, &plan);
+  return create_partition_with_plan(name, vcpus, memory, kernel, &plan, parent, root);
 }
 
 hv::Partition& Machine::create_partition_with_plan(const std::string& name, uint32_t vcpus,
                                                    uint64_t memory, const KernelSpec* kernel,
-                                                   BootPlan* plan) {
+                                                   BootPlan* plan, uint32_t parent, bool root) {
   // Why a scratch memory: the loaders write guest-physical memory; the partition's is
   // scattered over system pages. The kernel is loaded (and checked) before the partition
   // exists, so a bad kernel leaves nothing behind; only the pages it touched are copied.
@@ -330,7 +330,7 @@ hv::Partition& Machine::create_partition_with_plan(const std::string& name, uint
     scratch = std::make_unique<PhysicalMemory>(memory);
     *plan = hvsim::load_kernel(*scratch, *kernel);
   }
-  hv::Partition& p = hv_->create_partition(name, memory, vcpus);
+  hv::Partition& p = hv_->create_partition(name, memory, vcpus, parent, root);
   if (kernel) {
     for (uint64_t pfn : scratch->touched_list()) {
       uint64_t gpa = pfn << PhysicalMemory::kPageShift;

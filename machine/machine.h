@@ -124,8 +124,11 @@ class Machine {
   /// bytes at GPA 0; with `kernel`, the kernel is loaded into it and VP 0 starts at its
   /// entry (the others wait for a start-up IPI). Throws InputError in bare-metal mode and
   /// for what the hypervisor refuses (a taken name, memory that does not fit).
+  /// `parent` (0: the host) and `root` place it in the partition tree and give it the root
+  /// privileges (hv::Hypervisor::create_partition).
   hv::Partition& create_partition(const std::string& name, uint32_t vcpus, uint64_t memory,
-                                  const KernelSpec* kernel = nullptr);
+                                  const KernelSpec* kernel = nullptr, uint32_t parent = 0,
+                                  bool root = false);
   size_t cpu_count() const { return cpus_.size(); }
   PhysicalMemory& memory() { return mem_; }
   PortIoBus& io_bus() { return io_; }
@@ -143,7 +146,7 @@ class Machine {
   BootPlan load_kernel_into_partition(const KernelSpec& spec);
   hv::Partition& create_partition_with_plan(const std::string& name, uint32_t vcpus,
                                             uint64_t memory, const KernelSpec* kernel,
-                                            BootPlan* plan);
+                                            BootPlan* plan, uint32_t parent = 0, bool root = false);
   std::optional<StopReason> check_idle() const;
   void add_interrupt_devices();
   /// The time of a device access: the running processor's local time, else the event

@@ -51,6 +51,12 @@ void bind_hv(py::module_& m) {
           py::arg("id"), py::arg("kind"), py::arg("partition"), py::arg("vp"), py::arg("sint"),
           py::arg("base_flag"), py::arg("flag_count"))
       .def(
+          "hv_delete_partition",
+          [](Machine& self, const std::string& name) {
+            hypervisor(self).delete_partition(partition(self, name).id);
+          },
+          py::arg("name"))
+      .def(
           "hv_delete_port", [](Machine& self, uint32_t id) { hypervisor(self).delete_port(id); },
           py::arg("id"))
       .def(

@@ -155,12 +155,14 @@ void bind_machine(py::module_& m) {
           "create_partition",
           [](Machine& self, const std::string& name, uint32_t vcpus, uint64_t memory,
              std::optional<std::string> kernel, const std::string& cmdline,
-             const std::vector<std::string>& modules) {
+             const std::vector<std::string>& modules, uint32_t parent, bool root) {
             KernelSpec spec{kernel.value_or(""), cmdline, modules};
-            return self.create_partition(name, vcpus, memory, kernel ? &spec : nullptr).id;
+            return self
+                .create_partition(name, vcpus, memory, kernel ? &spec : nullptr, parent, root)
+                .id;
           },
           py::arg("name"), py::arg("vcpus"), py::arg("memory"), py::arg("kernel"),
-          py::arg("cmdline"), py::arg("modules"))
+          py::arg("cmdline"), py::arg("modules"), py::arg("parent") = 0, py::arg("root") = false)
       .def(
           "read_partition",
           [](Machine& self, const std::string& name, uint64_t gpa, uint64_t size) {

@@ -145,20 +145,32 @@ class Machine:
         return self._m.load_kernel(str(path), full, [str(m) for m in modules])
 
     # -- partitions (hypervisor mode) ----------------------------------------------------------
-    def create_partition(self, name, vcpus=1, memory="16M", kernel=None, cmdline="", modules=()):
+    def create_partition(self, name, vcpus=1, memory="16M", kernel=None, cmdline="", modules=(),
+                         parent=None, root=False):
         """Creates a child partition `name` with `vcpus` virtual processors and `memory` bytes
         of memory at guest-physical address 0 (an int or a size such as "16M"); with `kernel`,
         loads it there (as load_kernel does) and starts VP 0 at its entry, the others waiting
-        for a start-up IPI. Returns a `Partition`. Raises InputError in bare-metal mode, for a
+        for a start-up IPI. `parent` (a Partition or name; None: the host) places it in the
+        partition tree; `root=True` gives it the root privileges (CreatePartitions ...) with
+        which its kernel may issue the root hypercalls (docs/hv.md "Partition tree and root
+        calls"). Returns a `Partition`. Raises InputError in bare-metal mode, for a
         taken name, memory that does not fit, or a bad kernel (then nothing is created)."""
+        parent_id = 0
+        if parent is not None:
+            parent_id = self.partition(getattr(parent, "name", parent)).id
         full = None
         if kernel is not None:
             name_part = os.path.basename(str(kernel))
             full = name_part + (" " + cmdline if cmdline else "")
         self._m.create_partition(str(name), int(vcpus), _size(memory, "partition memory size"),
                                  None if kernel is None else str(kernel), full or "",
-                                 [str(m) for m in modules])
+                                 [str(m) for m in modules], parent_id, bool(root))
         return Partition(self, str(name))
+
+    def delete_partition(self, partition):
+        """Deletes a partition (a Partition or name) and its subtree; every page returns to the
+        hypervisor's free pool. InputError while one of its VPs is inside a VM entry."""
+        self._m.hv_delete_partition(str(getattr(partition, "name", partition)))
 
     def partitions(self):
         """The partitions, in creation order, as `Partition` objects ([] in bare-metal mode)."""
@@ -369,6 +381,25 @@ class Partition:
     @property
     def id(self):
         return self._node()["id"]
+
+    @property
+    def parent(self):
+        """The parent partition, or None for one the host created."""
+        pid = self._node()["parent"]
+        for p in self._machine.partitions():
+            if p.id == pid:
+                return p
+        return None
+
+    @property
+    def children(self):
+        """The partitions whose parent this is, in creation order."""
+        me = self.id
+        return [p for p in self._machine.partitions() if p._node()["parent"] == me]
+
+    def delete(self):
+        """Deletes this partition and its subtree (Machine.delete_partition)."""
+        self._machine.delete_partition(self.name)
 
     @property
     def vcpus(self):
