@@ -177,24 +177,11 @@ Partition& Hypervisor::create_partition(const std::string& name, uint64_t memory
     vp.vpid = next_vpid_++;
     vp.vmcs = pages_.allocate(kHypervisorOwned).value();
     vp.waiting_for_sipi = k != 0;  // application processors wait for their start-up IPI
-    vp.apic = std::make_unique<VirtualApic>(*pc.cpu, p->apic_bus.get(), k, tsc_hz_, apic_hz_);
-    vp.apic->set_waiting_for_sipi(vp.waiting_for_sipi);
-    p->apic_bus->attach(&vp.apic->lapic());
     pc.runq.push_back(Pcpu::Slot{p.get(), k});
-    // The SynIC (its message and event-flags pages, zero at VP creation: TLFS "SIM Page")
-    // and the synthetic timers raise interrupts at the VP's local APIC.
+    // The SynIC's message and event-flags pages: zero at VP creation (TLFS "SIM Page").
     uint64_t sim = pages_.allocate(kHypervisorOwned).value();
     uint64_t sief = pages_.allocate(kHypervisorOwned).value();
-    SynicHooks hooks;
-    hooks.raise = [this, part, k](uint8_t vector, bool auto_eoi) {
-      assert_interrupt(*part, k, vector, auto_eoi);
-    };
-    hooks.now = [this, part, k] { return reference_time(*part, part->vps[k]); };
-    vp.synic = std::make_unique<Synic>(mem_, sim, sief, std::move(hooks),
-                                       p->cpuid.features & spec::feature::kSintPollingMode);
-    vp.timers = std::make_unique<SyntheticTimers>(
-        *vp.synic, [this, part, k](uint8_t vector) { assert_interrupt(*part, k, vector); },
-        p->cpuid.features & spec::feature::kDirectSyntheticTimers);
+    make_vp_models(*part, k, sim, sief);
   }
   // The partition's reference time starts now, on its first VP's processor's TSC.
   p->time = std::make_unique<ReferenceTime>(tsc_hz_, pcpus_[place[0]].cpu->cycles());
@@ -232,6 +219,26 @@ bool Hypervisor::read_guest(const Partition& p, uint64_t gpa, void* out, uint64_
   return for_each_piece(*p.gpa, gpa, len, [&](uint64_t spa, uint64_t off, uint64_t n) {
     mem_.read(spa, o + off, n);
   });
+}
+
+void Hypervisor::make_vp_models(Partition& p, uint32_t k, uint64_t sim, uint64_t sief) {
+  VirtualProcessor& vp = p.vps[k];
+  Partition* part = &p;
+  vp.apic =
+      std::make_unique<VirtualApic>(*pcpus_[vp.pcpu].cpu, p.apic_bus.get(), k, tsc_hz_, apic_hz_);
+  vp.apic->set_waiting_for_sipi(vp.waiting_for_sipi);
+  p.apic_bus->attach(&vp.apic->lapic());
+  // The SynIC and the synthetic timers raise interrupts at the VP's local APIC.
+  SynicHooks hooks;
+  hooks.raise = [this, part, k](uint8_t vector, bool auto_eoi) {
+    assert_interrupt(*part, k, vector, auto_eoi);
+  };
+  hooks.now = [this, part, k] { return reference_time(*part, part->vps[k]); };
+  vp.synic = std::make_unique<Synic>(mem_, sim, sief, std::move(hooks),
+                                     p.cpuid.features & spec::feature::kSintPollingMode);
+  vp.timers = std::make_unique<SyntheticTimers>(
+      *vp.synic, [this, part, k](uint8_t vector) { assert_interrupt(*part, k, vector); },
+      p.cpuid.features & spec::feature::kDirectSyntheticTimers);
 }
 
 void Hypervisor::build_vmcs(Partition& p, VirtualProcessor& vp) {

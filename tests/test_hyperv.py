@@ -107,13 +107,6 @@ def test_guest_triple_fault_crashes_the_partition(guest):
     assert stop.exit_status == 4
 
 
-def test_checkpoints_are_refused_in_hypervisor_mode(guest, tmp_path):
-    m, stop = boot(guest, "hello")
-    with pytest.raises(hvsim.InputError, match="not supported yet"):
-        m.save(str(tmp_path / "x.ckpt"))
-    assert not (tmp_path / "x.ckpt").exists()
-
-
 def test_bad_hypervisor_parameters(guest):
     with pytest.raises(hvsim.InputError, match="at least 16 MiB"):
         hvsim.Machine(memory="8M", mode="hyperv")
