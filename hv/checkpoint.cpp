@@ -11,7 +11,9 @@
 // RAM and the processors (their VMX state: VMXON, current VMCS, root/non-root, the VMCS
 // contents) are saved by the machine. Observers are host-side and not saved.
 #include <cstring>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -371,11 +373,14 @@ void Hypervisor::restore(StateReader& r) {
     if (current != Pcpu::kNone && current >= pc.runq.size()) bad(cs, "bad current VP");
     pc.current = static_cast<size_t>(current);
   }
-  // Every VP is in exactly one run queue: that of its physical CPU.
-  size_t vps = 0, slots = 0;
+  // Every VP is in exactly one run queue (that of its physical CPU, checked above).
+  std::set<std::pair<const Partition*, uint32_t>> seen;
+  size_t vps = 0;
   for (const auto& p : partitions_) vps += p->vps.size();
-  for (const Pcpu& pc : pcpus_) slots += pc.runq.size();
-  if (vps != slots) bad("hv.cpu*", "the run queues do not hold every VP once");
+  for (const Pcpu& pc : pcpus_)
+    for (const Pcpu::Slot& s : pc.runq)
+      if (!seen.emplace(s.partition, s.vp).second) bad("hv.cpu*", "a VP in a run queue twice");
+  if (seen.size() != vps) bad("hv.cpu*", "a VP in no run queue");
   ports_.restore(r, "hv.ports");
 }
 
