@@ -4,6 +4,7 @@ a partition's run and restored into a new machine continues exactly as the unint
 start-up and IPIs, SynIC messages and events, hypercalls, two partitions sharing a processor);
 saving is deterministic; a corrupt checkpoint is refused with InputError naming what is wrong."""
 
+import json
 import subprocess
 
 import pytest
@@ -187,3 +188,18 @@ def test_a_failed_save_leaves_the_file_alone(guest, tmp_path):
     m.run(until=4_000_000)
     m.save(good)  # replaced whole
     assert hvsim.Machine.restore(good).state_hash() == m.state_hash()
+
+
+def test_cli_save_and_restore_in_hypervisor_mode(cli, guest, tmp_path):
+    run = ("run", "--hyperv", "--kernel", guest("hv_basic"))
+    full = tmp_path / "full.json"
+    p = cli(*run, "--stats", full, "-q")
+    assert p.returncode == 1, p.stderr  # the debug exit's status for value 0 (QEMU's rule)
+    ck = tmp_path / "c.ckpt"
+    p1 = cli(*run, "--until", "100us", "--save", ck, "-q")
+    assert p1.returncode == 0 and ck.exists(), p1.stderr
+    part = tmp_path / "part.json"
+    p2 = cli("run", "--restore", ck, "--stats", part, "-q")
+    assert p2.returncode == 1, p2.stderr
+    assert json.loads(full.read_text())["state_hash"] == json.loads(part.read_text())["state_hash"]
+    assert p1.stdout + p2.stdout == p.stdout
