@@ -391,6 +391,29 @@ void for_each_fpu_field(FpuState& p, F&& f) {
 
 }  // namespace
 
+void save_arch_fields(StateWriter& w, const ArchState& s, const std::string& prefix) {
+  ArchState c = s;
+  for_each_field(c, [&](const char* name, uint64_t& v) { w.u64(prefix + name, v); });
+  save_fpu_fields(w, s.fpu, prefix + "fpu.");
+}
+
+void restore_arch_fields(StateReader& r, ArchState& s, const std::string& prefix) {
+  for_each_field(s, [&](const char* name, uint64_t& v) { v = r.u64(prefix + name); });
+  restore_fpu_fields(r, s.fpu, prefix + "fpu.");
+}
+
+void save_fpu_fields(StateWriter& w, const FpuState& f, const std::string& prefix) {
+  FpuState c = f;
+  for_each_fpu_field(c, [&](const char* name, uint64_t& v) { w.u64(prefix + name, v); });
+}
+
+void restore_fpu_fields(StateReader& r, FpuState& f, const std::string& prefix) {
+  for_each_fpu_field(f, [&](const char* name, uint64_t& v) { v = r.u64(prefix + name); });
+  if (f.mxcsr & ~kMxcsrMask) throw InputError("checkpoint field " + prefix + "mxcsr: bad value");
+  if ((f.xcr0 & ~kXcr0Supported) || !(f.xcr0 & kXcr0X87))
+    throw InputError("checkpoint field " + prefix + "xcr0: bad value");
+}
+
 void Cpu::save(StateWriter& w) const {
   impl_->materialize_flags();
   const CpuImpl& c = *impl_;

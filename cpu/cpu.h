@@ -73,6 +73,15 @@ struct ShutdownInfo {
 
 class CpuImpl;
 
+/// Every field of an ArchState (the FPU included) / of an FpuState as named fields of the
+/// open checkpoint section, each name prefixed with `prefix` (the field list Cpu::save uses;
+/// the hypervisor saves its virtual processors' registers with it). Restore throws
+/// InputError on a bad MXCSR or XCR0.
+void save_arch_fields(StateWriter& w, const ArchState& s, const std::string& prefix);
+void restore_arch_fields(StateReader& r, ArchState& s, const std::string& prefix);
+void save_fpu_fields(StateWriter& w, const FpuState& f, const std::string& prefix);
+void restore_fpu_fields(StateReader& r, FpuState& f, const std::string& prefix);
+
 /// One logical processor. Deterministic: the same state, memory and device responses give
 /// the same instruction stream and cycle counts. Exceptions are precise (RIP of the faulting
 /// instruction, architectural state as before it).

@@ -182,6 +182,26 @@ bool Hypervisor::read_guest(const Partition& p, uint64_t gpa, void* out, uint64_
   });
 }
 
+void Hypervisor::make_vp_models(Partition& p, uint32_t k, uint64_t sim, uint64_t sief) {
+  VirtualProcessor& vp = p.vps[k];
+  Partition* part = &p;
+  vp.apic =
+      std::make_unique<VirtualApic>(*pcpus_[vp.pcpu].cpu, p.apic_bus.get(), k, tsc_hz_, apic_hz_);
+  vp.apic->set_waiting_for_sipi(vp.waiting_for_sipi);
+  p.apic_bus->attach(&vp.apic->lapic());
+  // The SynIC and the synthetic timers raise interrupts at the VP's local APIC.
+  SynicHooks hooks;
+  hooks.raise = [this, part, k](uint8_t vector, bool auto_eoi) {
+    assert_interrupt(*part, k, vector, auto_eoi);
+  };
+  hooks.now = [this, part, k] { return reference_time(*part, part->vps[k]); };
+  vp.synic = std::make_unique<Synic>(mem_, sim, sief, std::move(hooks),
+                                     p.cpuid.features & spec::feature::kSintPollingMode);
+  vp.timers = std::make_unique<SyntheticTimers>(
+      *vp.synic, [this, part, k](uint8_t vector) { assert_interrupt(*part, k, vector); },
+      p.cpuid.features & spec::feature::kDirectSyntheticTimers);
+}
+
 void Hypervisor::build_vmcs(Partition& p, VirtualProcessor& vp) {
   Pcpu& pc = pcpus_[vp.pcpu];
   VmxApi& api = *pc.api;

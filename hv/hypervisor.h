@@ -33,6 +33,8 @@ class PortIoBus;
 class MmioBus;
 class InspectNode;
 class Hasher;
+class StateWriter;
+class StateReader;
 }  // namespace hvsim
 
 namespace hvsim::cpu {
@@ -270,6 +272,13 @@ class Hypervisor {
   void inspect(InspectNode& n) const;
   /// Mixes the hypervisor's state (ownership, partitions, VP run states) into h.
   void hash_into(Hasher& h) const;
+  /// Checkpoints (hv/checkpoint.cpp; docs/hv.md "Checkpoints"): the whole hypervisor in
+  /// sections "hv*" (RAM and the processors, VMX state included, are saved by the machine).
+  /// Observers are host-side and not saved. restore() needs a hypervisor fresh from its
+  /// constructor (no partition) over RAM and processors already restored; a corrupt or
+  /// mismatched checkpoint throws InputError naming the section and the problem.
+  void save(StateWriter& w) const;
+  void restore(StateReader& r);
 
  private:
   struct Pcpu {
@@ -304,6 +313,9 @@ class Hypervisor {
   void idle(Pcpu& pc, uint64_t target);
   void enter_root_operation(Pcpu& pc);
   void build_vmcs(Partition& p, VirtualProcessor& vp);
+  /// VP k's local APIC, SynIC (on pages sim/sief) and synthetic timers, wired to this
+  /// hypervisor (create_partition, restore).
+  void make_vp_models(Partition& p, uint32_t k, uint64_t sim, uint64_t sief);
   // ---- virtual interrupts (hv/interrupts.cpp) ----
   /// Before each VM entry: delivers what the VP's LAPIC has due, injects the interrupt or
   /// NMI the guest can take now (or asks for the window exit), and arms the VMX-preemption

@@ -129,8 +129,9 @@ const char* to_string(MapError e) {
   return "?";
 }
 
-GpaSpace::GpaSpace(SystemPages& pages, PhysicalMemory& mem, PartitionId owner)
+GpaSpace::GpaSpace(SystemPages& pages, PhysicalMemory& mem, PartitionId owner, bool allocate_root)
     : pages_(pages), mem_(mem), owner_(owner) {
+  if (!allocate_root) return;
   if (auto p = pages_.allocate(kHypervisorOwned)) {
     pml4_ = *p;
     tables_.push_back(pml4_);

@@ -80,7 +80,8 @@ class GpaSpace {
   /// Guest-physical addresses are below 2^kGpaBits (the MAXPHYADDR the partition sees).
   static constexpr unsigned kGpaBits = 40;
 
-  GpaSpace(SystemPages& pages, PhysicalMemory& mem, PartitionId owner);
+  /// `allocate_root` false: no PML4 yet (restore() sets the tables from a checkpoint).
+  GpaSpace(SystemPages& pages, PhysicalMemory& mem, PartitionId owner, bool allocate_root = true);
   ~GpaSpace();
   GpaSpace(const GpaSpace&) = delete;
   GpaSpace& operator=(const GpaSpace&) = delete;

@@ -72,25 +72,12 @@ bool Hypervisor::add_vp(Partition& p) {
   vp.vpid = next_vpid_++;
   vp.vmcs = pages_.allocate(kHypervisorOwned).value();
   vp.waiting_for_sipi = k != 0;  // application processors wait for their start-up IPI
-  vp.apic = std::make_unique<VirtualApic>(*pc.cpu, p.apic_bus.get(), k, tsc_hz_, apic_hz_);
-  vp.apic->set_waiting_for_sipi(vp.waiting_for_sipi);
-  p.apic_bus->attach(&vp.apic->lapic());
   pc.runq.push_back(Pcpu::Slot{&p, k});
-  // The SynIC (its message and event-flags pages, zero at VP creation: TLFS "SIM Page")
-  // and the synthetic timers raise interrupts at the VP's local APIC.
+  // The SynIC's message and event-flags pages: zero at VP creation (TLFS "SIM Page"); the
+  // virtual LAPIC, SynIC and timers (make_vp_models, also what a restore rebuilds).
   uint64_t sim = pages_.allocate(kHypervisorOwned).value();
   uint64_t sief = pages_.allocate(kHypervisorOwned).value();
-  Partition* part = &p;
-  SynicHooks hooks;
-  hooks.raise = [this, part, k](uint8_t vector, bool auto_eoi) {
-    assert_interrupt(*part, k, vector, auto_eoi);
-  };
-  hooks.now = [this, part, k] { return reference_time(*part, part->vps[k]); };
-  vp.synic = std::make_unique<Synic>(mem_, sim, sief, std::move(hooks),
-                                     p.cpuid.features & spec::feature::kSintPollingMode);
-  vp.timers = std::make_unique<SyntheticTimers>(
-      *vp.synic, [this, part, k](uint8_t vector) { assert_interrupt(*part, k, vector); },
-      p.cpuid.features & spec::feature::kDirectSyntheticTimers);
+  make_vp_models(p, k, sim, sief);
   return true;
 }
 

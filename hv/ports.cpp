@@ -4,7 +4,9 @@
 #include <map>
 #include <string>
 
+#include "core/error.h"
 #include "core/inspect.h"
+#include "core/state.h"
 #include "hv/spec/tlfs.h"
 
 namespace hvsim::hv {
@@ -86,6 +88,71 @@ void PortTable::inspect(InspectNode& n) const {
   InspectNode& cs = n.child("connections");
   for (const auto& [key, port] : connections_)
     cs.counter(std::to_string(key.first) + ":" + std::to_string(key.second), port);
+}
+
+// ---- checkpoints ----
+
+void PortTable::save(StateWriter& w, const std::string& section) const {
+  w.begin_section(section, 1);
+  w.u32("ports", static_cast<uint32_t>(ports_.size()));
+  unsigned k = 0;
+  for (const auto& [id, p] : ports_) {
+    std::string n = "port" + std::to_string(k++);
+    w.u32(n + ".id", p.id);
+    w.u8(n + ".type", static_cast<uint8_t>(p.type));
+    w.u32(n + ".partition", p.partition);
+    w.u32(n + ".vp", p.vp);
+    w.u32(n + ".sint", p.sint);
+    w.u32(n + ".base_flag", p.base_flag);
+    w.u32(n + ".flag_count", p.flag_count);
+  }
+  w.u32("connections", static_cast<uint32_t>(connections_.size()));
+  k = 0;
+  for (const auto& [key, port] : connections_) {
+    std::string n = "connection" + std::to_string(k++);
+    w.u32(n + ".sender", key.first);
+    w.u32(n + ".id", key.second);
+    w.u32(n + ".port", port);
+  }
+  w.end_section();
+}
+
+void PortTable::restore(StateReader& r, const std::string& section) {
+  auto bad = [&](const std::string& what) {
+    throw InputError("checkpoint section " + section + ": " + what);
+  };
+  if (uint32_t v = r.begin_section(section); v != 1)
+    bad("unsupported version " + std::to_string(v));
+  PortTable t;
+  uint32_t ports = r.u32("ports");
+  for (uint32_t k = 0; k < ports; ++k) {
+    std::string n = "port" + std::to_string(k);
+    Port p;
+    p.id = r.u32(n + ".id");
+    uint8_t type = r.u8(n + ".type");
+    if (type > static_cast<uint8_t>(PortType::kEvent)) bad(n + ": bad type");
+    p.type = static_cast<PortType>(type);
+    p.partition = r.u32(n + ".partition");
+    p.vp = r.u32(n + ".vp");
+    p.sint = r.u32(n + ".sint");
+    uint32_t base = r.u32(n + ".base_flag"), count = r.u32(n + ".flag_count");
+    if (base > 0xFFFF || count > 0xFFFF) bad(n + ": bad flag range");
+    p.base_flag = static_cast<uint16_t>(base);
+    p.flag_count = static_cast<uint16_t>(count);
+    if (PortError e = t.create_port(p); e != PortError::kOk) bad(n + ": " + to_string(e));
+  }
+  uint32_t connections = r.u32("connections");
+  for (uint32_t k = 0; k < connections; ++k) {
+    std::string n = "connection" + std::to_string(k);
+    PartitionId sender = r.u32(n + ".sender");
+    uint32_t id = r.u32(n + ".id"), port = r.u32(n + ".port");
+    // The port may have been deleted since (the connection stays, TLFS): no lookup here.
+    if (id == 0 || (id & ~kIdMask) || port == 0 || (port & ~kIdMask)) bad(n + ": bad id");
+    if (!t.connections_.emplace(std::make_pair(sender, id), port).second)
+      bad(n + ": " + to_string(PortError::kIdInUse));
+  }
+  r.end_section();
+  *this = std::move(t);
 }
 
 }  // namespace hvsim::hv

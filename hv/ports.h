@@ -8,13 +8,16 @@
 
 #include <cstdint>
 #include <map>
+#include <string>
 #include <utility>
 
 #include "hv/partition_memory.h"
 
 namespace hvsim {
 class InspectNode;
-}
+class StateWriter;
+class StateReader;
+}  // namespace hvsim
 
 namespace hvsim::hv {
 
@@ -65,6 +68,10 @@ class PortTable {
   size_t ports() const { return ports_.size(); }
   size_t connections() const { return connections_.size(); }
   void inspect(InspectNode& n) const;
+  /// Checkpoints (docs/hv.md "Checkpoints"): ports and connections in one section; restore
+  /// validates each (as create_port does) and throws InputError naming `section`.
+  void save(StateWriter& w, const std::string& section) const;
+  void restore(StateReader& r, const std::string& section);
 
  private:
   std::map<uint32_t, Port> ports_;

@@ -2,10 +2,14 @@
 #include "hv/synic.h"
 
 #include <cstring>
+#include <string>
+#include <vector>
 
+#include "core/error.h"
 #include "core/hash.h"
 #include "core/inspect.h"
 #include "core/phys_mem.h"
+#include "core/state.h"
 
 namespace hvsim::hv {
 
@@ -217,6 +221,95 @@ void Synic::hash_into(Hasher& h) const {
   }
   h.u64(delivered_);
   h.u64(raised_);
+}
+
+// ---- checkpoints ----
+
+void Synic::save(StateWriter& w, const std::string& section) const {
+  w.begin_section(section, 1);
+  w.u64("scontrol", scontrol_);
+  w.u64("simp", simp_);
+  w.u64("siefp", siefp_);
+  w.bytes("sint", sint_, sizeof sint_);
+  // Queues: per SINT a count, then records of message (256 bytes) and pool (u32).
+  std::vector<uint8_t> q;
+  for (unsigned x = 0; x < spec::kSintCount; ++x) {
+    uint32_t n = static_cast<uint32_t>(queue_[x].size());
+    q.insert(q.end(), reinterpret_cast<uint8_t*>(&n), reinterpret_cast<uint8_t*>(&n) + 4);
+    for (const Queued& e : queue_[x]) {
+      const auto* m = reinterpret_cast<const uint8_t*>(&e.msg);
+      q.insert(q.end(), m, m + sizeof e.msg);
+      q.insert(q.end(), reinterpret_cast<const uint8_t*>(&e.pool),
+               reinterpret_cast<const uint8_t*>(&e.pool) + 4);
+    }
+  }
+  w.bytes("queues", q.data(), q.size());
+  for (unsigned t = 0; t < spec::kStimerCount; ++t) {
+    std::string k = "timer_msg" + std::to_string(t);
+    w.boolean(k + ".busy", timer_msg_[t].busy);
+    w.u32(k + ".sint", timer_msg_[t].sint);
+    w.u64(k + ".expiration", timer_msg_[t].expiration);
+  }
+  w.u64("delivered", delivered_);
+  w.u64("raised", raised_);
+  w.u64("events", events_);
+  w.u64("eoms", eoms_);
+  w.end_section();
+}
+
+void Synic::restore(StateReader& r, const std::string& section) {
+  auto bad = [&](const std::string& what) {
+    throw InputError("checkpoint section " + section + ": " + what);
+  };
+  if (uint32_t v = r.begin_section(section); v != 1)
+    bad("unsupported version " + std::to_string(v));
+  uint64_t scontrol = r.u64("scontrol"), simp = r.u64("simp"), siefp = r.u64("siefp");
+  uint64_t sint[spec::kSintCount];
+  r.bytes_into("sint", sint, sizeof sint);
+  std::vector<uint8_t> q = r.bytes("queues");
+  std::deque<Queued> queue[spec::kSintCount];
+  size_t at = 0;
+  for (unsigned x = 0; x < spec::kSintCount; ++x) {
+    uint32_t n;
+    if (q.size() - at < 4) bad("truncated message queues");
+    std::memcpy(&n, &q[at], 4);
+    at += 4;
+    constexpr size_t kRecord = sizeof(spec::HvMessage) + 4;
+    if ((q.size() - at) / kRecord < n) bad("truncated message queues");
+    for (uint32_t k = 0; k < n; ++k) {
+      Queued e;
+      std::memcpy(&e.msg, &q[at], sizeof e.msg);
+      std::memcpy(&e.pool, &q[at + sizeof e.msg], 4);
+      at += kRecord;
+      if (e.msg.header.payload_size > spec::kHvMessagePayloadQwords * 8)
+        bad("a queued message with a payload too large");
+      queue[x].push_back(e);
+    }
+  }
+  if (at != q.size()) bad("trailing bytes after the message queues");
+  TimerMessage tm[spec::kStimerCount];
+  for (unsigned t = 0; t < spec::kStimerCount; ++t) {
+    std::string k = "timer_msg" + std::to_string(t);
+    tm[t].busy = r.boolean(k + ".busy");
+    tm[t].sint = r.u32(k + ".sint");
+    tm[t].expiration = r.u64(k + ".expiration");
+    if (tm[t].sint >= spec::kSintCount) bad("timer message " + std::to_string(t) + ": bad SINT");
+  }
+  uint64_t delivered = r.u64("delivered"), raised = r.u64("raised");
+  uint64_t events = r.u64("events"), eoms = r.u64("eoms");
+  r.end_section();
+  for (unsigned x = 0; x < spec::kSintCount; ++x)
+    if (sint[x] & ~kSintWritable) bad("SINT" + std::to_string(x) + " has reserved bits set");
+  scontrol_ = scontrol;
+  simp_ = simp;
+  siefp_ = siefp;
+  std::memcpy(sint_, sint, sizeof sint);
+  for (unsigned x = 0; x < spec::kSintCount; ++x) queue_[x] = std::move(queue[x]);
+  for (unsigned t = 0; t < spec::kStimerCount; ++t) timer_msg_[t] = tm[t];
+  delivered_ = delivered;
+  raised_ = raised;
+  events_ = events;
+  eoms_ = eoms;
 }
 
 }  // namespace hvsim::hv

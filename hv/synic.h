@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <string>
 
 #include "hv/spec/tlfs.h"
 
@@ -21,6 +22,8 @@ namespace hvsim {
 class PhysicalMemory;
 class InspectNode;
 class Hasher;
+class StateWriter;
+class StateReader;
 }  // namespace hvsim
 
 namespace hvsim::hv {
@@ -90,6 +93,11 @@ class Synic {
   uint64_t interrupts_raised() const { return raised_; }
   void inspect(InspectNode& n) const;
   void hash_into(Hasher& h) const;
+  /// Checkpoints (docs/hv.md "Checkpoints"): the MSRs, the message queues, the timers'
+  /// message buffers and the counters in one section (the two pages are in RAM). Restore
+  /// validates what it reads and throws InputError naming `section`.
+  void save(StateWriter& w, const std::string& section) const;
+  void restore(StateReader& r, const std::string& section);
 
  private:
   struct Queued {

@@ -3,8 +3,10 @@
 
 #include <string>
 
+#include "core/error.h"
 #include "core/hash.h"
 #include "core/inspect.h"
+#include "core/state.h"
 #include "hv/synic.h"
 
 namespace hvsim::hv {
@@ -133,6 +135,44 @@ void SyntheticTimers::hash_into(Hasher& h) const {
     h.u64(t.fired);
     h.u64(t.missed);
   }
+}
+
+// ---- checkpoints ----
+
+void SyntheticTimers::save(StateWriter& w, const std::string& section) const {
+  w.begin_section(section, 1);
+  for (unsigned n = 0; n < spec::kStimerCount; ++n) {
+    const Timer& t = t_[n];
+    std::string k = "stimer" + std::to_string(n);
+    w.u64(k + ".config", t.config);
+    w.u64(k + ".count", t.count);
+    w.boolean(k + ".armed", t.armed);
+    w.u64(k + ".deadline", t.deadline);
+    w.u64(k + ".fired", t.fired);
+    w.u64(k + ".missed", t.missed);
+  }
+  w.end_section();
+}
+
+void SyntheticTimers::restore(StateReader& r, const std::string& section) {
+  if (uint32_t v = r.begin_section(section); v != 1)
+    throw InputError("checkpoint section " + section + ": unsupported version " +
+                     std::to_string(v));
+  Timer t[spec::kStimerCount];
+  for (unsigned n = 0; n < spec::kStimerCount; ++n) {
+    std::string k = "stimer" + std::to_string(n);
+    t[n].config = r.u64(k + ".config");
+    t[n].count = r.u64(k + ".count");
+    t[n].armed = r.boolean(k + ".armed");
+    t[n].deadline = r.u64(k + ".deadline");
+    t[n].fired = r.u64(k + ".fired");
+    t[n].missed = r.u64(k + ".missed");
+    if (t[n].armed && (!(t[n].config & sc::kEnable) || t[n].count == 0))
+      throw InputError("checkpoint section " + section + ": " + k +
+                       " armed while disabled or without a count");
+  }
+  r.end_section();
+  for (unsigned n = 0; n < spec::kStimerCount; ++n) t_[n] = t[n];
 }
 
 }  // namespace hvsim::hv

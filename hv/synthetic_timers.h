@@ -16,12 +16,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "hv/spec/tlfs.h"
 
 namespace hvsim {
 class InspectNode;
 class Hasher;
+class StateWriter;
+class StateReader;
 }  // namespace hvsim
 
 namespace hvsim::hv {
@@ -59,6 +62,10 @@ class SyntheticTimers {
   uint64_t missed(unsigned n) const { return t_[n].missed; }
   void inspect(InspectNode& n) const;
   void hash_into(Hasher& h) const;
+  /// Checkpoints (docs/hv.md "Checkpoints"): the four timers in one section; restore throws
+  /// InputError naming `section` if a timer is inconsistent (armed without being enabled).
+  void save(StateWriter& w, const std::string& section) const;
+  void restore(StateReader& r, const std::string& section);
 
  private:
   struct Timer {

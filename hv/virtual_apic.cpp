@@ -2,6 +2,8 @@
 // latches and clock (see virtual_apic.h).
 #include "hv/virtual_apic.h"
 
+#include "core/error.h"
+#include "core/state.h"
 #include "cpu/lapic/spec/regs.h"
 
 namespace hvsim::hv {
@@ -15,5 +17,35 @@ VirtualApic::VirtualApic(cpu::Cpu& pcpu, cpu::ApicBus* bus, uint32_t index, uint
 }
 
 VirtualApic::~VirtualApic() = default;
+
+void VirtualApic::save(StateWriter& w, const std::string& section) const {
+  w.begin_section(section, 1);
+  w.u64("apic_base", apic_base_);
+  w.u64("wake", wake_);
+  w.boolean("attention", attention_);
+  w.boolean("waiting_for_sipi", waiting_for_sipi_);
+  w.end_section();
+  lapic_->save(w, section + ".lapic");  // with the latches of irq_ (CoreInterruptState)
+}
+
+void VirtualApic::restore(StateReader& r, const std::string& section) {
+  if (uint32_t v = r.begin_section(section); v != 1)
+    throw InputError("checkpoint section " + section + ": unsupported version " +
+                     std::to_string(v));
+  uint64_t base = r.u64("apic_base");
+  uint64_t wake = r.u64("wake");
+  bool attention = r.boolean("attention");
+  bool sipi = r.boolean("waiting_for_sipi");
+  r.end_section();
+  if (base & 0xFFF & ~(cpu::lapic::kBaseEnable | cpu::lapic::kBaseBsp | cpu::lapic::kBaseExtd))
+    throw InputError("checkpoint section " + section + ": bad apic_base");
+  apic_base_ = base;
+  waiting_for_sipi_ = sipi;
+  lapic_->restore(r, section + ".lapic");
+  // After the register model, which recomputes its wake-up and raises attention: the saved
+  // values are what the run saw.
+  wake_ = wake;
+  attention_ = attention;
+}
 
 }  // namespace hvsim::hv

@@ -12,9 +12,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "cpu/cpu.h"
 #include "cpu/lapic/lapic.h"
+
+namespace hvsim {
+class StateWriter;
+class StateReader;
+}  // namespace hvsim
 
 namespace hvsim::cpu {
 class ApicBus;
@@ -40,6 +46,10 @@ class VirtualApic final : public cpu::LapicCore {
   /// The cycle at which the LAPIC next has work (timer expiry, queued message); ~0 if none.
   uint64_t wake_cycle() const { return wake_; }
   void set_waiting_for_sipi(bool w) { waiting_for_sipi_ = w; }
+  /// Checkpoints (docs/hv.md "Checkpoints"): IA32_APIC_BASE, the wake cycle, the latches in
+  /// `section`, the register model in `section`.lapic. Restore throws InputError naming it.
+  void save(StateWriter& w, const std::string& section) const;
+  void restore(StateReader& r, const std::string& section);
 
   // cpu::LapicCore
   uint64_t cycles() const override { return pcpu_.cycles(); }

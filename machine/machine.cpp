@@ -493,10 +493,6 @@ std::string Machine::inspect_json() const {
 }
 
 void Machine::save(const std::string& path) const {
-  if (hv_)
-    throw InputError("checkpoint " + path +
-                     ": checkpoints of hypervisor mode are not supported yet (the "
-                     "hypervisor's state is not saved)");
   StateWriter w;
   w.begin_section("machine", kCheckpointVersion);
   w.u32("cpus", params_.cpus);
@@ -528,6 +524,15 @@ void Machine::save(const std::string& path) const {
 
   for (const auto& c : cpus_) c->save(w);
   for (const auto& d : devices_) d->save(w);
+  if (hv_) {
+    // Hypervisor mode: the parameters that rebuild the hypervisor, then its state
+    // (hv/checkpoint.cpp). Observers and Python callbacks are host-side: not saved.
+    w.begin_section("machine.hyperv", 1);
+    w.u64("partition_memory", params_.partition_memory);
+    w.boolean("testdev", params_.hyperv_testdev);
+    w.end_section();
+    hv_->save(w);
+  }
   w.write_file(path);
 }
 
@@ -553,6 +558,15 @@ std::unique_ptr<Machine> Machine::restore(const std::string& path) {
   uint64_t rng_state[4];
   r.bytes_into("rng", rng_state, sizeof rng_state);
   r.end_section();
+  if (r.has_section("machine.hyperv")) {
+    if (uint32_t v = r.begin_section("machine.hyperv"); v != 1)
+      throw InputError("checkpoint '" + path + "': machine.hyperv section version " +
+                       std::to_string(v) + " is not supported");
+    p.hyperv = true;
+    p.partition_memory = r.u64("partition_memory");
+    p.hyperv_testdev = r.boolean("testdev");
+    r.end_section();
+  }
   try {
     validate(p);
   } catch (const InputError& e) {
@@ -582,6 +596,13 @@ std::unique_ptr<Machine> Machine::restore(const std::string& path) {
   r.end_section();
   for (auto& c : m->cpus_) c->restore(r);
   for (auto& d : m->devices_) d->restore(r);
+  if (m->hv_) {
+    try {
+      m->hv_->restore(r);
+    } catch (const InputError& e) {
+      throw InputError("checkpoint '" + path + "': " + e.what());
+    }
+  }
   return m;
 }
 

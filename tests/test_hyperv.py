@@ -119,13 +119,6 @@ def test_guest_crash_report_through_the_crash_msrs(guest):
     assert child["guest_crashes"] == 1 and child["state"].startswith("crashed: guest crash")
 
 
-def test_checkpoints_are_refused_in_hypervisor_mode(guest, tmp_path):
-    m, stop = boot(guest, "hello")
-    with pytest.raises(hvsim.InputError, match="not supported yet"):
-        m.save(str(tmp_path / "x.ckpt"))
-    assert not (tmp_path / "x.ckpt").exists()
-
-
 def test_bad_hypervisor_parameters(guest):
     with pytest.raises(hvsim.InputError, match="at least 16 MiB"):
         hvsim.Machine(memory="8M", mode="hyperv")

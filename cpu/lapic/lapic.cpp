@@ -632,8 +632,8 @@ void words(W&& f, const char* name, uint32_t* bits) {
 }
 }  // namespace
 
-void Lapic::save(StateWriter& w) const {
-  w.begin_section("lapic" + std::to_string(initial_id_), 1);
+void Lapic::save(StateWriter& w, const std::string& section) const {
+  w.begin_section(section.empty() ? "lapic" + std::to_string(initial_id_) : section, 1);
   w.u32("id", id_reg_);
   w.u32("tpr", tpr_);
   w.u32("ldr", ldr_);
@@ -688,8 +688,8 @@ void Lapic::save(StateWriter& w) const {
   w.end_section();
 }
 
-void Lapic::restore(StateReader& r) {
-  std::string name = "lapic" + std::to_string(initial_id_);
+void Lapic::restore(StateReader& r, const std::string& section) {
+  std::string name = section.empty() ? "lapic" + std::to_string(initial_id_) : section;
   if (r.begin_section(name) != 1)
     throw InputError("checkpoint section " + name + ": unsupported version");
   id_reg_ = r.u32("id");

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "core/time.h"
@@ -171,8 +172,10 @@ class Lapic {
   /// Records a message sent (for the statistics; called by the bus).
   void count_sent() { ++ipis_sent_; }
 
-  void save(StateWriter& w) const;
-  void restore(StateReader& r);
+  /// `section`: the checkpoint section's name; empty: "lapic<initial id>" (a virtual
+  /// processor's LAPIC passes a name of its own so as not to collide with the physical ones).
+  void save(StateWriter& w, const std::string& section = {}) const;
+  void restore(StateReader& r, const std::string& section = {});
   void inspect(InspectNode& node) const;
   void hash_into(Hasher& h) const;
 
