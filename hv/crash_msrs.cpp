@@ -1,5 +1,6 @@
-// The guest crash MSRs and the VP assist page (TLFS "Partition crash enlightenment", "VP
-// assist page"; spec/hyperv-interfaces.md §2, CPUID 0x40000003.EDX bit 10).
+// The guest crash MSRs, the reset MSR and the VP assist page (TLFS "Partition crash
+// enlightenment", "VP assist page"; spec/hyperv-interfaces.md §2, CPUID 0x40000003.EDX bit
+// 10 and EAX bit 7). RESET bit 0 stops the partition and the machine reports a reset.
 //
 // CRASH_P0-P4 hold the guest's crash parameters (partition-wide, read/write). CRASH_CTL reads
 // as the capabilities (CrashNotify, bit 63; CrashMessage, bit 62); writing it with
@@ -43,6 +44,18 @@ std::string printable(const std::string& raw) {
 bool Hypervisor::handle_crash_msr(Partition& p, VirtualProcessor& vp, uint32_t msr, bool write,
                                   uint64_t* v, bool* ok) {
   auto m = static_cast<M>(msr);
+  if (m == M::HV_X64_MSR_RESET) {
+    // Bit 0 asks for a reset of the partition (dossier §2, privilege AccessResetReg); the
+    // other bits are reserved; it reads as 0. What a reset means (reload a kernel, power
+    // off) is the host's: the partition stops and the machine reports it.
+    *ok = (p.cpuid.privileges & spec::privilege::kAccessResetReg) && !(write && (*v >> 1));
+    if (*ok && !write) *v = 0;
+    if (*ok && write && (*v & 1)) {
+      p.reset_requested = true;
+      crash(p, "requested a reset (HV_X64_MSR_RESET)");
+    }
+    return true;
+  }
   if (m == M::HV_X64_MSR_VP_ASSIST_PAGE) {
     *ok = (p.cpuid.privileges & spec::privilege::kAccessIntrCtrlRegs) &&
           !(write && (*v & spec::overlay_msr::kReservedMask));

@@ -118,6 +118,9 @@ struct Partition {
   std::string crash_reason;
   uint64_t crash_params[5] = {};  ///< HV_X64_MSR_CRASH_P0-P4 (hv/crash_msrs.cpp)
   uint64_t guest_crashes = 0;     ///< crashes the guest reported through CRASH_CTL
+  /// The guest wrote HV_X64_MSR_RESET: the partition stopped (`crashed` is set too, with
+  /// the reason) and the host decides what a reset means (the machine stops with "reset").
+  bool reset_requested = false;
   /// The hyperv-testdev's SINT routes ((vp << 8) | sint) and its commands (hv/test_device.cpp).
   std::set<uint16_t> testdev_routes;
   uint64_t testdev_commands = 0, testdev_refused = 0;

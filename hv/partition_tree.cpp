@@ -32,7 +32,8 @@ Partition& Hypervisor::new_partition(const std::string& name, PartitionId parent
   p->cpuid.privileges = pv::kAccessHypercallMsrs | pv::kAccessVpIndex |
                         pv::kAccessPartitionReferenceCounter | pv::kAccessPartitionReferenceTsc |
                         pv::kAccessFrequencyRegs | pv::kAccessIntrCtrlRegs | pv::kAccessSynicRegs |
-                        pv::kAccessSyntheticTimerRegs | pv::kPostMessages | pv::kSignalEvents;
+                        pv::kAccessSyntheticTimerRegs | pv::kPostMessages | pv::kSignalEvents |
+                        pv::kAccessResetReg;
   if (root)
     p->cpuid.privileges |=
         pv::kCreatePartitions | pv::kAccessPartitionId | pv::kCreatePort | pv::kConnectPort;

@@ -74,6 +74,7 @@ int StopReason::exit_status() const {
     case Kind::kInstructionLimit:
     case Kind::kTimeLimit: return 0;
     case Kind::kInterrupted: return 130;
+    case Kind::kReset: return 8;
   }
   return 0;
 }
@@ -86,6 +87,7 @@ const char* StopReason::kind_name() const {
     case Kind::kInstructionLimit: return "instruction_limit";
     case Kind::kTimeLimit: return "time_limit";
     case Kind::kInterrupted: return "interrupted";
+    case Kind::kReset: return "reset";
   }
   return "unknown";
 }
@@ -425,9 +427,10 @@ StopReason Machine::run(uint64_t max_instructions, SimTime until) {
     const hv::Partition* p = hv_ ? hv_->crashed_partition() : nullptr;
     if (!p) return std::nullopt;
     StopReason r;
-    r.kind = StopReason::Kind::kTripleFault;
-    r.cpu = p->vps[0].pcpu;
-    r.message = "partition '" + p->name + "' crashed: " + p->crash_reason;
+    r.kind = p->reset_requested ? StopReason::Kind::kReset : StopReason::Kind::kTripleFault;
+    r.cpu = p->vps.empty() ? 0 : p->vps[0].pcpu;
+    r.message = "partition '" + p->name + "' " +
+                (p->reset_requested ? p->crash_reason : "crashed: " + p->crash_reason);
     return r;
   };
 

@@ -46,6 +46,7 @@ struct StopReason {
     kInstructionLimit,  ///< max_instructions retired (summed over processors)
     kTimeLimit,         ///< simulated time reached `until`
     kInterrupted,       ///< the host asked to stop (poll function, e.g. Ctrl-C)
+    kReset,             ///< (hypervisor mode) a partition asked for a reset (HV_X64_MSR_RESET)
   };
   Kind kind = Kind::kTimeLimit;
   uint32_t exit_value = 0;

@@ -107,6 +107,16 @@ def test_guest_triple_fault_crashes_the_partition(guest):
     assert stop.exit_status == 4
 
 
+def test_reset_msr_stops_the_machine_with_a_reset(guest, cli):
+    m, stop = boot(guest, "hv_basic", cmdline="reset=1")
+    assert stop.kind == "reset" and stop.exit_status == 8
+    assert stop.message == "partition 'child' requested a reset (HV_X64_MSR_RESET)"
+    assert "still running after RESET" not in m.serial_output
+    assert "PASS: RESET reserved bit: #GP" in m.serial_output
+    p = cli("run", "--hyperv", "--kernel", guest("hv_basic"), "--append", "reset=1", "-q")
+    assert p.returncode == 8 and "requested a reset" in p.stderr, p.stderr
+
+
 def test_guest_crash_report_through_the_crash_msrs(guest):
     # hv_basic crash=1 reports a panic as Linux does: CRASH_P3/P4 = its message's GPA and
     # length, then CRASH_CTL = CrashNotify | CrashMessage.

@@ -19,6 +19,7 @@
 #define HV_MSR_REFERENCE_TSC 0x40000021u
 #define HV_MSR_TSC_FREQUENCY 0x40000022u
 #define HV_MSR_APIC_FREQUENCY 0x40000023u
+#define HV_MSR_RESET 0x40000003u
 #define HV_MSR_VP_ASSIST_PAGE 0x40000073u
 #define HV_MSR_CRASH_P0 0x40000100u
 #define HV_MSR_CRASH_CTL 0x40000105u
@@ -68,6 +69,7 @@ int kmain(uint32_t magic, uint32_t mbi) {
   (void)magic;
   uint64_t bench = cmdline_u64(mb_cmdline(mb_info(mbi)), "hypercalls", 0);
   uint64_t crash = cmdline_u64(mb_cmdline(mb_info(mbi)), "crash", 0);
+  uint64_t reset = cmdline_u64(mb_cmdline(mb_info(mbi)), "reset", 0);
   uint32_t r[4];
   cpuid(1, 0, r);
   if (!check(r[2] & (1u << 31), "CPUID.1:ECX[31]: a hypervisor is present"))
@@ -191,6 +193,14 @@ int kmain(uint32_t magic, uint32_t mbi) {
   wrmsr(HV_MSR_VP_ASSIST_PAGE, assist | 1);
   check(rdmsr(HV_MSR_VP_ASSIST_PAGE) == (assist | 1), "VP_ASSIST_PAGE reads back");
   check(wrmsr_faults(HV_MSR_VP_ASSIST_PAGE, assist | 2), "VP_ASSIST_PAGE reserved bit: #GP");
+  check(r[0] & (1u << 7), "privilege: AccessResetReg (eax 0x%x)", r[0]);
+  check(rdmsr(HV_MSR_RESET) == 0, "RESET reads 0");
+  check(wrmsr_faults(HV_MSR_RESET, 2), "RESET reserved bit: #GP");
+  wrmsr(HV_MSR_RESET, 0); /* bit 0 clear: nothing happens */
+  if (reset) {
+    wrmsr(HV_MSR_RESET, 1); /* the partition stops here */
+    check(false, "still running after RESET");
+  }
   if (crash) {
     /* Report a crash as Linux's hyperv_report_panic_msg does: P3 = the message's GPA, P4 =
      * its length, then CrashNotify | CrashMessage. The partition stops here. */

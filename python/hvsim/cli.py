@@ -160,6 +160,8 @@ def cmd_run(args):
     if stop.kind == "triple_fault":
         sys.stderr.write("hvsim: triple fault on cpu %d at rip %#x: %s\n"
                          % (stop.cpu, stop.rip, stop.message))
+    elif stop.kind == "reset":
+        sys.stderr.write("hvsim: %s\n" % stop.message)
     elif stop.kind == "halted" and not args.quiet:
         sys.stderr.write("hvsim: %s (rip %#x)\n" % (stop.message, stop.rip))
     elif stop.kind in ("instruction_limit", "time_limit") and not args.quiet:

@@ -13,9 +13,10 @@ class Stop:
 
     kind: "debug_exit" (the guest wrote `exit_value` to port 0xF4), "triple_fault"
     (processor `cpu` shut down at `rip`; `message` says why), "halted" (every processor
-    halted for good), "instruction_limit", "time_limit" or "interrupted" (Ctrl-C).
+    halted for good), "instruction_limit", "time_limit", "interrupted" (Ctrl-C) or "reset"
+    (hypervisor mode: a partition wrote HV_X64_MSR_RESET; `message` names it).
     exit_status: what `hvsim run` exits with: (exit_value << 1) | 1 for a debug exit; 0 for a
-    limit; 4 triple fault; 6 halted; 130 interrupted.
+    limit; 4 triple fault (or a partition crash); 6 halted; 8 reset; 130 interrupted.
     """
 
     def __init__(self, native_reason):
@@ -34,8 +35,8 @@ class Stop:
             return "Stop(debug_exit, value=%d)" % self.exit_value
         if self.kind == "triple_fault":
             return "Stop(triple_fault, cpu=%d, rip=%#x: %s)" % (self.cpu, self.rip, self.message)
-        if self.kind == "halted":
-            return "Stop(halted: %s)" % self.message
+        if self.kind in ("halted", "reset"):
+            return "Stop(%s: %s)" % (self.kind, self.message)
         return "Stop(%s)" % self.kind
 
 
