@@ -251,45 +251,6 @@ void Hypervisor::set_vp_state(Partition& p, uint32_t vp_index, const cpu::ArchSt
   vp.pending_state = std::make_unique<cpu::ArchState>(s);
 }
 
-void Hypervisor::apply_state(Pcpu& pc, VirtualProcessor&, const cpu::ArchState& s) {
-  VmxApi& api = *pc.api;
-  auto w = [&](F f, uint64_t v) { must(api.vmwrite(f, v), "VMWRITE"); };
-  bool ia32e = s.efer & cpu::kEferLMA;
-  w(F::GUEST_CR0, s.cr0 | cpu::kCr0NE | cpu::kCr0ET);
-  w(F::CR0_READ_SHADOW, s.cr0 & cpu::kCr0NE);
-  w(F::GUEST_CR3, s.cr3);
-  w(F::GUEST_CR4, s.cr4 | cpu::kCr4VMXE);
-  w(F::CR4_READ_SHADOW, s.cr4 & cpu::kCr4VMXE);
-  w(F::GUEST_IA32_EFER, s.efer);
-  w(F::VM_ENTRY_CONTROLS,
-    cpu::vmx::Vmx::allowed_controls(
-        vs::VmxMsr::IA32_VMX_TRUE_ENTRY_CTLS,
-        vs::entry_ctl::kLoadIa32Efer | (ia32e ? vs::entry_ctl::kIa32eModeGuest : 0)));
-  w(F::GUEST_DR7, 0x400);
-  w(F::GUEST_RSP, s.gpr[cpu::kRsp]);
-  w(F::GUEST_RIP, s.rip);
-  w(F::GUEST_RFLAGS, s.rflags | 2);
-  for (int k = 0; k < 8; ++k) {
-    const cpu::vmx::GuestSegmentFields& g = cpu::vmx::kGuestSegmentFields[k];
-    const cpu::SegReg& r = k < cpu::kNumSegs ? s.seg[k] : k == 6 ? s.ldtr : s.tr;
-    uint32_t ar = r.attr & 0x1F0FF;
-    // Usable code and data segments have been accessed (loading one sets the bit).
-    if (!(ar & 0x10000) && (ar & 0x10)) ar |= 1;
-    w(g.selector, r.selector);
-    w(g.base, r.base);
-    w(g.limit, r.limit);
-    w(g.access_rights, ar);
-  }
-  w(F::GUEST_GDTR_BASE, s.gdtr.base);
-  w(F::GUEST_GDTR_LIMIT, s.gdtr.limit);
-  w(F::GUEST_IDTR_BASE, s.idtr.base);
-  w(F::GUEST_IDTR_LIMIT, s.idtr.limit);
-  w(F::GUEST_ACTIVITY_STATE, 0);
-  w(F::GUEST_INTERRUPTIBILITY_STATE, 0);
-  for (int k = 0; k < 16; ++k) pc.cpu->state().gpr[k] = s.gpr[k];
-  pc.cpu->state_changed();
-}
-
 SimTime Hypervisor::advance(uint32_t pcpu, SimTime limit) {
   Pcpu& pc = pcpus_[pcpu];
   cpu::Cpu& c = *pc.cpu;

@@ -229,6 +229,13 @@ class Hypervisor {
   void set_hypercall_observer(std::function<void(const HypercallEvent&)> fn) {
     hypercall_observer_ = std::move(fn);
   }
+  /// A VP's architectural state (hv/vp_state.cpp): the VMCS guest state and its registers,
+  /// or the state set for its next start. False if its physical CPU is running a guest right
+  /// now (mid-slice between two machine quanta: no VMX instruction can be issued there).
+  bool read_vp_state(VirtualProcessor& vp, cpu::ArchState* out);
+  /// Sets it (the VMCS guest state and GPRs; CR2, DRs and the FPU are left alone); false
+  /// as for read_vp_state.
+  bool write_vp_state(VirtualProcessor& vp, const cpu::ArchState& s);
   /// The partition named `name`, or nullptr.
   Partition* find_partition(const std::string& name);
 
@@ -309,6 +316,9 @@ class Hypervisor {
   /// Makes runq[k] current: saves the outgoing VP's registers, loads (or builds) the
   /// incoming VP's VMCS and registers, applies its pending state.
   void switch_to(Pcpu& pc, size_t k);
+  /// Runs `fn` with the VMCS of `vp` current on its physical CPU (VMPTRLD there, the
+  /// processor's current VMCS back after); false if that processor is in a guest now.
+  bool with_vp_vmcs(VirtualProcessor& vp, const std::function<void(cpu::vmx::VmxApi&)>& fn);
   /// The VP's registers and VMCS guest state from `s` (its VMCS must be current).
   void apply_state(Pcpu& pc, VirtualProcessor& vp, const cpu::ArchState& s);
   /// Idles the physical CPU with nothing to run until `target` or the next event of one of

@@ -357,10 +357,12 @@ bool Hypervisor::root_hypercall(Pcpu&, Partition& p, const HypercallInput& in,
       if (u32(12)) return done(HvStatus::HV_STATUS_INVALID_PARAMETER);  // InputVtl, RsvdZ
       if (vpi >= child->vps.size()) return done(HvStatus::HV_STATUS_INVALID_VP_INDEX);
       VirtualProcessor& vp = child->vps[vpi];
-      // Registers are reachable while the VP has not run yet (the state it will start
-      // from); after its first turn its state is in a VMCS hvsim does not read from here.
-      if (vp.vmcs_ready) return done(HvStatus::HV_STATUS_INVALID_VP_STATE);
+      // Before the VP's first run: the state it will start from. After: its VMCS and
+      // registers, reachable unless its physical CPU is running a guest right now (another
+      // processor, mid-slice): then INVALID_VP_STATE, and the parent tries again.
+      bool started = vp.vmcs_ready && !vp.pending_state;
       cpu::ArchState s = vp.pending_state ? *vp.pending_state : reset_state();
+      if (started && !read_vp_state(vp, &s)) return done(HvStatus::HV_STATUS_INVALID_VP_STATE);
       bool set = code == C::HvCallSetVpRegisters;
       uint16_t i = in.rep_start_index;
       st = HvStatus::HV_STATUS_SUCCESS;
@@ -382,7 +384,9 @@ bool Hypervisor::root_hypercall(Pcpu&, Partition& p, const HypercallInput& in,
           }
         }
       }
-      if (set && i > in.rep_start_index) {
+      if (set && i > in.rep_start_index && started) {
+        if (!write_vp_state(vp, s)) st = HvStatus::HV_STATUS_INVALID_VP_STATE;
+      } else if (set && i > in.rep_start_index) {
         vp.pending_state = std::make_unique<cpu::ArchState>(s);
         vp.waiting_for_sipi = false;  // starts from this state
         vp.apic->set_waiting_for_sipi(false);

@@ -128,9 +128,19 @@ TEST_F(RootTest, ChildRunsInALentPageAndSeesNothingElse) {
   hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
   EXPECT_EQ(log_.out, "C");
   EXPECT_TRUE(c.vps[0].halted);
-  // Registers after the VP ran are not read through this call.
-  EXPECT_EQ(status(call(root, rep(kGetRegs, 1), {id, 0, 0x00020010})),
-            HvStatus::HV_STATUS_INVALID_VP_STATE);
+  // After the VP ran, its registers come from its VMCS: RIP after the HLT (14 bytes on);
+  // a set goes into the VMCS (RAX, a GPR: into the saved registers).
+  EXPECT_EQ(status(call(root, rep(kGetRegs, 1), {id, 0, 0x00020010})), HvStatus::HV_STATUS_SUCCESS);
+  EXPECT_EQ(output(root), 0x100Eu);
+  EXPECT_EQ(status(call(root, rep(kSetRegs, 1), {id, 0, 0x00020000, 0, 0x1234, 0})),
+            HvStatus::HV_STATUS_SUCCESS);
+  EXPECT_EQ(status(call(root, rep(kGetRegs, 1), {id, 0, 0x00020000})), HvStatus::HV_STATUS_SUCCESS);
+  EXPECT_EQ(output(root), 0x1234u);
+  cpu::ArchState live;
+  ASSERT_TRUE(hv_->read_vp_state(c.vps[0], &live));
+  EXPECT_EQ(live.rip, 0x100Eu);
+  EXPECT_EQ(live.gpr[cpu::kRax], 0x1234u);
+  EXPECT_EQ(live.seg[cpu::kCs].selector, 0);
   // Unmap: the page comes back with what the child wrote.
   EXPECT_EQ(status(call(root, rep(kUnmap, 1), {id, 1, 0})), HvStatus::HV_STATUS_SUCCESS);
   uint8_t got[2] = {};

@@ -22,6 +22,30 @@ py::dict timing_dict(const cpu::timing::Table& t) {
   for (const auto& e : cpu::timing::entries()) d[e.name] = t.*e.field;
   return d;
 }
+// Registers as a dict (rax..r15, rip, rflags, control registers, cs, SSE/x87 control, xmm).
+py::dict state_dict(const cpu::ArchState& s) {
+  static const char* kNames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                   "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+  py::dict d;
+  for (int r = 0; r < 16; ++r) d[kNames[r]] = s.gpr[r];
+  d["rip"] = s.rip;
+  d["rflags"] = s.rflags;
+  d["cr0"] = s.cr0;
+  d["cr2"] = s.cr2;
+  d["cr3"] = s.cr3;
+  d["cr4"] = s.cr4;
+  d["efer"] = s.efer;
+  d["cs"] = s.seg[cpu::kCs].selector;
+  d["mxcsr"] = s.fpu.mxcsr;
+  d["fcw"] = s.fpu.fcw;
+  d["fsw"] = s.fpu.fsw;
+  d["xcr0"] = s.fpu.xcr0;
+  py::list xmm;
+  for (const cpu::Xmm& x : s.fpu.xmm) xmm.append((py::int_(x.hi) << py::int_(64)) | py::int_(x.lo));
+  d["xmm"] = xmm;
+  return d;
+}
+
 // Hypervisor-mode helpers of the bindings below.
 hv::Hypervisor* hypervisor_of(Machine& self) {
   if (!self.hypervisor())
@@ -178,6 +202,28 @@ void bind_machine(py::module_& m) {
           },
           py::arg("name"), py::arg("gpa"), py::arg("size"))
       .def(
+          "partition_vp_state",
+          [](Machine& self, const std::string& name, uint32_t vp) {
+            hv::Partition& p = partition_named(self, name);
+            if (vp >= p.vps.size())
+              throw InputError("partition '" + name + "' has no virtual processor " +
+                               std::to_string(vp));
+            cpu::ArchState st;
+            if (!self.hypervisor()->read_vp_state(p.vps[vp], &st))
+              throw InputError("partition '" + name + "' VP " + std::to_string(vp) +
+                               ": its physical CPU is running a guest (try between runs)");
+            py::dict d = state_dict(st);
+            // What read_vp_state reads: the VMCS guest state and the GPRs.
+            for (const char* k : {"cr2", "mxcsr", "fcw", "fsw", "xcr0", "xmm"})
+              PyDict_DelItemString(d.ptr(), k);
+            const hv::VirtualProcessor& v = p.vps[vp];
+            d["run_state"] = v.waiting_for_sipi ? "waiting for SIPI"
+                             : v.halted         ? "halted"
+                                                : "running";
+            return d;
+          },
+          py::arg("name"), py::arg("vp"))
+      .def(
           "assert_interrupt",
           [](Machine& self, const std::string& name, uint32_t vp, uint8_t vector, bool auto_eoi) {
             hv::Partition& p = partition_named(self, name);
@@ -231,28 +277,7 @@ void bind_machine(py::module_& m) {
           "cpu_state",
           [](Machine& self, size_t i) {
             if (i >= self.cpu_count()) throw py::index_error("no processor " + std::to_string(i));
-            const cpu::ArchState& s = self.cpu(i).state();
-            static const char* kNames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
-                                             "rsi", "rdi", "r8",  "r9",  "r10", "r11",
-                                             "r12", "r13", "r14", "r15"};
-            py::dict d;
-            for (int r = 0; r < 16; ++r) d[kNames[r]] = s.gpr[r];
-            d["rip"] = s.rip;
-            d["rflags"] = s.rflags;
-            d["cr0"] = s.cr0;
-            d["cr2"] = s.cr2;
-            d["cr3"] = s.cr3;
-            d["cr4"] = s.cr4;
-            d["efer"] = s.efer;
-            d["cs"] = s.seg[cpu::kCs].selector;
-            d["mxcsr"] = s.fpu.mxcsr;
-            d["fcw"] = s.fpu.fcw;
-            d["fsw"] = s.fpu.fsw;
-            d["xcr0"] = s.fpu.xcr0;
-            py::list xmm;
-            for (const cpu::Xmm& x : s.fpu.xmm)
-              xmm.append((py::int_(x.hi) << py::int_(64)) | py::int_(x.lo));
-            d["xmm"] = xmm;
+            py::dict d = state_dict(self.cpu(i).state());
             d["run_state"] = cpu::to_string(self.cpu(i).run_state());
             return d;
           },

@@ -43,6 +43,22 @@ def test_each_partition_gets_its_own_processor_when_there_are_enough(guest):
     assert a.stats()["vps"][0]["pcpu"] == 0 and b.stats()["vps"][0]["pcpu"] == 1
 
 
+def test_vp_registers_between_runs(guest):
+    m = hvsim.Machine(memory="256M", mode="hyperv")
+    p = m.create_partition("child", memory="64M", kernel=guest("hv_basic"))
+    # Before the first run: the Multiboot loader's state (EAX magic, EBX the info structure,
+    # 32-bit protected mode, paging off).
+    entry = p.registers(0)
+    assert entry["rax"] == 0x2BADB002 and entry["cr0"] == 0x11 and entry["efer"] == 0
+    m.run(until="20us")
+    # From the VMCS and the saved GPRs: the kit has turned on long mode and paging.
+    mid = p.registers(0)
+    assert mid["rbx"] == 0x2BADB002 and mid["rip"] != entry["rip"]
+    assert mid["cr0"] & 0x80000001 == 0x80000001 and mid["efer"] & 0x500 == 0x500
+    with pytest.raises(hvsim.InputError, match="no virtual processor 1"):
+        p.registers(1)
+
+
 def test_observers_see_every_exit_and_hypercall(guest):
     m = hvsim.Machine(memory="256M", mode="hyperv")
     p = m.create_partition("child", memory="64M", kernel=guest("hv_basic"))

@@ -457,6 +457,12 @@ class Partition:
         is not partition memory."""
         return self._machine._m.read_partition(self.name, int(gpa), int(size))
 
+    def registers(self, vp=0):
+        """Registers of VP `vp` as a dict (rax..r15, rip, rflags, cr0, cr3, cr4, efer, cs,
+        run_state): its VMCS guest state and GPRs, as the hypervisor holds them between
+        runs. InputError for a VP that does not exist."""
+        return self._machine._m.partition_vp_state(self.name, int(vp))
+
     def assert_interrupt(self, vector, vp=0, auto_eoi=False):
         """Makes interrupt `vector` pending at the local APIC of VP `vp` (as a fixed,
         edge-triggered message): the guest takes it as soon as it accepts interrupts;
