@@ -24,17 +24,24 @@ bool Scheduler::run(SimTime until) {
     }
     if (round_end_ == kNever) {
       if (now() >= until) return false;
-      SimTime end = std::min(events_.next_time(), until);
+      // The round's end does not depend on `until`: where a run is cut must not change how
+      // the processors interleave (a run to `until` pauses inside the round instead).
+      SimTime end = events_.next_time();
       if (!components_.empty()) {
         SimTime q = now() > kNever - quantum_ ? kNever : now() + quantum_;
         end = std::min(end, q);
+      } else {
+        end = std::min(end, until);
       }
       round_end_ = end;
     }
     for (Clocked* c : components_) {
       while (c->local_time() < round_end_) {
+        // `until` reached inside the round: pause here, before the components after this
+        // one; the next run goes on from exactly this point.
+        if (c->local_time() >= until) return false;
         SimTime before = c->local_time();
-        c->advance(round_end_);
+        c->advance(std::min(round_end_, until));
         if (stop_) {
           stop_ = false;
           return true;
@@ -48,6 +55,13 @@ bool Scheduler::run(SimTime until) {
     round_end_ = kNever;
     events_.run_until(end);
   }
+}
+
+SimTime Scheduler::position() const {
+  if (round_end_ == kNever) return now();
+  for (const Clocked* c : components_)
+    if (c->local_time() < round_end_) return c->local_time();
+  return round_end_;
 }
 
 }  // namespace hvsim

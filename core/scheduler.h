@@ -23,13 +23,13 @@ class Clocked {
   virtual SimTime local_time() const = 0;
 };
 
-/// Runs the machine. Each round: t = min(global time + quantum, next event time, until);
-/// every component advances to t in the order added; then events up to t fire. A stop
-/// request (from a device or a limit) ends the round early but at an instruction
-/// boundary, so a stopped run continues exactly as an uninterrupted one would: the round's
-/// end is kept (and saved in checkpoints via round_end()/restore_round()), and the next
-/// run() finishes that round before starting another. With no components a round ends
-/// at the next event or `until`.
+/// Runs the machine. Each round: t = min(global time + quantum, next event time); every
+/// component advances to t in the order added; then events up to t fire. A stop request
+/// (from a device or a limit) ends the round early but at an instruction boundary, and so
+/// does reaching run()'s `until`: the round's end is kept (and saved in checkpoints via
+/// round_end()/restore_round()), and the next run() finishes that round before starting
+/// another, so a run cut anywhere continues exactly as an uninterrupted one would. With no
+/// components a round ends at the next event or `until`.
 class Scheduler {
  public:
   /// quantum: the longest round in picoseconds (nonzero).
@@ -40,10 +40,9 @@ class Scheduler {
   void request_stop() { stop_ = true; }
   bool stop_requested() const { return stop_; }
   const bool* stop_flag() const { return &stop_; }
-  /// Runs until now() >= `until` or a stop request; clears the stop request on return and
-  /// returns true if one was made (also when it came with the last round's events). A
-  /// round interrupted by an earlier stop is finished first, even past `until`. A stop
-  /// requested before the call returns true at once.
+  /// Runs until position() >= `until` or a stop request; clears the stop request on return
+  /// and returns true if one was made (also when it came with the last round's events). A
+  /// stop requested before the call returns true at once.
   bool run(SimTime until);
   /// The end of the round in progress (interrupted by a stop), or kNever between rounds.
   SimTime round_end() const { return round_end_; }
@@ -51,6 +50,10 @@ class Scheduler {
   void restore_round(SimTime round_end) { round_end_ = round_end; }
   /// Global time: every component has reached at least this time.
   SimTime now() const { return events_.now(); }
+  /// How far the run has got in order: inside a round, the local time of the first
+  /// component that has not finished it; else now(). run(until) returns at once when
+  /// position() >= until.
+  SimTime position() const;
   SimTime quantum() const { return quantum_; }
 
  private:

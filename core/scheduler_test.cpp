@@ -102,7 +102,7 @@ Result simulate(SimTime until, bool interrupted, bool swap_scheduler = false) {
       for (MockCpu* cpu : {&cpu0, &cpu1, &cpu2}) s->add(cpu);
     }
   }
-  r.now = s->now();
+  r.now = s->position();
   r.log.push_back("end " + std::to_string(cpu0.local_time()) + " " +
                   std::to_string(cpu1.local_time()) + " " + std::to_string(cpu2.local_time()));
   return r;
@@ -113,7 +113,7 @@ TEST(Scheduler, StoppedRunsContinueExactlyAsUninterrupted) {
   Result stopped = simulate(200'000, true);
   EXPECT_EQ(plain.stops, 0);
   EXPECT_GT(stopped.stops, 10);
-  EXPECT_EQ(plain.now, 200'000u);
+  EXPECT_GE(plain.now, 200'000u);
   EXPECT_EQ(stopped.now, plain.now);
   ASSERT_GT(plain.log.size(), 5000u);
   EXPECT_EQ(stopped.log, plain.log);
@@ -145,7 +145,7 @@ class Recorder : public Clocked {
   SimTime t_ = 0;
 };
 
-TEST(Scheduler, RoundEndsAtQuantumEventOrUntil) {
+TEST(Scheduler, RoundEndsAtQuantumOrEventAndUntilPausesInside) {
   EventQueue q;
   Scheduler s(q, 1000);
   Recorder rec;
@@ -154,12 +154,39 @@ TEST(Scheduler, RoundEndsAtQuantumEventOrUntil) {
   q.schedule(
       2500, [&] { fired_at.push_back(q.now()); }, "e");
   EXPECT_FALSE(s.run(4200));
+  // Rounds end at the quantum or the event, never at `until`: the run pauses inside the
+  // round [3500, 4500] at 4200 and the round stays in progress.
   EXPECT_EQ(rec.limits, (std::vector<SimTime>{1000, 2000, 2500, 3500, 4200}));
   EXPECT_EQ(fired_at, (std::vector<SimTime>{2500}));
-  EXPECT_EQ(s.now(), 4200u);
-  EXPECT_EQ(s.round_end(), kNever);
+  EXPECT_EQ(s.now(), 3500u);
+  EXPECT_EQ(s.position(), 4200u);
+  EXPECT_EQ(s.round_end(), 4500u);
   EXPECT_FALSE(s.run(4200));  // already there
   EXPECT_EQ(rec.limits.size(), 5u);
+  EXPECT_FALSE(s.run(5000));  // the round goes on to 4500, the next pauses at 5000
+  EXPECT_EQ(rec.limits, (std::vector<SimTime>{1000, 2000, 2500, 3500, 4200, 4500, 5000}));
+  EXPECT_EQ(s.position(), 5000u);
+}
+
+TEST(Scheduler, RunsCutAtAnyTimeInterleaveAsOneRun) {
+  // Where runs are cut (run(until) many times) must not change the interleaving.
+  Result whole = simulate(100'000, false);
+  for (SimTime step : {SimTime{1}, SimTime{333}, SimTime{1000}, SimTime{4567}}) {
+    Result r{};
+    EventQueue q;
+    auto sched = std::make_unique<Scheduler>(q, 1000);
+    Scheduler* s = sched.get();
+    MockCpu cpu0(q, s, r.log, "cpu0", 1, {}), cpu1(q, s, r.log, "cpu1", 2, {}),
+        cpu2(q, s, r.log, "cpu2", 3, {});
+    cpu0.peer_ = &cpu2;
+    cpu1.peer_ = &cpu0;
+    for (MockCpu* cpu : {&cpu0, &cpu1, &cpu2}) s->add(cpu);
+    for (SimTime t = step; t < 100'000; t += step) EXPECT_FALSE(s->run(t));
+    EXPECT_FALSE(s->run(100'000));
+    r.log.push_back("end " + std::to_string(cpu0.local_time()) + " " +
+                    std::to_string(cpu1.local_time()) + " " + std::to_string(cpu2.local_time()));
+    EXPECT_EQ(r.log, whole.log) << "runs cut every " << step << " ps";
+  }
 }
 
 TEST(Scheduler, NoComponentsJumpsToEventsAndUntil) {
@@ -186,7 +213,7 @@ TEST(Scheduler, StopFromAnEventEndsTheRunAfterItsRound) {
   EXPECT_FALSE(s.stop_requested());
   EXPECT_EQ(s.now(), 1500u);
   EXPECT_FALSE(s.run(10'000));
-  EXPECT_EQ(s.now(), 10'000u);
+  EXPECT_EQ(s.position(), 10'000u);
 }
 
 TEST(Scheduler, StopBeforeRunReturnsAtOnce) {
@@ -202,7 +229,7 @@ TEST(Scheduler, StopBeforeRunReturnsAtOnce) {
   EXPECT_EQ(s.now(), 0u);
 }
 
-TEST(Scheduler, InterruptedRoundIsFinishedEvenPastUntil) {
+TEST(Scheduler, InterruptedRoundGoesOnFromWhereItStopped) {
   EventQueue q;
   Scheduler* sp = nullptr;
   std::vector<std::string> log;
@@ -210,9 +237,13 @@ TEST(Scheduler, InterruptedRoundIsFinishedEvenPastUntil) {
   Scheduler s(q, 1000);
   sp = &s;
   s.add(&cpu);
-  EXPECT_TRUE(s.run(1000));
+  EXPECT_TRUE(s.run(1000));  // stopped after the third instruction
   EXPECT_EQ(s.round_end(), 1000u);
-  EXPECT_FALSE(s.run(10));  // finishes the round to 1000
+  SimTime stopped_at = cpu.local_time();
+  EXPECT_LT(stopped_at, 1000u);
+  EXPECT_FALSE(s.run(10));  // behind the position already: nothing runs
+  EXPECT_EQ(cpu.local_time(), stopped_at);
+  EXPECT_FALSE(s.run(1000));  // the round goes on to its end
   EXPECT_EQ(s.now(), 1000u);
   EXPECT_GE(cpu.local_time(), 1000u);
 }

@@ -421,7 +421,7 @@ StopReason Machine::run(uint64_t max_instructions, SimTime until) {
     return std::nullopt;
   };
   SimTime next_progress =
-      progress_every_ ? (scheduler_.now() / progress_every_ + 1) * progress_every_ : kNever;
+      progress_every_ ? (scheduler_.position() / progress_every_ + 1) * progress_every_ : kNever;
 
   auto partition_stop = [&]() -> std::optional<StopReason> {
     const hv::Partition* p = hv_ ? hv_->crashed_partition() : nullptr;
@@ -439,10 +439,11 @@ StopReason Machine::run(uint64_t max_instructions, SimTime until) {
     if (auto r = partition_stop()) return *r;
     if (insn_budget_end_ != kNoLimit && instructions() >= insn_budget_end_)
       return StopReason{StopReason::Kind::kInstructionLimit, 0, 0, 0, {}};
-    if (scheduler_.now() >= until) return StopReason{StopReason::Kind::kTimeLimit, 0, 0, 0, {}};
+    if (scheduler_.position() >= until)
+      return StopReason{StopReason::Kind::kTimeLimit, 0, 0, 0, {}};
     if (auto r = check_idle()) return *r;
 
-    SimTime chunk_end = (scheduler_.now() / kChunk + 1) * kChunk;
+    SimTime chunk_end = (scheduler_.position() / kChunk + 1) * kChunk;
     chunk_end = std::min({chunk_end, until, next_progress});
     scheduler_.run(chunk_end);
 
@@ -454,9 +455,9 @@ StopReason Machine::run(uint64_t max_instructions, SimTime until) {
       return r;
     }
     if (poll_ && poll_()) return StopReason{StopReason::Kind::kInterrupted, 0, 0, 0, {}};
-    if (progress_ && scheduler_.now() >= next_progress) {
+    if (progress_ && scheduler_.position() >= next_progress) {
       progress_();
-      next_progress = (scheduler_.now() / progress_every_ + 1) * progress_every_;
+      next_progress = (scheduler_.position() / progress_every_ + 1) * progress_every_;
     }
   }
 }

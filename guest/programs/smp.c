@@ -44,8 +44,14 @@ static uint64_t patch_offset(void* sym) {
   return (uint64_t)((char*)sym - smp_trampoline_start);
 }
 
+/* Under a Hyper-V hypervisor: each processor's TIME_REF_COUNT when it took the ping
+ * (spec/hyperv-interfaces.md §5.1), for the cross-processor consistency check. */
+static volatile int hyperv;
+static volatile uint64_t ping_ref[MAX_CPUS];
+
 static void on_ping(struct frame* f) {
   uint32_t id = lapic_id();
+  if (hyperv) ping_ref[id] = rdmsr(0x40000020);
   pings[id]++;
   lapic_send_ipi(0, ICR_FIXED | VEC_PONG);  // reply to the BSP (APIC id 0)
   lapic_eoi();
@@ -174,13 +180,23 @@ int kmain(uint32_t magic, uint32_t mbi) {
         ncpus - 1);
   sti();
 
-  // Fixed IPI to each AP; each replies with a fixed IPI to the BSP.
+  // Fixed IPI to each AP; each replies with a fixed IPI to the BSP. In a Hyper-V partition
+  // every processor reads the reference counter on the way: an IPI's sending comes before
+  // its taking, so the readings must grow along the exchange, each processor's own clock
+  // notwithstanding.
+  hyperv = (r[2] >> 31) & 1;
+  bool ordered = true;
   for (uint32_t id = 1; id < ncpus; id++) {
     uint32_t want = pongs + 1;
+    uint64_t before = hyperv ? rdmsr(0x40000020) : 0;
     lapic_send_ipi(id, ICR_FIXED | VEC_PING);
     wait_count(&pongs, want, timeout);
+    uint64_t after = hyperv ? rdmsr(0x40000020) : 0;
+    ordered = ordered && before <= ping_ref[id] && ping_ref[id] <= after;
     check(pings[id] == 1 && pongs == want, "fixed IPI to AP %u and its reply", id);
   }
+  if (hyperv)
+    check(ordered, "reference time grows along IPIs between the VPs (TIME_REF_COUNT)");
   // Broadcast to all but self. (Counted where received: replies to one vector would merge
   // in the BSP's IRR, as on real hardware.)
   lapic_send_ipi(0, ICR_ALL_EXCL | VEC_COUNT);
