@@ -153,6 +153,10 @@ void Hypervisor::save(StateWriter& w) const {
     for (const auto& [gpa, l] : p.lent) lent.insert(lent.end(), {gpa, l.parent_gpa, l.spa});
     w.bytes("lent", lent.data(), lent.size() * 8);
     w.bytes("cpuid_intercepts", p.cpuid_intercepts.data(), p.cpuid_intercepts.size() * 4);
+    std::vector<uint8_t> io;
+    for (const auto& [port, access] : p.io_intercepts)
+      io.insert(io.end(), {static_cast<uint8_t>(port), static_cast<uint8_t>(port >> 8), access});
+    w.bytes("io_intercepts", io.data(), io.size());
     w.end_section();
     p.gpa->save(w, ps + ".gpa");
 
@@ -323,6 +327,12 @@ void Hypervisor::restore(StateReader& r) {
     p->cpuid_intercepts.resize(intercepts.size() / 4);
     if (!intercepts.empty())
       std::memcpy(p->cpuid_intercepts.data(), intercepts.data(), intercepts.size());
+    std::vector<uint8_t> io = r.bytes("io_intercepts");
+    if (io.size() % 3) bad(ps, "bad io_intercepts");
+    for (size_t i = 0; i < io.size(); i += 3) {
+      if (!io[i + 2] || (io[i + 2] & ~3)) bad(ps, "bad I/O intercept access");
+      p->io_intercepts[static_cast<uint16_t>(io[i] | io[i + 1] << 8)] = io[i + 2];
+    }
     r.end_section();
     if (p->id == 0 || p->id >= next_id || p->id >= kHypervisorOwned) bad(ps, "bad partition id");
     for (const auto& q : partitions_)

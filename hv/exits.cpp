@@ -152,6 +152,7 @@ bool Hypervisor::handle_exit(Pcpu& pc, Partition& p, VirtualProcessor& vp,
     }
     case ExitReason::IO_INSTRUCTION:
       if (!handle_io(pc, p, e)) return emulate(pc, p, vp, e, true);
+      if (!p.io_intercepts.empty()) io_intercepted(pc, p, vp, e);
       skip_instruction(pc, e);
       return true;
     case ExitReason::RDMSR:

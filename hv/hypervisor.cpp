@@ -441,6 +441,7 @@ void Hypervisor::hash_into(Hasher& h) const {
     h.u64(p->initialized);
     for (const auto& [gpa, l] : p->lent) h.u64(gpa ^ (l.parent_gpa << 1) ^ l.spa);
     for (uint32_t leaf : p->cpuid_intercepts) h.u64(leaf);
+    for (const auto& [port, access] : p->io_intercepts) h.u64(uint64_t{port} << 8 | access);
     for (const VirtualProcessor& vp : p->vps) {
       h.u64(vp.launched);
       h.u64(vp.halted);

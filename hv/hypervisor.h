@@ -141,6 +141,10 @@ struct Partition {
   /// CPUID leaves (EAX) the parent intercepts (HvCallInstallIntercept): each such CPUID
   /// also posts an HvMessageTypeX64CpuidIntercept message to the parent's VP 0 SINT0.
   std::vector<uint32_t> cpuid_intercepts;
+  /// I/O ports the parent intercepts (HvCallInstallIntercept type 0): port -> access mask
+  /// (1 read, 2 write); each such access also posts an HvMessageTypeX64IoPortIntercept
+  /// message to the parent's VP 0 SINT0 after the access is done.
+  std::map<uint16_t, uint8_t> io_intercepts;
 };
 
 /// The port of the Hyper-V test device (hv/test_device.cpp; QEMU's hyperv-testdev).
@@ -409,6 +413,10 @@ class Hypervisor {
   bool add_vp(Partition& p);
   /// After a CPUID the parent intercepts (exits.cpp): the intercept message to the parent,
   /// with the input registers `in` (RAX, RCX, RDX, RBX) and the results now in the VP.
+  /// A port access of `p` the parent intercepts (hv/root_hypercalls.cpp): the notification
+  /// message, with RAX after the access (what an IN read).
+  void io_intercepted(Pcpu& pc, Partition& p, const VirtualProcessor& vp,
+                      const cpu::vmx::ExitInfo& e);
   void cpuid_intercepted(Pcpu& pc, Partition& p, const VirtualProcessor& vp,
                          const cpu::vmx::ExitInfo& e, const uint64_t in[4]);
   /// INVEPT single-context of `eptp` on every physical CPU.

@@ -10,7 +10,8 @@
 // partitions; unmap or the child's deletion gives it back at the GPA it came from.
 // HvCallCreatePort / HvCallConnectPort (Linux hvhdk.h hv_input_create_port,
 // hv_input_connect_port) go to the PortTable of hv/ports.h for the caller or a child.
-// HvCallInstallIntercept takes CPUID intercepts (type 2): a notification, the child's CPUID
+// HvCallInstallIntercept takes I/O port (type 0) and CPUID intercepts (type 2): a
+// notification after the access (port I/O by IN/OUT), the child's CPUID
 // is answered as usual and the parent's VP 0 gets an HvMessageTypeX64CpuidIntercept message
 // at SINT0 (TLFS HV_X64_CPUID_INTERCEPT_MESSAGE). Other intercept types: INVALID_PARAMETER.
 // Not implemented here (answer HV_STATUS_INVALID_HYPERCALL_CODE): HvCallFinalizePartition
@@ -400,8 +401,17 @@ bool Hypervisor::root_hypercall(Pcpu&, Partition& p, const HypercallInput& in,
       return done(st);
     }
     case C::HvCallInstallIntercept: {
-      // 8 AccessType mask, 12 InterceptType (2: CPUID), 16 parameter (the CPUID leaf).
-      constexpr uint32_t kInterceptTypeCpuid = 2, kAccessExecute = 4;
+      // 8 AccessType mask, 12 InterceptType (0: I/O port, 2: CPUID), 16 parameter (the
+      // port, or the CPUID leaf).
+      constexpr uint32_t kInterceptTypeIoPort = 0, kInterceptTypeCpuid = 2;
+      constexpr uint32_t kAccessRead = 1, kAccessWrite = 2, kAccessExecute = 4;
+      if (u32(12) == kInterceptTypeIoPort) {
+        uint32_t access = u32(8);
+        if (!access || (access & ~(kAccessRead | kAccessWrite)) || (u64(16) >> 16))
+          return done(HvStatus::HV_STATUS_INVALID_PARAMETER);
+        child->io_intercepts[static_cast<uint16_t>(u64(16))] |= static_cast<uint8_t>(access);
+        return done(HvStatus::HV_STATUS_SUCCESS);
+      }
       if (u32(12) != kInterceptTypeCpuid || (u32(8) & ~kAccessExecute) || (u64(16) >> 32))
         return done(HvStatus::HV_STATUS_INVALID_PARAMETER);
       auto leaf = static_cast<uint32_t>(u64(16));
@@ -425,6 +435,41 @@ bool Hypervisor::root_hypercall(Pcpu&, Partition& p, const HypercallInput& in,
     }
     default: return done(HvStatus::HV_STATUS_INVALID_HYPERCALL_CODE);
   }
+}
+
+void Hypervisor::io_intercepted(Pcpu& pc, Partition& p, const VirtualProcessor& vp,
+                                const cpu::vmx::ExitInfo& e) {
+  // Port I/O exit qualification (SDM Table 28-5): size - 1 in 2:0, IN in 3, string 4, REP
+  // 5, port 31:16. INS/OUTS are emulated elsewhere and are not reported here.
+  uint64_t q = e.qualification;
+  auto port = static_cast<uint16_t>(q >> 16);
+  bool in = q & 8;
+  auto it = p.io_intercepts.find(port);
+  if (it == p.io_intercepts.end() || !(it->second & (in ? 1 : 2))) return;
+  Partition* parent = partition_by_id(p.parent);
+  if (!parent || parent->vps.empty()) return;
+  // HV_X64_IO_PORT_INTERCEPT_MESSAGE: the intercept header (as for CPUID), the port, the
+  // access (size, string, REP), the instruction length, RAX after the access; then the
+  // instruction bytes, DS and ES, RCX, RSI, RDI, which a port access by IN/OUT leaves 0.
+  cpu::vmx::VmxApi& api = *pc.api;
+  uint8_t m[128] = {};
+  auto put = [&](unsigned off, uint64_t v, unsigned n) { std::memcpy(m + off, &v, n); };
+  put(0, vp.index, 4);
+  put(4, e.instruction_length, 1);
+  put(5, in ? 0 : 1, 1);  // HV_INTERCEPT_ACCESS_READ / WRITE
+  put(8, api.read(cpu::vmx::VmcsField::GUEST_CS_BASE), 8);
+  put(16, api.read(cpu::vmx::VmcsField::GUEST_CS_LIMIT), 4);
+  put(20, api.read(cpu::vmx::VmcsField::GUEST_CS_SELECTOR), 2);
+  put(22, api.read(cpu::vmx::VmcsField::GUEST_CS_ACCESS_RIGHTS), 2);
+  put(24, api.read(cpu::vmx::VmcsField::GUEST_RIP), 8);
+  put(32, api.read(cpu::vmx::VmcsField::GUEST_RFLAGS), 8);
+  put(40, port, 2);
+  put(42, (q & 7) + 1, 1);  // access size; string and REP bits stay 0
+  put(43, e.instruction_length, 1);
+  put(48, pc.cpu->state().gpr[cpu::kRax], 8);
+  post_message(*parent, 0, spec::sint::kInterceptSint,
+               static_cast<uint32_t>(spec::HvMessageType::HvMessageTypeX64IoPortIntercept), m,
+               sizeof m);
 }
 
 void Hypervisor::cpuid_intercepted(Pcpu& pc, Partition& p, const VirtualProcessor& vp,

@@ -290,6 +290,47 @@ TEST_F(RootTest, CpuidInterceptReachesTheParentsSint0) {
   EXPECT_EQ((m.payload[0] >> 32) & 0xFF, 2u) << "CPUID is 2 bytes";
 }
 
+TEST_F(RootTest, IoPortInterceptReachesTheParentsSint0) {
+  make();
+  Partition& root = caller("root", true);
+  Synic& synic = *root.vps[0].synic;
+  ASSERT_TRUE(synic.write_msr(0x40000083, 0x10000 | 1));     // SIMP
+  ASSERT_TRUE(synic.write_msr(0x40000080, 1));               // SCONTROL
+  ASSERT_TRUE(synic.write_msr(spec::sint_msr(0), 0x10040));  // SINT0, masked: the slot only
+  // The child: mov al, 'X'; out 0xE9, al; in al, 0xE9; out 0x80, al; hlt.
+  const uint8_t prog[] = {0xB0, 'X', 0xE6, 0xE9, 0xE4, 0xE9, 0xE6, 0x80, 0xF4};
+  ASSERT_TRUE(hv_->write_guest(root, 0x60000, prog, sizeof prog));
+  uint64_t id = child(root);
+  ASSERT_EQ(status(call(root, kCreateVp, {id, 0, 0, 0, 0})), HvStatus::HV_STATUS_SUCCESS);
+  ASSERT_EQ(status(call(root, rep(kMap, 1), {id, 1, 7, 0x60})), HvStatus::HV_STATUS_SUCCESS);
+  // Type 0 (I/O port): read and/or write access only, a 16-bit port.
+  EXPECT_EQ(status(call(root, kIntercept, {id, 4 | (0ull << 32), 0xE9})),
+            HvStatus::HV_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(status(call(root, kIntercept, {id, 3 | (0ull << 32), 0x10000})),
+            HvStatus::HV_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(status(call(root, kIntercept, {id, 3 | (0ull << 32), 0xE9})),
+            HvStatus::HV_STATUS_SUCCESS);
+  ASSERT_EQ(
+      status(call(root, rep(kSetRegs, 2),
+                  {id, 0, 0x00060001, 0, 0, 0xFFFF | (0x9Bull << 48), 0x00020010, 0, 0x1000, 0})),
+      HvStatus::HV_STATUS_SUCCESS);
+  hv_->advance(0, cpu_->local_time() + kPicosPerMilli);
+  EXPECT_EQ(log_.out, "X") << "the access itself is done as usual";
+  // The OUT's message in the slot, the IN's waiting (MessagePending); port 0x80 is not
+  // intercepted.
+  spec::HvMessage m;
+  mem_.read(synic.message_page(), &m, sizeof m);
+  EXPECT_EQ(m.header.message_type,
+            static_cast<uint32_t>(spec::HvMessageType::HvMessageTypeX64IoPortIntercept));
+  EXPECT_EQ(m.header.message_flags & 1, 1) << "the IN's message waits";
+  EXPECT_EQ((m.payload[0] >> 40) & 0xFF, 1u) << "write access";
+  EXPECT_EQ(m.payload[3], 0x1002u) << "RIP of the OUT";
+  EXPECT_EQ(m.payload[5] & 0xFFFF, 0xE9u) << "port";
+  EXPECT_EQ((m.payload[5] >> 16) & 0xFF, 1u) << "one byte";
+  EXPECT_EQ(m.payload[6] & 0xFF, static_cast<uint64_t>('X')) << "RAX";
+  EXPECT_EQ(synic.pending(0), 1u);
+}
+
 TEST_F(RootTest, PortsForItselfAndItsChildren) {
   make();
   Partition& plain = caller("plain", false);
