@@ -77,6 +77,7 @@ class RootTest : public HypervisorTest {
     EXPECT_EQ(status(call(root, kInit, {id})), HvStatus::HV_STATUS_SUCCESS);
     return id;
   }
+  uint64_t intercept_child(Partition& root, const std::vector<uint8_t>& prog);
 };
 
 TEST_F(RootTest, CreateMapDeleteReturnsEveryPage) {
@@ -255,19 +256,26 @@ TEST_F(RootTest, DeleteIsRefusedWhileTheVpIsInTheGuest) {
   EXPECT_THROW(hv_->delete_partition(spin.id), InputError);
 }
 
+/// The root's SynIC on with SINT0 masked (its slot only), and a child of the root with a VP
+/// and the root's page 0x60 lent at its GPA 0x1000 holding `prog` (real mode); its id.
+uint64_t RootTest::intercept_child(Partition& root, const std::vector<uint8_t>& prog) {
+  Synic& synic = *root.vps[0].synic;
+  EXPECT_TRUE(synic.write_msr(0x40000083, 0x10000 | 1));     // SIMP
+  EXPECT_TRUE(synic.write_msr(0x40000080, 1));               // SCONTROL
+  EXPECT_TRUE(synic.write_msr(spec::sint_msr(0), 0x10040));  // SINT0, masked: the slot only
+  EXPECT_TRUE(hv_->write_guest(root, 0x60000, prog.data(), prog.size()));
+  uint64_t id = child(root);
+  EXPECT_EQ(status(call(root, kCreateVp, {id, 0, 0, 0, 0})), HvStatus::HV_STATUS_SUCCESS);
+  EXPECT_EQ(status(call(root, rep(kMap, 1), {id, 1, 7, 0x60})), HvStatus::HV_STATUS_SUCCESS);
+  return id;
+}
+
 TEST_F(RootTest, CpuidInterceptReachesTheParentsSint0) {
   make();
   Partition& root = caller("root", true);
   Synic& synic = *root.vps[0].synic;
-  ASSERT_TRUE(synic.write_msr(0x40000083, 0x10000 | 1));     // SIMP
-  ASSERT_TRUE(synic.write_msr(0x40000080, 1));               // SCONTROL
-  ASSERT_TRUE(synic.write_msr(spec::sint_msr(0), 0x10040));  // SINT0, masked: the slot only
-  // The child: mov eax, 0x1234; cpuid; hlt (real mode, lent at its GPA 0x1000).
-  const uint8_t prog[] = {0x66, 0xB8, 0x34, 0x12, 0x00, 0x00, 0x0F, 0xA2, 0xF4};
-  ASSERT_TRUE(hv_->write_guest(root, 0x60000, prog, sizeof prog));
-  uint64_t id = child(root);
-  ASSERT_EQ(status(call(root, kCreateVp, {id, 0, 0, 0, 0})), HvStatus::HV_STATUS_SUCCESS);
-  ASSERT_EQ(status(call(root, rep(kMap, 1), {id, 1, 7, 0x60})), HvStatus::HV_STATUS_SUCCESS);
+  // The child: mov eax, 0x1234; cpuid; hlt.
+  uint64_t id = intercept_child(root, {0x66, 0xB8, 0x34, 0x12, 0x00, 0x00, 0x0F, 0xA2, 0xF4});
   // Only CPUID (type 2) with execute access; the leaf as the parameter.
   EXPECT_EQ(status(call(root, kIntercept, {id, 4 | (0ull << 32), 0x1234})),
             HvStatus::HV_STATUS_INVALID_PARAMETER);
@@ -294,15 +302,8 @@ TEST_F(RootTest, IoPortInterceptReachesTheParentsSint0) {
   make();
   Partition& root = caller("root", true);
   Synic& synic = *root.vps[0].synic;
-  ASSERT_TRUE(synic.write_msr(0x40000083, 0x10000 | 1));     // SIMP
-  ASSERT_TRUE(synic.write_msr(0x40000080, 1));               // SCONTROL
-  ASSERT_TRUE(synic.write_msr(spec::sint_msr(0), 0x10040));  // SINT0, masked: the slot only
   // The child: mov al, 'X'; out 0xE9, al; in al, 0xE9; out 0x80, al; hlt.
-  const uint8_t prog[] = {0xB0, 'X', 0xE6, 0xE9, 0xE4, 0xE9, 0xE6, 0x80, 0xF4};
-  ASSERT_TRUE(hv_->write_guest(root, 0x60000, prog, sizeof prog));
-  uint64_t id = child(root);
-  ASSERT_EQ(status(call(root, kCreateVp, {id, 0, 0, 0, 0})), HvStatus::HV_STATUS_SUCCESS);
-  ASSERT_EQ(status(call(root, rep(kMap, 1), {id, 1, 7, 0x60})), HvStatus::HV_STATUS_SUCCESS);
+  uint64_t id = intercept_child(root, {0xB0, 'X', 0xE6, 0xE9, 0xE4, 0xE9, 0xE6, 0x80, 0xF4});
   // Type 0 (I/O port): read and/or write access only, a 16-bit port.
   EXPECT_EQ(status(call(root, kIntercept, {id, 4 | (0ull << 32), 0xE9})),
             HvStatus::HV_STATUS_INVALID_PARAMETER);
