@@ -69,6 +69,7 @@ struct GpaRange {
 };
 
 /// A packet read from a ring. Reuse one object across reads: its vectors keep their capacity.
+/// Its contents are meaningful only after a read() that returned kOk.
 struct Packet {
   spec::PacketType type = spec::PacketType::kInvalid;
   uint16_t flags = 0;
@@ -89,6 +90,8 @@ struct Packet {
   /// The payload: bytes from offset8 * 8 to the end of the packet (padding included, as the
   /// wire does not say how much of the last 8 bytes is padding).
   std::span<const uint8_t> payload() const {
+    // Why the clamp: after a failed read the fields are not a consistent packet.
+    if (payload_offset > bytes.size()) return {};
     return std::span<const uint8_t>(bytes).subspan(payload_offset);
   }
 };

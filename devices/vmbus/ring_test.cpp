@@ -301,8 +301,8 @@ TEST(VmbusRing, ReadsEachGuestIndexOncePerOperation) {
 
 // --- malformed rings written by a hostile guest --------------------------------------------
 
-struct Malformed : ::testing::Test {
-  Malformed() : mem(kRing), reader(mem) {}
+struct VmbusRingMalformed : ::testing::Test {
+  VmbusRingMalformed() : mem(kRing), reader(mem) {}
   RingError read_at(uint32_t at) {
     mem.set_u32(kReadIndexOffset, at);
     EXPECT_EQ(reader.attach(), RingError::kOk);
@@ -318,7 +318,7 @@ struct Malformed : ::testing::Test {
   Packet pkt;
 };
 
-TEST_F(Malformed, WriteIndexOutOfRangeOrUnaligned) {
+TEST_F(VmbusRingMalformed, WriteIndexOutOfRangeOrUnaligned) {
   for (uint32_t w : {kData, kData + 8, 0xFFFFFFF8u}) {
     mem.set_u32(kWriteIndexOffset, w);
     EXPECT_EQ(read_at(0), RingError::kWriteIndexOutOfRange) << w;
@@ -332,7 +332,7 @@ TEST_F(Malformed, WriteIndexOutOfRangeOrUnaligned) {
   EXPECT_EQ(e, RingError::kWriteIndexUnaligned);
 }
 
-TEST_F(Malformed, ReadIndexBadForTheWriter) {
+TEST_F(VmbusRingMalformed, ReadIndexBadForTheWriter) {
   RingWriter w(mem);
   ASSERT_EQ(w.attach(), RingError::kOk);
   mem.set_u32(kReadIndexOffset, kData);
@@ -347,12 +347,12 @@ TEST_F(Malformed, ReadIndexBadForTheWriter) {
   EXPECT_EQ(w.write_index(), 24u);
 }
 
-TEST_F(Malformed, TruncatedPacket) {
+TEST_F(VmbusRingMalformed, TruncatedPacket) {
   mem.set_u32(kWriteIndexOffset, 16);  // a descriptor without its trailer
   EXPECT_EQ(read_at(0), RingError::kTruncatedPacket);
 }
 
-TEST_F(Malformed, DescriptorFields) {
+TEST_F(VmbusRingMalformed, DescriptorFields) {
   raw_packet(mem, 0, 6, 2, 1, 0);
   EXPECT_EQ(read_at(0), RingError::kPacketLengthTooSmall);
   raw_packet(mem, 0, 6, 2, 0, 0);
@@ -373,7 +373,7 @@ TEST_F(Malformed, DescriptorFields) {
   EXPECT_EQ(read_at(0), RingError::kOk);
 }
 
-TEST_F(Malformed, LengthBeyondAvailableOrRing) {
+TEST_F(VmbusRingMalformed, LengthBeyondAvailableOrRing) {
   // len8 says 64 bytes, but write_index says only 32 + 8 were written.
   raw_packet(mem, 0, 6, 2, 4, 0);
   mem.set_u32(kRingControlSize + 4, 8);  // len8 = 8
@@ -389,7 +389,7 @@ TEST_F(Malformed, LengthBeyondAvailableOrRing) {
   EXPECT_EQ(reader.read_index(), 24u);
 }
 
-TEST_F(Malformed, TransferPageRanges) {
+TEST_F(VmbusRingMalformed, TransferPageRanges) {
   // Header does not fit before offset8: offset8 = 2 (no room for the 8-byte header).
   raw_packet(mem, 0, 7, 2, 4, 0);
   EXPECT_EQ(read_at(0), RingError::kRangesBeyondDataOffset);
@@ -407,7 +407,7 @@ TEST_F(Malformed, TransferPageRanges) {
   EXPECT_EQ(pkt.transfer_ranges.size(), 1u);
 }
 
-TEST_F(Malformed, GpaDirectRanges) {
+TEST_F(VmbusRingMalformed, GpaDirectRanges) {
   std::vector<uint8_t> body(48, 0);
   raw_packet(mem, 0, 9, 2, 8, 0, body);
   EXPECT_EQ(read_at(0), RingError::kRangesBeyondDataOffset);
@@ -438,7 +438,7 @@ TEST_F(Malformed, GpaDirectRanges) {
   EXPECT_EQ(read_at(0), RingError::kBadGpaRange);
 }
 
-TEST_F(Malformed, MemoryThatRefusesAccess) {
+TEST_F(VmbusRingMalformed, MemoryThatRefusesAccess) {
   // A RingMemory that fails (e.g. a GPADL page that went away) is an error, not a crash.
   struct Failing : TestRingMemory {
     using TestRingMemory::TestRingMemory;
