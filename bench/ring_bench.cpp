@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   if (json) std::printf("[");
   bool first = true;
   for (size_t payload_size : {32u, 256u, 1024u, 4000u}) {
-    const uint64_t target = (quick ? 200000ull : 3000000ull) * 256 / (payload_size + 224);
+    const uint64_t target = quick ? 200000 : 3000000;
     VectorMemory mem(kRingBytes);
     RingWriter writer(mem);
     RingReader reader(mem);
