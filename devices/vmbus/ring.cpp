@@ -150,6 +150,18 @@ uint32_t RingReader::available(RingError* err) {
 }
 
 RingError RingReader::read(Packet& out) {
+  const uint32_t before = read_;
+  RingError e = read_one(out);
+  if (e == RingError::kOk) {
+    ++stats_.packets;
+    stats_.bytes += distance(before, read_, data_size_);
+  } else if (e != RingError::kEmpty) {
+    ++stats_.errors;
+  }
+  return e;
+}
+
+RingError RingReader::read_one(Packet& out) {
   RingError e;
   uint32_t avail = available(&e);
   if (e != RingError::kOk) return e;
@@ -254,6 +266,7 @@ RingReader::Commit RingReader::commit_read() {
   // A guest that moved write_index backwards can make this look negative: no signal then.
   if (bytes_read > free_now) return c;
   c.signal = free_now - bytes_read <= pending;
+  stats_.signals += c.signal;
   return c;
 }
 
@@ -293,6 +306,20 @@ RingError RingWriter::copy_in(uint32_t pos, const void* in, uint32_t n) {
 }
 
 RingError RingWriter::write(const OutgoingPacket& p) {
+  const uint32_t before = write_;
+  RingError e = write_one(p);
+  if (e == RingError::kOk) {
+    ++stats_.packets;
+    stats_.bytes += distance(before, write_, data_size_);
+  } else if (e == RingError::kFull) {
+    ++stats_.full;
+  } else {
+    ++stats_.errors;
+  }
+  return e;
+}
+
+RingError RingWriter::write_one(const OutgoingPacket& p) {
   if (!data_size_) return RingError::kBadRingSize;
   if (p.header.size() % kRingAlign) return RingError::kBadArgument;
   const uint64_t total = packet_size(p.header.size(), p.payload.size());
@@ -417,6 +444,7 @@ RingWriter::Commit RingWriter::commit_write() {
   if (read_u32(mem_, kInterruptMaskOffset, mask) != RingError::kOk || mask) return c;
   if (read_u32(mem_, kReadIndexOffset, r) != RingError::kOk) return c;
   c.signal = r == old_write;
+  stats_.signals += c.signal;
   return c;
 }
 

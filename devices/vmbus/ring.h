@@ -27,6 +27,28 @@ class RingMemory {
   virtual bool write(uint64_t off, const void* in, size_t n) = 0;
 };
 
+/// A part [offset, offset + size) of another RingMemory: one ring of the two in a channel's
+/// ring GPADL (the outbound ring at page 0, the inbound ring at OpenChannel's downstream page
+/// offset). If the part does not lie inside `whole`, size() is 0 (attach() then fails).
+class RingMemoryWindow : public RingMemory {
+ public:
+  RingMemoryWindow(RingMemory& whole, uint64_t offset, uint64_t size)
+      : whole_(whole),
+        offset_(offset),
+        size_(offset <= whole.size() && size <= whole.size() - offset ? size : 0) {}
+  uint64_t size() const override { return size_; }
+  bool read(uint64_t off, void* out, size_t n) override {
+    return off <= size_ && n <= size_ - off && whole_.read(offset_ + off, out, n);
+  }
+  bool write(uint64_t off, const void* in, size_t n) override {
+    return off <= size_ && n <= size_ - off && whole_.write(offset_ + off, in, n);
+  }
+
+ private:
+  RingMemory& whole_;
+  uint64_t offset_, size_;
+};
+
 /// What an operation found. The values are also those of the guest kit's vmbus_ring.c.
 enum class RingError : uint8_t {
   kOk = 0,
@@ -96,6 +118,15 @@ struct Packet {
   }
 };
 
+/// Counters of one ring end, for the inspect tree (packets and bytes include the trailer).
+struct RingStats {
+  uint64_t packets = 0;  ///< packets read (reader) or written (writer)
+  uint64_t bytes = 0;    ///< ring bytes they took, trailers included
+  uint64_t signals = 0;  ///< commits that asked for a signal to the peer
+  uint64_t full = 0;     ///< writer: writes refused with kFull
+  uint64_t errors = 0;   ///< operations that failed with anything but kEmpty/kFull
+};
+
 /// Data-area size of a ring of `ring_size` bytes, or 0 if that size is not a valid ring
 /// (page multiple, at least one data page, at most 2 GiB of data).
 uint32_t ring_data_size(uint64_t ring_size);
@@ -136,7 +167,10 @@ class RingReader {
   /// arrived while masked without a signal).
   RingError set_interrupt_mask(bool masked);
 
+  const RingStats& stats() const { return stats_; }
+
  private:
+  RingError read_one(Packet& out);
   RingError read_u32(uint64_t off, uint32_t& v);
   RingError copy_out(uint32_t pos, void* out, uint32_t n);
   RingError parse_type_header(Packet& out);
@@ -145,6 +179,7 @@ class RingReader {
   uint32_t data_size_ = 0;
   uint32_t read_ = 0;            // private read position
   uint32_t published_read_ = 0;  // last read_index written to the control page
+  RingStats stats_;
 };
 
 /// A packet to write. `header` is the type-specific part between the descriptor and the
@@ -199,7 +234,10 @@ class RingWriter {
   /// once each: signal if the consumer is not masked and had read everything before.
   Commit commit_write();
 
+  const RingStats& stats() const { return stats_; }
+
  private:
+  RingError write_one(const OutgoingPacket& p);
   RingError copy_in(uint32_t pos, const void* in, uint32_t n);
 
   RingMemory& mem_;
@@ -208,6 +246,7 @@ class RingWriter {
   uint32_t published_write_ = 0;
   bool pending_set_ = false;
   std::vector<uint8_t> scratch_;  // type headers built by the write_* helpers
+  RingStats stats_;
 };
 
 }  // namespace hvsim::vmbus

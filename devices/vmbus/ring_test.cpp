@@ -451,6 +451,61 @@ TEST_F(VmbusRingMalformed, MemoryThatRefusesAccess) {
   EXPECT_EQ(w.attach(), RingError::kMemoryFault);
 }
 
+TEST(VmbusRing, StatsCountPacketsBytesSignalsAndErrors) {
+  Pair p;
+  p.mem.set_u32(kFeatureBitsOffset, kFeatPendingSendSz);
+  p.attach();
+  auto payload = bytes_of(48, 1);  // 72 bytes per packet
+  while (p.writer.write_inband(payload, 0, false) == RingError::kOk) {
+  }
+  p.writer.commit_write();
+  EXPECT_EQ(p.writer.stats().packets, 56u);
+  EXPECT_EQ(p.writer.stats().bytes, 56u * 72);
+  EXPECT_EQ(p.writer.stats().full, 1u);
+  EXPECT_EQ(p.writer.stats().signals, 1u);
+  ASSERT_EQ(p.reader.read(p.pkt), RingError::kOk);
+  EXPECT_TRUE(p.reader.commit_read().signal);
+  EXPECT_EQ(p.reader.stats().packets, 1u);
+  EXPECT_EQ(p.reader.stats().bytes, 72u);
+  EXPECT_EQ(p.reader.stats().signals, 1u);
+  p.mem.set_u32(kWriteIndexOffset, 3);
+  EXPECT_EQ(p.reader.read(p.pkt), RingError::kWriteIndexUnaligned);
+  EXPECT_EQ(p.reader.stats().errors, 1u);
+  EXPECT_EQ(p.writer.write_inband(bytes_of(kData, 0), 0, false), RingError::kPacketLargerThanRing);
+  EXPECT_EQ(p.writer.stats().errors, 1u);
+}
+
+TEST(VmbusRing, WindowsSplitOneGpadlIntoTwoRings) {
+  // A ring GPADL of 2 + 3 pages: outbound ring at page 0, inbound at page 2.
+  TestRingMemory gpadl(5 * 4096);
+  RingMemoryWindow out(gpadl, 0, 2 * 4096), in(gpadl, 2 * 4096, 3 * 4096);
+  RingWriter w(in);
+  RingReader r(in);
+  ASSERT_EQ(w.attach(), RingError::kOk);
+  ASSERT_EQ(r.attach(), RingError::kOk);
+  EXPECT_EQ(w.data_size(), 2 * 4096u);
+  ASSERT_EQ(w.write_inband(bytes_of(5000, 0), 9, false), RingError::kOk);
+  w.commit_write();
+  EXPECT_EQ(gpadl.u32(2 * 4096 + kWriteIndexOffset), 5024u);  // in the second ring's page
+  EXPECT_EQ(gpadl.u32(kWriteIndexOffset), 0u);
+  Packet p;
+  ASSERT_EQ(r.read(p), RingError::kOk);
+  EXPECT_EQ(p.transaction_id, 9u);
+  RingReader o(out);
+  ASSERT_EQ(o.attach(), RingError::kOk);
+  EXPECT_EQ(o.read(p), RingError::kEmpty);
+  // A window that does not lie inside the GPADL is empty; nothing past the GPADL is reached.
+  RingMemoryWindow beyond(gpadl, 4 * 4096, 2 * 4096), wrapped(gpadl, ~0ull - 4095, 8192);
+  EXPECT_EQ(beyond.size(), 0u);
+  EXPECT_EQ(wrapped.size(), 0u);
+  RingReader b(beyond);
+  EXPECT_EQ(b.attach(), RingError::kBadRingSize);
+  uint8_t x;
+  EXPECT_FALSE(out.read(2 * 4096, &x, 1));
+  EXPECT_FALSE(out.read(~0ull, &x, 2));
+  EXPECT_EQ(gpadl.out_of_bounds, 0u);
+}
+
 TEST(VmbusRing, ErrorNames) {
   for (int k = 0; k <= static_cast<int>(RingError::kBadArgument); ++k)
     EXPECT_STRNE(to_string(static_cast<RingError>(k)), "?") << k;
