@@ -87,3 +87,13 @@ def test_fpu_sse_program_passes_and_is_deterministic(guest):
     assert a.state_hash() == b.state_hash()
     assert a.instructions == b.instructions
     assert a.cpu_state(0)["mxcsr"] == b.cpu_state(0)["mxcsr"]
+
+
+def test_vmbus_ring_kit_runs_in_the_guest(guest):
+    """The guest kit's VMBus ring (guest/kit/vmbus_ring.c) on the simulated processor: round
+    trips wrapping at every 8-byte position, full ring, signaling, malformed rings."""
+    m, stop = boot(guest("vmbus_ring"), "rounds=1500")
+    assert stop.kind == "debug_exit", (stop, m.serial_output)
+    assert stop.exit_value == 0, m.serial_output
+    assert "vmbus_ring: all 22 checks passed" in m.serial_output, m.serial_output
+    assert "1500 packet round trips" in m.serial_output

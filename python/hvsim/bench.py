@@ -3,7 +3,8 @@ ratios (never asserted): the integer mix, memory copies (REP MOVSB/MOVSQ and a p
 a page-walk-heavy workload, a SYSCALL round-trip loop, VM-exit round trips (a CPUID exit
 under the guest-kit mini hypervisor and through the C++ VMX API; an EPT-violation exit under
 the mini hypervisor; a fast hypercall to hvsim's hypervisor), the same flat code side by
-side with Unicorn 2.0.1, and the simulator's peak memory against the guest RAM it touched.
+side with Unicorn 2.0.1, packets per second through a VMBus ring (host side), and the
+simulator's peak memory against the guest RAM it touched.
 
 The simulated results (instructions, state hash) are printed too, so a reader can see the
 same work was done; the host figures (seconds, MIPS, GB/s) vary from machine to machine."""
@@ -171,6 +172,19 @@ def vmx_rows(quick):
     return rows
 
 
+def ring_rows(quick):
+    """Runs bench/ring_bench: packets per second through a VMBus ring, host writer -> host
+    reader in one process (devices/vmbus/ring.h), for a few payload sizes."""
+    tool = _tool("ring_bench")
+    if not tool:
+        return [{"workload": "vmbus-ring", "error": "build/bench/ring_bench not built"}]
+    out = subprocess.run([tool, "--json"] + (["--quick"] if quick else []), capture_output=True,
+                         text=True, timeout=600)
+    if out.returncode != 0:
+        return [{"workload": "vmbus-ring", "error": out.stderr.strip()}]
+    return json.loads(out.stdout)
+
+
 def memory_rows(quick):
     """Peak RSS of the simulator process (bench/guest_run, no Python around it) against the
     allowance 64 MiB + 1.05 x guest RAM touched."""
@@ -252,6 +266,16 @@ def main(args):
             print("    %-24s %8d round trips %8.1f ns each %7.1f cycles each"
                   % (v["workload"], v["round_trips"], v["ns_per_round_trip"],
                      v["cycles_per_round_trip"]))
+
+    print("  VMBus ring, host writer -> host reader (in-band packets, 64 KiB ring):")
+    for r in ring_rows(quick):
+        results.append(dict(r, kind="ring"))
+        if "error" in r:
+            print("    %-18s not measured: %s" % (r["workload"], r["error"]))
+        else:
+            print("    %-18s %9d packets %7.3f s %7.2f M packets/s %6.2f GB/s payload"
+                  % (r["workload"], r["packets"], r["host_seconds"], r["packets_per_s"] / 1e6,
+                     r["gb_per_s"]))
 
     print("  memory: peak RSS vs 64 MiB + 1.05 x guest RAM touched (ratio <= 1 meets it):")
     for r in memory_rows(quick):
