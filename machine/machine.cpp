@@ -203,8 +203,35 @@ vmbus::Server& Machine::enable_vmbus(const std::string& name, const vmbus::Serve
   auto v =
       std::make_unique<vmbus::PartitionVmbus>(*hv_, *p, params, &tracer_, [this] { return now(); });
   vmbus::Server& s = v->server();
-  vmbus_.emplace(p->id, std::move(v));
+  uint32_t id = p->id;
+  s.set_queued_hook([this, id] {
+    if (!vmbus_retrying_[id]) schedule_vmbus_retry(id, 1000);
+  });
+  vmbus_.emplace(id, std::move(v));
   return s;
+}
+
+void Machine::schedule_vmbus_retry(uint32_t id, unsigned tries) {
+  // Why a timed retry: the hypervisor takes 16 undelivered host messages per sender; a
+  // longer burst (many offers) waits until the guest frees its SINT2 slot, which the server
+  // cannot see. Simulated time keeps it deterministic; the bound keeps a guest that never
+  // reads its messages from keeping the machine busy for ever.
+  vmbus_retrying_[id] = true;
+  events_.schedule(
+      device_time() + 10 * kPicosPerMicro,
+      [this, id, tries] {
+        vmbus_retrying_[id] = false;
+        auto it = vmbus_.find(id);
+        if (it == vmbus_.end()) return;
+        vmbus::Server& s = it->second->server();
+        s.flush();
+        if (!s.queued()) return;
+        if (tries > 1)
+          schedule_vmbus_retry(id, tries - 1);
+        else
+          s.drop_queued();
+      },
+      "vmbus_retry");
 }
 
 vmbus::Server* Machine::vmbus(const std::string& name) {

@@ -161,6 +161,9 @@ class Machine {
                                             uint64_t memory, const KernelSpec* kernel,
                                             BootPlan* plan, uint32_t parent = 0, bool root = false);
   std::optional<StopReason> check_idle() const;
+  /// Retries the waiting replies of partition `id`'s VMBus server every 10 us of simulated
+  /// time (`tries` left) until they are out.
+  void schedule_vmbus_retry(uint32_t id, unsigned tries);
   void add_interrupt_devices();
   /// The time of a device access: the running processor's local time, else the event
   /// queue's time (inside an event callback).
@@ -186,6 +189,7 @@ class Machine {
   std::unique_ptr<hv::Hypervisor> hv_;  ///< hypervisor mode only
   /// VMBus servers by partition id (after hv_: they go first, removing their host ports).
   std::map<uint32_t, std::unique_ptr<vmbus::PartitionVmbus>> vmbus_;
+  std::map<uint32_t, bool> vmbus_retrying_;  ///< a retry event is pending (by partition id)
   std::optional<BootPlan> boot_;
 
   // Per-run stop bookkeeping.

@@ -173,3 +173,15 @@ def test_deterministic(guest, tmp_path):
         runs.append((stop, m.state_hash(), m.serial_output, m.vmbus(), m.instructions))
     assert runs[0] == runs[1]
     assert (tmp_path / "t0.jsonl").read_bytes() == (tmp_path / "t1.jsonl").read_bytes()
+
+
+def test_more_offers_than_message_buffers(guest):
+    # 24 offers + AllOffersDelivered: more than the 16 undelivered host messages the
+    # hypervisor takes per sender; the rest wait and go out as the guest frees its slot.
+    guids = [HEARTBEAT] + ["%08x-0000-0000-0000-000000000000" % (k + 1) for k in range(23)]
+    m = machine(guest, cmdline="offers=24", offers=guids)
+    run_ok(m)
+    v = m.vmbus()
+    assert v["dropped_replies"] == 0 and v["queued"] == 0
+    assert v["sent"] == 2 + 24 + 1 + 4 and len(v["channels"]) == 24
+

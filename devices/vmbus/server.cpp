@@ -118,6 +118,12 @@ void Server::send(const uint8_t* msg, uint32_t size) {
     return;
   }
   queue_.emplace_back(msg, msg + size);
+  if (queue_.size() == 1 && on_queued_) on_queued_();
+}
+
+void Server::drop_queued() {
+  dropped_replies_ += queue_.size();
+  queue_.clear();
 }
 
 void Server::flush() {

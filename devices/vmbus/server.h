@@ -86,6 +86,13 @@ class Server {
   void set_signal_handler(uint32_t relid, std::function<void()> fn);
   /// Sends replies that waited for a message buffer (also tried on every guest message).
   void flush();
+  /// Called when a reply starts waiting (the queue was empty): the owner schedules flush()
+  /// calls in simulated time until queued() is 0 (Machine: every 10 us, at most 1000 times,
+  /// then drop_queued()).
+  void set_queued_hook(std::function<void()> fn) { on_queued_ = std::move(fn); }
+  size_t queued() const { return queue_.size(); }
+  /// Gives up on the waiting replies (counted as dropped).
+  void drop_queued();
 
   bool connected() const { return version_ != 0; }
   uint32_t version() const { return version_; }
@@ -133,6 +140,7 @@ class Server {
   std::map<uint32_t, Gpadl> gpadls_;
   std::map<uint64_t, uint32_t> pfn_owner_;   ///< PFN -> GPADL handle (no page in two GPADLs)
   std::vector<std::vector<uint8_t>> queue_;  ///< replies waiting for a buffer, in order
+  std::function<void()> on_queued_;
   uint64_t received_ = 0, sent_ = 0, dropped_replies_ = 0, guest_events_ = 0;
   uint64_t unknown_events_ = 0, contacts_ = 0, unloads_ = 0;
   uint64_t received_by_type_[static_cast<unsigned>(spec::MessageType::kCount)] = {};

@@ -325,6 +325,28 @@ TEST_F(ServerTest, FloodsAreBounded) {
   EXPECT_NE(m.to_json().find("\"queued\": 0"), std::string::npos);
 }
 
+TEST_F(ServerTest, WaitingRepliesCallTheHookOnceAndCanBeDropped) {
+  int hooks = 0;
+  s->set_queued_hook([&] { ++hooks; });
+  t.accept_posts = false;
+  contact();
+  contact(spec::kVersionWin10V5_2);
+  EXPECT_EQ(hooks, 1);
+  EXPECT_EQ(s->queued(), 1u);  // the second contact is "already connected": no reply
+  send(Msg(MessageType::kRequestOffers, 8));
+  EXPECT_EQ(s->queued(), 2u);
+  EXPECT_EQ(hooks, 1);
+  s->drop_queued();
+  EXPECT_EQ(s->queued(), 0u);
+  InspectNode n;
+  s->inspect(n);
+  EXPECT_NE(n.to_json().find("\"dropped_replies\": 2"), std::string::npos) << n.to_json();
+  t.accept_posts = true;
+  send(Msg(MessageType::kUnload, 8));
+  EXPECT_EQ(t.posted.size(), 1u);  // UnloadResponse, straight out
+  EXPECT_EQ(hooks, 1);
+}
+
 TEST(Guid, ParseRejectsMalformed) {
   EXPECT_THROW(parse_guid("57164f39-9115-4e78-ab55-382f3bd5422"), std::exception);
   EXPECT_THROW(parse_guid("57164f39-9115-4e78-ab55-382f3bd5422g"), std::exception);

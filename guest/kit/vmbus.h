@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VMBUS_MAX_OFFERS 16
+#define VMBUS_MAX_OFFERS 32
 #define VMBUS_MSG_MAX 240
 
 /* Channel message types (§6.3). */
