@@ -185,3 +185,28 @@ def test_more_offers_than_message_buffers(guest):
     assert v["dropped_replies"] == 0 and v["queued"] == 0
     assert v["sent"] == 2 + 24 + 1 + 4 and len(v["channels"]) == 24
 
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_two_partitions_each_with_a_server_one_hostile(guest, cpus):
+    m = hvsim.Machine(cpus=cpus, memory="256M", mode="hyperv")
+    m.create_partition("bad", memory="16M", kernel=guest("vmbus_basic"),
+                       cmdline="offers=1 hostile=1 rounds=3")
+    m.create_partition("good", memory="16M", kernel=guest("vmbus_basic"),
+                       cmdline="offers=2 rounds=2")
+    for name, offers in (("bad", (HEARTBEAT,)), ("good", (HEARTBEAT, SHUTDOWN))):
+        m.enable_vmbus(name)
+        for k, guid in enumerate(offers):
+            m.add_vmbus_offer(guid, "00000000-0000-0000-0000-%012x" % (k + 1), partition=name)
+    # Each partition's guest ends with a debug exit; the machine stops at the first, and the
+    # next run goes on with the other.
+    for _ in range(2):
+        stop = m.run(until="3s")
+        assert stop.kind == "debug_exit" and stop.exit_value == 0, (stop, m.serial_output)
+    if cpus == 1:  # on two processors both write COM1 at once: their lines interleave
+        assert m.serial_output.count("checks passed") == 2, m.serial_output
+    bad, good = m.vmbus("bad"), m.vmbus("good")
+    assert bad["rejected"] == 3 * 208 and good["rejected"] == 0
+    assert bad["unloads"] == 3 and good["unloads"] == 2
+    assert len(good["channels"]) == 2 and good["channels"]["1"]["opens"] == 2
+    assert m.partition("bad").crashed is None and m.partition("good").crashed is None
