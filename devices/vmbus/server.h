@@ -35,8 +35,9 @@ struct OfferParams {
 
 struct ServerParams {
   /// Versions the server accepts (dossier recommendation: up to 5.3; tests may restrict).
-  std::vector<uint32_t> versions = {spec::kVersionWs2008,    spec::kVersionWin7,
-                                    spec::kVersionWin8,      spec::kVersionWin8_1,
+  /// Why not WS2008 and Win7 by default: their channel interrupts go through the guest's
+  /// interrupt page (§6.6), which is not built; Linux tries them only after Win8 failed.
+  std::vector<uint32_t> versions = {spec::kVersionWin8,      spec::kVersionWin8_1,
                                     spec::kVersionWin10,     spec::kVersionWin10V4_1,
                                     spec::kVersionWin10V5,   spec::kVersionWin10V5_1,
                                     spec::kVersionWin10V5_2, spec::kVersionWin10V5_3};

@@ -133,6 +133,15 @@ TEST_F(ServerTest, NegotiatesEveryLinuxVersionAndRejectsUnknown) {
   }
 }
 
+TEST_F(ServerTest, PreWin8VersionsAreNotAcceptedByDefault) {
+  contact(spec::kVersionWin7);
+  contact(spec::kVersionWs2008);
+  EXPECT_FALSE(s->connected());
+  contact(spec::kVersionWin8);
+  EXPECT_EQ(s->version(), spec::kVersionWin8);
+  EXPECT_EQ(t.u32(2, 12), spec::kVersionWin8);  // < 5.0: the version echoed
+}
+
 TEST_F(ServerTest, RestrictedVersionsMakeTheGuestFallBack) {
   params.versions = {spec::kVersionWin10};
   s = std::make_unique<Server>(t, params, "test");
