@@ -210,3 +210,20 @@ def test_two_partitions_each_with_a_server_one_hostile(guest, cpus):
     assert bad["unloads"] == 3 and good["unloads"] == 2
     assert len(good["channels"]) == 2 and good["channels"]["1"]["opens"] == 2
     assert m.partition("bad").crashed is None and m.partition("good").crashed is None
+
+
+def test_host_signals_an_open_channel(guest):
+    m = machine(guest, cmdline="offers=2 wait_event=1")
+    assert not m.signal_vmbus_channel(1)  # not open yet
+    # Run in small steps until the guest has opened the channel and signalled it; it then
+    # sleeps until the host's signal sets flag 1 of its SINT2 event flags.
+    for _ in range(2000):
+        m.run(until="%dus" % (m.sim_time_ns // 1000 + 20))
+        ch = m.vmbus()["channels"]["1"]
+        if ch["guest_signals"] == 1:
+            break
+    assert ch["state"] == "open" and ch["guest_signals"] == 1
+    assert m.signal_vmbus_channel(1)
+    out = run_ok(m)
+    assert "PASS: host signal: flag 1 of SINT2 taken once" in out
+    assert m.vmbus()["channels"]["1"]["host_signals"] == 1

@@ -4,6 +4,8 @@
  *   hostile=1  also sends malformed messages, which the server must reject, and checks that
  *              it still answers the next good one
  *   rounds=N   connect ... unload this many times (reconnect after unload)
+ *   wait_event=1  after its signal, waits until the host signals the channel back (bit relid
+ *              of SINT2's event flags; the test calls Machine.signal_vmbus_channel)
  * Each round: InitiateContact with Linux's versions newest first (6.0 is refused by a 5.3
  * host), RequestOffers until AllOffersDelivered, a 40-page ring GPADL (a header and a body),
  * OpenChannel, a signal, CloseChannel, GpadlTeardown, Unload. Prints what it negotiated and
@@ -82,6 +84,8 @@ static void hostile(uint32_t relid) {
   check(vmbus_teardown_gpadl(&vb, relid, 0x7002) == 0, "hostile: the server still answers");
 }
 
+static bool wait_event;
+
 static void round_trip(uint64_t offers, bool bad, uint64_t round) {
   memset(&vb.offers, 0, sizeof vb.offers);
   vb.offer_count = 0;
@@ -106,6 +110,10 @@ static void round_trip(uint64_t offers, bool bad, uint64_t round) {
   st = vmbus_open(&vb, hb->relid, gpadl, RING_PAGES / 2, 0);
   check(st == 0, "channel open (status 0x%x)", st);
   check(vmbus_signal(hb->connection_id) == 0, "signal on the channel's connection");
+  if (wait_event) {
+    while (!vmbus_take_event(hb->relid)) __asm__ volatile("sti; hlt; cli" ::: "memory");
+    check(!vmbus_take_event(hb->relid), "host signal: flag %u of SINT2 taken once", hb->relid);
+  }
   vmbus_close(&vb, hb->relid);
   check(vmbus_teardown_gpadl(&vb, hb->relid, gpadl) == 0, "ring GPADL torn down after close");
   check(vmbus_unload(&vb) == 0, "unloaded");
@@ -117,6 +125,7 @@ int kmain(uint32_t magic, uint32_t mbi) {
   uint64_t offers = cmdline_u64(cmd, "offers", 1);
   uint64_t rounds = cmdline_u64(cmd, "rounds", 1);
   bool bad = cmdline_u64(cmd, "hostile", 0) != 0;
+  wait_event = cmdline_u64(cmd, "wait_event", 0) != 0;
   vmbus_synic_init();
   for (uint64_t r = 0; r < rounds; ++r) round_trip(offers, bad, r);
   printf("vmbus: %u messages received, %u posts retried\n", vb.messages, vb.post_retries);
