@@ -75,6 +75,11 @@ void restore_regs(StateReader& r, GuestRegisters& g) {
 }  // namespace
 
 void Hypervisor::save(StateWriter& w) const {
+  // Why refuse: a host port's receiver is host-side code (a VMBus server) that a checkpoint
+  // cannot rebuild; the stack that made it must be gone first (docs/hv.md "Host ports").
+  if (!host_ports_.empty())
+    throw InputError("checkpoint: the hypervisor has " + std::to_string(host_ports_.size()) +
+                     " host port(s) (a VMBus server); host ports cannot be saved");
   w.begin_section("hv", kVersion);
   w.u32("pcpus", static_cast<uint32_t>(pcpus_.size()));
   w.u64("tsc_hz", tsc_hz_);

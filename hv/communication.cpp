@@ -20,6 +20,8 @@ VirtualProcessor* Hypervisor::port_target(const Port& port) {
 
 void Hypervisor::create_port(const Port& port) {
   std::string what = "port " + std::to_string(port.id) + ": ";
+  if (port.type == PortType::kHost)
+    throw InputError(what + "host ports are made by create_host_port (they need a handler)");
   if (!port_target(port))
     throw InputError(what + "no virtual processor " + std::to_string(port.vp) + " in partition " +
                      std::to_string(port.partition));
@@ -31,6 +33,38 @@ void Hypervisor::delete_port(uint32_t port_id) {
   PortError e = ports_.delete_port(port_id);
   if (e != PortError::kOk)
     throw InputError("port " + std::to_string(port_id) + ": " + to_string(e));
+  host_ports_.erase(port_id);
+}
+
+uint32_t Hypervisor::create_host_port(HostPortHandler handler) {
+  if (!handler) throw InputError("host port: no handler");
+  for (uint32_t id = PortTable::kIdMask; id > 0; --id) {
+    if (ports_.port(id)) continue;
+    Port port;
+    port.id = id;
+    port.type = PortType::kHost;
+    port.partition = 0;
+    if (PortError e = ports_.create_port(port); e != PortError::kOk)
+      throw InputError("host port " + std::to_string(id) + ": " + to_string(e));
+    host_ports_.emplace(id, std::move(handler));
+    return id;
+  }
+  throw InputError("host port: no free port id");
+}
+
+void Hypervisor::disconnect(const Partition& sender, uint32_t connection_id) {
+  PortError e = ports_.disconnect(sender.id, connection_id);
+  if (e != PortError::kOk)
+    throw InputError("connection " + std::to_string(connection_id) + " of partition '" +
+                     sender.name + "': " + to_string(e));
+}
+
+HvStatus Hypervisor::deliver_to_host(uint32_t port, const HostDelivery& d) {
+  auto it = host_ports_.find(port);
+  if (it == host_ports_.end()) return HvStatus::HV_STATUS_INVALID_PORT_ID;
+  // Why a copy: the handler may post to partitions and so reach code that changes the map.
+  HostPortHandler fn = it->second;
+  return fn(d);
 }
 
 void Hypervisor::connect(const Partition& sender, uint32_t connection_id, uint32_t port_id) {

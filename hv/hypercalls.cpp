@@ -34,6 +34,7 @@ void Hypervisor::handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitIn
   regs.rdx = long64 ? s.gpr[cpu::kRdx] : pair(cpu::kRbx, cpu::kRcx);
   regs.r8 = long64 ? s.gpr[cpu::kR8] : pair(cpu::kRdi, cpu::kRsi);
   HypercallInput in = decode_input(regs.rcx);
+  uint32_t caller_vp = pc.current != Pcpu::kNone ? pc.runq[pc.current].vp : 0;
   const HypercallDescriptor* desc = guest_call_descriptor(in.call_code);
   auto code = static_cast<HvCallCode>(in.call_code);
   bool implemented =
@@ -76,7 +77,7 @@ void Hypervisor::handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitIn
               static_cast<uint64_t>(cpu::vmx::spec::InvvpidType::kSingleContext), vp.vpid);
         reps = in.rep_count;
         break;
-      case HvCallCode::HvCallPostMessage: status = post_message_call(p, regs.rdx); break;
+      case HvCallCode::HvCallPostMessage: status = post_message_call(p, caller_vp, regs.rdx); break;
       case HvCallCode::HvCallSendSyntheticClusterIpi: {
         // Vector (u32), reserved (u32), CpuMask (u64): fast in RDX and R8, else at RDX.
         uint64_t ipi[2] = {regs.rdx, regs.r8};
@@ -89,11 +90,11 @@ void Hypervisor::handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitIn
       case HvCallCode::HvCallSignalEvent:
         // Fast (Linux's way): the 8-byte input is RDX itself; else it is read at RDX.
         if (in.fast) {
-          status = signal_event_call(p, regs.rdx);
+          status = signal_event_call(p, caller_vp, regs.rdx);
         } else {
           uint64_t input = 0;
           status = read_guest(p, regs.rdx, &input, sizeof input)
-                       ? signal_event_call(p, input)
+                       ? signal_event_call(p, caller_vp, input)
                        : HvStatus::HV_STATUS_INVALID_ALIGNMENT;
         }
         break;
@@ -115,7 +116,7 @@ void Hypervisor::handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitIn
 // The checks of both calls follow the order of the TLFS tables: privilege, connection, port,
 // parameters, buffers, target VP, SynIC state (docs/hv.md "Ports and connections").
 
-HvStatus Hypervisor::post_message_call(Partition& p, uint64_t input_gpa) {
+HvStatus Hypervisor::post_message_call(Partition& p, uint32_t vp_index, uint64_t input_gpa) {
   if (!(p.cpuid.privileges & spec::privilege::kPostMessages))
     return HvStatus::HV_STATUS_ACCESS_DENIED;
   namespace pm = spec::post_message_input;
@@ -130,11 +131,22 @@ HvStatus Hypervisor::post_message_call(Partition& p, uint64_t input_gpa) {
   const uint32_t* port_id = ports_.connection(p.id, connection_id);
   if (!port_id) return HvStatus::HV_STATUS_INVALID_CONNECTION_ID;
   const Port* port = ports_.port(*port_id);
-  if (!port || port->type != PortType::kMessage) return HvStatus::HV_STATUS_INVALID_PORT_ID;
+  if (!port || (port->type != PortType::kMessage && port->type != PortType::kHost))
+    return HvStatus::HV_STATUS_INVALID_PORT_ID;
   // Type 0 is an empty slot and bit 31 is the hypervisor's (dossier §4.2); RsvdZ must be 0.
   if (reserved || type == 0 || (type & spec::kHvMessageTypeHypervisorMask) ||
       size > spec::kHvMessagePayloadSize)
     return HvStatus::HV_STATUS_INVALID_PARAMETER;
+  if (port->type == PortType::kHost) {
+    HostDelivery d;
+    d.sender = &p;
+    d.vp = vp_index;
+    d.connection_id = connection_id;
+    d.message_type = type;
+    d.payload = in + pm::kPayloadOffset;
+    d.size = size;
+    return deliver_to_host(port->id, d);
+  }
   VirtualProcessor* target = port_target(*port);
   if (!target) return HvStatus::HV_STATUS_INVALID_VP_INDEX;
   spec::HvMessage m{};
@@ -145,13 +157,23 @@ HvStatus Hypervisor::post_message_call(Partition& p, uint64_t input_gpa) {
   return target->synic->post_message(port->sint, m, port->id);
 }
 
-HvStatus Hypervisor::signal_event_call(Partition& p, uint64_t input) {
+HvStatus Hypervisor::signal_event_call(Partition& p, uint32_t vp_index, uint64_t input) {
   if (!(p.cpuid.privileges & spec::privilege::kSignalEvents))
     return HvStatus::HV_STATUS_ACCESS_DENIED;
   namespace se = spec::signal_event_input;
   const uint32_t* port_id = ports_.connection(p.id, static_cast<uint32_t>(input));
   if (!port_id) return HvStatus::HV_STATUS_INVALID_CONNECTION_ID;
   const Port* port = ports_.port(*port_id);
+  if (port && port->type == PortType::kHost) {
+    if (input & se::kReservedMask) return HvStatus::HV_STATUS_INVALID_PARAMETER;
+    HostDelivery d;
+    d.sender = &p;
+    d.vp = vp_index;
+    d.connection_id = static_cast<uint32_t>(input);
+    d.event = true;
+    d.flag = static_cast<unsigned>((input & se::kFlagNumberMask) >> se::kFlagNumberShift);
+    return deliver_to_host(port->id, d);
+  }
   if (port && port->type == PortType::kSintAssert) {
     VirtualProcessor* target = port_target(*port);
     if (!target) return HvStatus::HV_STATUS_INVALID_VP_INDEX;

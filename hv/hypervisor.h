@@ -181,6 +181,23 @@ struct HypercallEvent {
 
 class MmioTarget;
 
+/// What a host port's handler receives (Hypervisor::create_host_port): a message a
+/// partition posted (HvCallPostMessage) or an event it signalled (HvCallSignalEvent) on a
+/// connection bound to the port. The payload is valid only during the call.
+struct HostDelivery {
+  const Partition* sender = nullptr;
+  uint32_t vp = 0;             ///< the sender's VP that made the hypercall
+  uint32_t connection_id = 0;  ///< the sender's connection id
+  bool event = false;          ///< true: HvSignalEvent (flag), false: HvPostMessage
+  uint32_t message_type = 0;
+  const uint8_t* payload = nullptr;
+  uint32_t size = 0;  ///< payload bytes (<= 240)
+  unsigned flag = 0;  ///< events: the FlagNumber
+};
+/// A host port's receiver; its return value is the hypercall's status (e.g.
+/// HV_STATUS_INSUFFICIENT_BUFFERS when it refuses more). It must not delete its own port.
+using HostPortHandler = std::function<spec::HvStatus(const HostDelivery&)>;
+
 class Hypervisor {
  public:
   Hypervisor(std::vector<cpu::Cpu*> cpus, PhysicalMemory& mem, PortIoBus& io, MmioBus& mmio,
@@ -277,6 +294,13 @@ class Hypervisor {
   /// Sets event flag `flag` of SINTx of a VP (raising the SINT if it was clear).
   spec::HvStatus signal_event(Partition& target, uint32_t vp, unsigned sint, unsigned flag);
   const PortTable& ports() const { return ports_; }
+  /// A host port (PortType::kHost; docs/hv.md "Host ports"): messages and events that
+  /// partitions send on connections bound to it go to `handler` instead of a SINT. Its id is
+  /// the highest free port id (from 0xFFFFFF down: apart from the ids scripts choose).
+  /// Returns the id; throws InputError if no id is free. delete_port removes it.
+  uint32_t create_host_port(HostPortHandler handler);
+  /// Removes connection `connection_id` of partition `sender` (throws if there is none).
+  void disconnect(const Partition& sender, uint32_t connection_id);
   /// The reference time (100 ns) at which the VP's next synthetic timer expires, or
   /// SyntheticTimers::kNever: what the run loop needs to stop the VP in time.
   uint64_t next_timer_expiry(const Partition& p, uint32_t vp) const;
@@ -383,8 +407,8 @@ class Hypervisor {
   /// VMCALL (hv/hypercalls.cpp): the hypercall, its result in RAX.
   void handle_hypercall(Pcpu& pc, Partition& p, const cpu::vmx::ExitInfo& e);
   /// HvCallPostMessage / HvCallSignalEvent from partition p (hv/hypercalls.cpp).
-  spec::HvStatus post_message_call(Partition& p, uint64_t input_gpa);
-  spec::HvStatus signal_event_call(Partition& p, uint64_t input);
+  spec::HvStatus post_message_call(Partition& p, uint32_t vp_index, uint64_t input_gpa);
+  spec::HvStatus signal_event_call(Partition& p, uint32_t vp_index, uint64_t input);
   /// The target VP of a port: nullptr if its partition or VP no longer exists.
   VirtualProcessor* port_target(const Port& port);
   /// WRMSR of a SynIC MSR: the write, then the SIM/SIEF overlays moved (synthetic_msrs.cpp).
@@ -434,6 +458,9 @@ class Hypervisor {
   SystemPages pages_;
   std::vector<std::unique_ptr<Partition>> partitions_;
   PortTable ports_;
+  std::map<uint32_t, HostPortHandler> host_ports_;  ///< port id -> handler (host-side)
+  /// A message or event for host port `port` from VP `vp` of `p` (hv/communication.cpp).
+  spec::HvStatus deliver_to_host(uint32_t port, const HostDelivery& d);
   uint64_t msr_bitmap_ = 0;  ///< one MSR bitmap for every VMCS (hypervisor-owned)
   /// The pin-based and primary processor-based controls of every VMCS, without the
   /// preemption timer and the window exits that prepare_entry adds.

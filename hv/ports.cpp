@@ -27,7 +27,7 @@ const char* to_string(PortError e) {
 PortError PortTable::create_port(const Port& p) {
   if (p.id == 0 || (p.id & ~kIdMask)) return PortError::kBadId;
   if (ports_.count(p.id)) return PortError::kIdInUse;
-  if (p.sint >= spec::kSintCount) return PortError::kBadSint;
+  if (p.type != PortType::kHost && p.sint >= spec::kSintCount) return PortError::kBadSint;
   if (p.type == PortType::kEvent &&
       (p.flag_count == 0 || uint32_t{p.base_flag} + p.flag_count > spec::kEventFlagsPerSint))
     return PortError::kBadFlagRange;
@@ -74,9 +74,10 @@ void PortTable::inspect(InspectNode& n) const {
   InspectNode& ps = n.child("ports");
   for (const auto& [id, p] : ports_) {
     InspectNode& c = ps.child(std::to_string(id));
-    c.value("type", p.type == PortType::kMessage ? "message"
-                    : p.type == PortType::kEvent ? "event"
-                                                 : "sint-assert");
+    c.value("type", p.type == PortType::kMessage      ? "message"
+                    : p.type == PortType::kEvent      ? "event"
+                    : p.type == PortType::kSintAssert ? "sint-assert"
+                                                      : "host");
     c.counter("partition", p.partition);
     c.counter("vp", p.vp);
     c.counter("sint", p.sint);
@@ -130,6 +131,7 @@ void PortTable::restore(StateReader& r, const std::string& section) {
     Port p;
     p.id = r.u32(n + ".id");
     uint8_t type = r.u8(n + ".type");
+    // Host ports are never saved (Hypervisor::save refuses while one exists).
     if (type > static_cast<uint8_t>(PortType::kEvent)) bad(n + ": bad type");
     p.type = static_cast<PortType>(type);
     p.partition = r.u32(n + ".partition");

@@ -23,7 +23,11 @@ namespace hvsim::hv {
 
 /// kSintAssert: an event port that asserts its SINT on every signal, with no flag (the event
 /// connections of QEMU's hyperv-testdev, hv/test_device.cpp).
-enum class PortType : uint8_t { kMessage, kEvent, kSintAssert };
+/// kHost: a port whose receiver is a host-side handler (the root's virtualization stack in
+/// devices/, e.g. the VMBus server), not a partition's SINT: messages and events posted on
+/// connections to it go to the handler registered with Hypervisor::create_host_port. Its
+/// partition is 0 (the host); vp, sint and the flag range are unused.
+enum class PortType : uint8_t { kMessage, kEvent, kSintAssert, kHost };
 
 struct Port {
   uint32_t id = 0;  ///< 24-bit port id (HV_PORT_ID), unique machine-wide

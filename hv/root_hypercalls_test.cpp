@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/state.h"
 #include "hv/hypervisor.h"
 #include "hv/hypervisor_test_fixture.h"
 
@@ -376,6 +377,73 @@ TEST_F(RootTest, PortsForItselfAndItsChildren) {
   EXPECT_EQ(status(call(root, kDelete, {id})), HvStatus::HV_STATUS_SUCCESS);
   EXPECT_EQ(hv_->ports().connection(static_cast<PartitionId>(id), 5), nullptr);
   EXPECT_NE(hv_->ports().port(7), nullptr);
+}
+
+// Host ports (docs/hv.md "Host ports"): a partition's HvCallPostMessage and
+// HvCallSignalEvent on a connection bound to a host port reach the host handler, whose
+// status is the call's; host ports are never saved.
+TEST_F(RootTest, HostPortsHandOnMessagesAndEventsToTheHost) {
+  make();
+  Partition& p = caller("guest", false);
+  std::vector<HostDelivery> got;
+  std::vector<std::vector<uint8_t>> payloads;
+  auto handler = [&](const HostDelivery& d) {
+    got.push_back(d);
+    payloads.emplace_back(d.payload, d.payload + d.size);
+    return d.event && d.flag == 5 ? HvStatus::HV_STATUS_INSUFFICIENT_BUFFERS
+                                  : HvStatus::HV_STATUS_SUCCESS;
+  };
+  uint32_t messages = hv_->create_host_port(handler);
+  uint32_t events = hv_->create_host_port(handler);
+  EXPECT_EQ(messages, 0xFFFFFFu);
+  EXPECT_EQ(events, 0xFFFFFEu);
+  EXPECT_EQ(hv_->ports().port(messages)->type, PortType::kHost);
+  hv_->connect(p, 1, messages);
+  hv_->connect(p, 0x2001, events);
+  constexpr uint64_t kPost = 0x5C, kSignal = 0x5D;
+  // HV_INPUT_POST_MESSAGE: connection id, reserved, type, payload size, payload.
+  EXPECT_EQ(status(call(p, kPost, {1, 1 | (16ull << 32), 0x1122334455667788, 42})),
+            HvStatus::HV_STATUS_SUCCESS);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].sender, &p);
+  EXPECT_EQ(got[0].connection_id, 1u);
+  EXPECT_FALSE(got[0].event);
+  EXPECT_EQ(got[0].message_type, 1u);
+  ASSERT_EQ(payloads[0].size(), 16u);
+  EXPECT_EQ(payloads[0][0], 0x88);
+  EXPECT_EQ(payloads[0][8], 42);
+  // The hypervisor's own message types and oversized payloads never reach the host.
+  EXPECT_EQ(status(call(p, kPost, {1, 0x80000000u | (16ull << 32)})),
+            HvStatus::HV_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(status(call(p, kPost, {1, 1 | (241ull << 32)})), HvStatus::HV_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(got.size(), 1u);
+  // HV_INPUT_SIGNAL_EVENT: connection id, flag number; the handler's status comes back.
+  EXPECT_EQ(status(call(p, kSignal, {0x2001 | (3ull << 32)})), HvStatus::HV_STATUS_SUCCESS);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(got[1].event);
+  EXPECT_EQ(got[1].flag, 3u);
+  EXPECT_EQ(got[1].connection_id, 0x2001u);
+  EXPECT_EQ(status(call(p, kSignal, {0x2001 | (5ull << 32)})),
+            HvStatus::HV_STATUS_INSUFFICIENT_BUFFERS);
+  EXPECT_EQ(status(call(p, kSignal, {0x2001 | (1ull << 48)})),
+            HvStatus::HV_STATUS_INVALID_PARAMETER)
+      << "reserved bits";
+  // Only create_host_port makes host ports; checkpoints refuse while one exists.
+  Port bad;
+  bad.id = 5;
+  bad.type = PortType::kHost;
+  EXPECT_THROW(hv_->create_port(bad), InputError);
+  StateWriter w;
+  EXPECT_THROW(hv_->save(w), InputError);
+  hv_->delete_port(messages);
+  hv_->delete_port(events);
+  EXPECT_EQ(status(call(p, kPost, {1, 1 | (8ull << 32)})), HvStatus::HV_STATUS_INVALID_PORT_ID);
+  EXPECT_EQ(got.size(), 3u);
+  hv_->disconnect(p, 1);
+  EXPECT_EQ(status(call(p, kPost, {1, 1 | (8ull << 32)})),
+            HvStatus::HV_STATUS_INVALID_CONNECTION_ID);
+  StateWriter w2;
+  hv_->save(w2);
 }
 
 }  // namespace

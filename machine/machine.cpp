@@ -20,6 +20,7 @@
 #include "devices/pit8254/pit8254.h"
 #include "devices/rtc_cmos/rtc_cmos.h"
 #include "devices/uart16550/uart16550.h"
+#include "devices/vmbus/hv_transport.h"
 #include "hv/hypervisor.h"
 
 namespace hvsim {
@@ -193,6 +194,52 @@ void Machine::add_interrupt_devices() {
 }
 
 Machine::~Machine() = default;
+
+vmbus::Server& Machine::enable_vmbus(const std::string& name, const vmbus::ServerParams& params) {
+  if (!hv_) throw InputError("vmbus: a VMBus server needs hypervisor mode (mode=\"hyperv\")");
+  hv::Partition* p = hv_->find_partition(name);
+  if (!p) throw InputError("vmbus: no partition named '" + name + "'");
+  if (vmbus_.count(p->id)) throw InputError("vmbus: partition '" + name + "' has a server");
+  auto v =
+      std::make_unique<vmbus::PartitionVmbus>(*hv_, *p, params, &tracer_, [this] { return now(); });
+  vmbus::Server& s = v->server();
+  uint32_t id = p->id;
+  s.set_queued_hook([this, id] {
+    if (!vmbus_retrying_[id]) schedule_vmbus_retry(id, 1000);
+  });
+  vmbus_.emplace(id, std::move(v));
+  return s;
+}
+
+void Machine::schedule_vmbus_retry(uint32_t id, unsigned tries) {
+  // Why a timed retry: the hypervisor takes 16 undelivered host messages per sender; a
+  // longer burst (many offers) waits until the guest frees its SINT2 slot, which the server
+  // cannot see. Simulated time keeps it deterministic; the bound keeps a guest that never
+  // reads its messages from keeping the machine busy for ever.
+  vmbus_retrying_[id] = true;
+  events_.schedule(
+      device_time() + 10 * kPicosPerMicro,
+      [this, id, tries] {
+        vmbus_retrying_[id] = false;
+        auto it = vmbus_.find(id);
+        if (it == vmbus_.end()) return;
+        vmbus::Server& s = it->second->server();
+        s.flush();
+        if (!s.queued()) return;
+        if (tries > 1)
+          schedule_vmbus_retry(id, tries - 1);
+        else
+          s.drop_queued();
+      },
+      "vmbus_retry");
+}
+
+vmbus::Server* Machine::vmbus(const std::string& name) {
+  hv::Partition* p = hv_ ? hv_->find_partition(name) : nullptr;
+  if (!p) return nullptr;
+  auto it = vmbus_.find(p->id);
+  return it == vmbus_.end() ? nullptr : &it->second->server();
+}
 
 void Machine::set_timing(const cpu::timing::Table& t) {
   params_.timing = t;
@@ -493,10 +540,21 @@ std::string Machine::inspect_json() const {
   ev.counter("fired", events_.fired());
   root.child("trace").counter("records", tracer_.records());
   if (hv_) hv_->inspect(root.child("hypervisor"));
+  if (!vmbus_.empty()) {
+    InspectNode& vb = root.child("vmbus");
+    for (const auto& [id, v] : vmbus_) {
+      const hv::Partition* p = hv_->partition_by_id(id);
+      v->server().inspect(vb.child(p ? p->name : "partition" + std::to_string(id)));
+    }
+  }
   return root.to_json();
 }
 
 void Machine::save(const std::string& path) const {
+  // Why refuse: VMBus servers (channels, GPADLs, host ports) are not saved yet.
+  if (!vmbus_.empty())
+    throw InputError("checkpoint '" + path +
+                     "': a VMBus server exists (enable_vmbus); VMBus state is not saved yet");
   StateWriter w;
   w.begin_section("machine", kCheckpointVersion);
   w.u32("cpus", params_.cpus);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,11 @@ namespace hv {
 class Hypervisor;
 struct Partition;
 }  // namespace hv
+namespace vmbus {
+class PartitionVmbus;
+class Server;
+struct ServerParams;
+}  // namespace vmbus
 class Device;
 class Uart16550;
 class DebugExit;
@@ -130,6 +136,12 @@ class Machine {
   hv::Partition& create_partition(const std::string& name, uint32_t vcpus, uint64_t memory,
                                   const KernelSpec* kernel = nullptr, uint32_t parent = 0,
                                   bool root = false);
+  /// Hypervisor mode: a VMBus server of the root's stack for partition `name`
+  /// (devices/vmbus, docs/vmbus.md), bound to its connections 1 and 4. Throws InputError in
+  /// bare-metal mode, for an unknown partition, or if it has one already.
+  vmbus::Server& enable_vmbus(const std::string& name, const vmbus::ServerParams& params);
+  /// The VMBus server of partition `name`, or nullptr.
+  vmbus::Server* vmbus(const std::string& name);
   size_t cpu_count() const { return cpus_.size(); }
   PhysicalMemory& memory() { return mem_; }
   PortIoBus& io_bus() { return io_; }
@@ -149,6 +161,9 @@ class Machine {
                                             uint64_t memory, const KernelSpec* kernel,
                                             BootPlan* plan, uint32_t parent = 0, bool root = false);
   std::optional<StopReason> check_idle() const;
+  /// Retries the waiting replies of partition `id`'s VMBus server every 10 us of simulated
+  /// time (`tries` left) until they are out.
+  void schedule_vmbus_retry(uint32_t id, unsigned tries);
   void add_interrupt_devices();
   /// The time of a device access: the running processor's local time, else the event
   /// queue's time (inside an event callback).
@@ -172,6 +187,9 @@ class Machine {
   IoApic* ioapic_ = nullptr;
   std::unique_ptr<IsaIrqRouter> isa_irq_;
   std::unique_ptr<hv::Hypervisor> hv_;  ///< hypervisor mode only
+  /// VMBus servers by partition id (after hv_: they go first, removing their host ports).
+  std::map<uint32_t, std::unique_ptr<vmbus::PartitionVmbus>> vmbus_;
+  std::map<uint32_t, bool> vmbus_retrying_;  ///< a retry event is pending (by partition id)
   std::optional<BootPlan> boot_;
 
   // Per-run stop bookkeeping.

@@ -8,6 +8,7 @@ namespace py = pybind11;
 namespace hvsim::python {
 void bind_machine(py::module_& m);
 void bind_hv(py::module_& m);
+void bind_vmbus(py::module_& m);
 }  // namespace hvsim::python
 
 PYBIND11_MODULE(_hvsim, m) {
@@ -15,4 +16,5 @@ PYBIND11_MODULE(_hvsim, m) {
   py::register_exception<hvsim::InputError>(m, "InputError", PyExc_ValueError);
   hvsim::python::bind_machine(m);
   hvsim::python::bind_hv(m);  // adds to Machine: after bind_machine
+  hvsim::python::bind_vmbus(m);
 }

@@ -199,6 +199,31 @@ class Machine:
         result. `callback=None` removes it."""
         self._m.set_hypercall_observer(callback)
 
+    # -- VMBus (mode="hyperv"; docs/vmbus.md) -----------------------------------------------
+    def enable_vmbus(self, partition="child", versions=None):
+        """Gives partition `partition` a VMBus server of the root's stack, bound to its
+        connections 1 and 4. `versions`: the version words it accepts (default: WS2008 up to
+        5.3, as Hyper-V answers Linux); others get version_supported = 0."""
+        self._m.vmbus_enable(str(partition), [int(v) for v in (versions or [])])
+
+    def add_vmbus_offer(self, interface_type, instance, partition="child", name="", flags=0):
+        """Offers a channel (interface type and instance GUIDs as text) to the partition's
+        guest; returns its relid. Sent at once if the guest asked for offers already."""
+        return self._m.vmbus_add_offer(str(partition), str(interface_type), str(instance),
+                                       str(name), int(flags))
+
+    def rescind_vmbus_offer(self, relid, partition="child"):
+        """Rescinds a channel (RescindChannelOffer; it goes when the guest releases it)."""
+        self._m.vmbus_rescind(str(partition), int(relid))
+
+    def signal_vmbus_channel(self, relid, partition="child"):
+        """Host -> guest interrupt of an open channel; False if it is not open."""
+        return self._m.vmbus_signal(str(partition), int(relid))
+
+    def vmbus(self, partition="child"):
+        """The VMBus server's inspect subtree (state, counters, channels, GPADLs), or None."""
+        return self.inspect().get("vmbus", {}).get(str(partition))
+
     # -- running ---------------------------------------------------------------------------
     def run(self, max_instructions=None, until=None):
         """Runs until the guest or a limit stops it; returns a `Stop`.

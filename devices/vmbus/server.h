@@ -1,0 +1,158 @@
+// The VMBus server of the root partition's stack, one per child partition
+// (shared/spec/hyperv-interfaces.md §6.1-6.6, §6.8; docs/vmbus.md): version negotiation,
+// offers, GPADLs, channel open/close, rescind and unload, over a Transport (the
+// hypervisor's host ports and host post API). Every guest message is checked; a malformed
+// one is rejected (counted by reason, traced) and never reaches memory: the server reaches
+// child memory only through GPADL views of pages the child shared.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/time.h"
+#include "devices/vmbus/gpadl.h"
+#include "devices/vmbus/spec/vmbus.h"
+#include "devices/vmbus/transport.h"
+
+namespace hvsim {
+class InspectNode;
+class Tracer;
+}  // namespace hvsim
+
+namespace hvsim::vmbus {
+
+/// What the host offers: a device (interface type GUID) with its instance GUID.
+struct OfferParams {
+  spec::Guid interface_type{};
+  spec::Guid instance{};
+  uint16_t flags = 0;  ///< OfferChannel channel flags (§6.4)
+  std::string name;    ///< for the inspect tree and the trace ("heartbeat", ...)
+};
+
+struct ServerParams {
+  /// Versions the server accepts (dossier recommendation: up to 5.3; tests may restrict).
+  /// Why not WS2008 and Win7 by default: their channel interrupts go through the guest's
+  /// interrupt page (§6.6), which is not built; Linux tries them only after Win8 failed.
+  std::vector<uint32_t> versions = {spec::kVersionWin8,      spec::kVersionWin8_1,
+                                    spec::kVersionWin10,     spec::kVersionWin10V4_1,
+                                    spec::kVersionWin10V5,   spec::kVersionWin10V5_1,
+                                    spec::kVersionWin10V5_2, spec::kVersionWin10V5_3};
+  uint32_t max_gpadls = 256;        ///< GPADLs (pending or complete) at one time
+  uint32_t max_gpadl_pages = 8192;  ///< PFNs in one GPADL
+  uint32_t max_queued = 64;         ///< replies waiting for a free message buffer
+};
+
+class Server {
+ public:
+  enum class ChannelState : uint8_t { kOffered, kOpen, kRescinded };
+  struct Channel {
+    uint32_t relid = 0;
+    OfferParams offer;
+    uint32_t connection_id = 0;  ///< the guest's HvSignalEvent connection
+    ChannelState state = ChannelState::kOffered;
+    bool offered_to_guest = false;  ///< OfferChannel sent in this connection
+    // While open (OpenChannel): the ring GPADL and its two halves.
+    uint32_t open_id = 0, ring_gpadl = 0, target_vp = 0, downstream_offset = 0;
+    std::unique_ptr<GpadlView> outbound;  ///< guest -> host ring (pages [0, offset))
+    std::unique_ptr<GpadlView> inbound;   ///< host -> guest ring (pages [offset, end))
+    uint64_t opens = 0, closes = 0, guest_signals = 0, host_signals = 0;
+  };
+
+  /// `name` names the server's trace track ("vmbus:<name>"); `tracer` and `now` may be
+  /// null/empty (no trace).
+  Server(Transport& t, const ServerParams& p, std::string name, Tracer* tracer = nullptr,
+         std::function<SimTime()> now = {});
+  ~Server();
+
+  /// A channel message from the guest (the payload of an HV_MESSAGE posted on connection
+  /// 1 or 4 by VP `vp`); the hypercall's answer is always success once it was delivered.
+  void on_message(uint32_t connection_id, uint32_t vp, const uint8_t* msg, uint32_t size);
+  /// An HvSignalEvent of the guest on connection `connection_id` (a channel's).
+  void on_event(uint32_t connection_id);
+
+  // ---- host side ----
+  /// Adds a channel; returns its relid (the lowest free, 1..2047). Offered at once if the
+  /// guest has asked for offers. Throws InputError when 2047 channels exist.
+  uint32_t add_offer(const OfferParams& o);
+  /// Rescinds a channel (RescindChannelOffer if the guest knows it; it goes when the guest
+  /// answers RelIdReleased). Throws InputError for an unknown relid.
+  void rescind(uint32_t relid);
+  /// Host -> guest channel interrupt: bit relid in the SINT2 flags of its target VP.
+  bool signal_guest(uint32_t relid);
+  /// Called on each guest signal of an open channel (a VSP's doorbell).
+  void set_signal_handler(uint32_t relid, std::function<void()> fn);
+  /// Sends replies that waited for a message buffer (also tried on every guest message).
+  void flush();
+  /// Called when a reply starts waiting (the queue was empty): the owner schedules flush()
+  /// calls in simulated time until queued() is 0 (Machine: every 10 us, at most 1000 times,
+  /// then drop_queued()).
+  void set_queued_hook(std::function<void()> fn) { on_queued_ = std::move(fn); }
+  size_t queued() const { return queue_.size(); }
+  /// Gives up on the waiting replies (counted as dropped).
+  void drop_queued();
+
+  bool connected() const { return version_ != 0; }
+  uint32_t version() const { return version_; }
+  const std::map<uint32_t, Channel>& channels() const { return channels_; }
+  const std::map<uint32_t, Gpadl>& gpadls() const { return gpadls_; }
+  uint64_t rejected() const { return rejected_total_; }
+  uint64_t rejected(const std::string& reason) const;
+  /// Nothing beyond the pristine state: not connected, no GPADL, no channel (checkpoints).
+  bool pristine() const { return !connected() && gpadls_.empty() && channels_.empty(); }
+  void inspect(InspectNode& n) const;
+
+ private:
+  void reject(const char* reason, uint32_t type);
+  void send(const uint8_t* msg, uint32_t size);
+  void trace(const char* dir, uint32_t type, uint32_t size);
+  void send_offer(Channel& c);
+  void reset();
+  void close_channel(Channel& c);
+  bool pfn_ok(uint64_t pfn, uint32_t handle) const;
+  void finish_gpadl(Gpadl& g);
+  void gpadl_created(uint32_t relid, uint32_t handle, uint32_t status);
+
+  void initiate_contact(uint32_t connection_id, const uint8_t* m, uint32_t size);
+  void request_offers(uint32_t size);
+  void gpadl_header(const uint8_t* m, uint32_t size);
+  void gpadl_body(const uint8_t* m, uint32_t size);
+  void gpadl_teardown(const uint8_t* m, uint32_t size);
+  void open_channel(const uint8_t* m, uint32_t size);
+  void close_channel_msg(const uint8_t* m, uint32_t size);
+  void relid_released(const uint8_t* m, uint32_t size);
+  void modify_channel(const uint8_t* m, uint32_t size);
+  void unload(uint32_t size);
+
+  Transport& t_;
+  ServerParams params_;
+  std::string name_, track_;
+  Tracer* tracer_;
+  std::function<SimTime()> now_;
+  uint32_t version_ = 0;  ///< negotiated version; 0: not connected
+  uint32_t target_vcpu_ = 0;
+  unsigned msg_sint_ = spec::kMessageSint;
+  bool offers_requested_ = false;
+  std::map<uint32_t, Channel> channels_;
+  std::map<uint32_t, std::function<void()>> signal_handlers_;
+  std::map<uint32_t, Gpadl> gpadls_;
+  std::map<uint64_t, uint32_t> pfn_owner_;   ///< PFN -> GPADL handle (no page in two GPADLs)
+  std::vector<std::vector<uint8_t>> queue_;  ///< replies waiting for a buffer, in order
+  std::function<void()> on_queued_;
+  uint64_t received_ = 0, sent_ = 0, dropped_replies_ = 0, guest_events_ = 0;
+  uint64_t unknown_events_ = 0, contacts_ = 0, unloads_ = 0;
+  uint64_t received_by_type_[static_cast<unsigned>(spec::MessageType::kCount)] = {};
+  uint64_t rejected_total_ = 0;
+  std::map<std::string, uint64_t> rejected_;  ///< reason -> count (ordered)
+};
+
+const char* to_string(Server::ChannelState s);
+/// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" of a wire-encoded GUID.
+std::string guid_string(const spec::Guid& g);
+/// The wire encoding of a textual GUID; throws InputError if malformed.
+spec::Guid parse_guid(const std::string& s);
+
+}  // namespace hvsim::vmbus
