@@ -195,8 +195,7 @@ int kmain(uint32_t magic, uint32_t mbi) {
     ordered = ordered && before <= ping_ref[id] && ping_ref[id] <= after;
     check(pings[id] == 1 && pongs == want, "fixed IPI to AP %u and its reply", id);
   }
-  if (hyperv)
-    check(ordered, "reference time grows along IPIs between the VPs (TIME_REF_COUNT)");
+  if (hyperv) check(ordered, "reference time grows along IPIs between the VPs (TIME_REF_COUNT)");
   // Broadcast to all but self. (Counted where received: replies to one vector would merge
   // in the BSP's IRR, as on real hardware.)
   lapic_send_ipi(0, ICR_ALL_EXCL | VEC_COUNT);
