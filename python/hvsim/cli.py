@@ -118,6 +118,10 @@ def cmd_run(args):
                     hyperv_testdev=args.hyperv_testdev)
         # Load before opening any output: bad input must not truncate an existing file.
         m.load_kernel(args.kernel, cmdline=args.append or "", modules=args.module or [])
+        if args.vmbus:
+            if not args.hyperv:
+                raise InputError("--vmbus needs --hyperv (VMBus serves partitions)")
+            m.enable_vmbus("child")
     serial_file = None
     if args.serial == "stdio":
         out = sys.stdout.buffer
@@ -178,7 +182,8 @@ def build_parser():
     r = sub.add_parser("run", help="boot a kernel and run it",
                        description="Boot a Multiboot (or ELF64) kernel. Exit status: "
                        "(v<<1)|1 when the guest writes v to port 0xF4; 0 when a limit is "
-                       "reached; 2 bad input; 4 triple fault; 6 all processors halted.")
+                       "reached; 2 bad input; 4 triple fault (or a partition crash); 6 all "
+                       "processors halted; 8 a partition asked for a reset.")
     r.add_argument("--kernel", metavar="FILE", help="kernel: Multiboot v1 ELF32/ELF64, or ELF64")
     r.add_argument("--append", metavar="STR", help="kernel command line after the file name")
     r.add_argument("--module", metavar="FILE", action="append",
@@ -189,6 +194,9 @@ def build_parser():
     r.add_argument("--hyperv-testdev", action="store_true",
                    help="with --hyperv: the Hyper-V test device at port 0x3000 (QEMU's "
                         "hyperv-testdev)")
+    r.add_argument("--vmbus", action="store_true",
+                   help="with --hyperv: a VMBus server of the root's stack for the child "
+                        "(docs/vmbus.md); see its messages with --trace and hvsim timeline")
     r.add_argument("--partition-memory", metavar="SIZE",
                    help="with --hyperv: the child partition's memory (half of --memory)")
     r.add_argument("--memory", metavar="SIZE", default="256M", help="RAM, e.g. 256M, 1G (256M)")
@@ -210,6 +218,15 @@ def build_parser():
     r.add_argument("--restore", metavar="FILE", help="continue from a checkpoint")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress or stop messages")
     r.set_defaults(func=cmd_run)
+
+    t = sub.add_parser("timeline", help="print one category of a trace as a timeline",
+                       description="The records of one category of a trace written by "
+                       "run --trace (JSON lines or Chrome JSON), in simulated-time order: by "
+                       "default the VMBus channel messages.")
+    t.add_argument("trace", metavar="TRACE", help="a trace file from run --trace")
+    t.add_argument("--category", default="vmbus", help="record category (vmbus)")
+    t.add_argument("--track", help="only this track, e.g. vmbus:child")
+    t.set_defaults(func=lambda a: __import__("hvsim.timeline", fromlist=["main"]).main(a))
 
     d = sub.add_parser("demo", help="boot the guest programs and show what they print")
     d.set_defaults(func=lambda a: __import__("hvsim.demo", fromlist=["main"]).main(a))
