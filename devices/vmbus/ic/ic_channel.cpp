@@ -31,7 +31,13 @@ IcChannel::IcChannel(Server& s, uint32_t relid, std::string name, std::vector<Ve
   server_.set_open_handler(relid_, [this](bool open) { opened(open); });
 }
 
-IcChannel::~IcChannel() = default;
+IcChannel::~IcChannel() {
+  // Why the check: a rescinded channel is gone from the server with its handlers.
+  if (server_.channels().count(relid_)) {
+    server_.set_signal_handler(relid_, {});
+    server_.set_open_handler(relid_, {});
+  }
+}
 
 void IcChannel::stop(State s) {
   bool was_ready = state_ == State::kReady;
