@@ -235,6 +235,8 @@ vmbus::ic::IntegrationServices& Machine::enable_integration_services(const std::
   };
   auto ics = std::make_unique<vmbus::ic::IntegrationServices>(*s, parent_time, reference_time);
   vmbus::ic::IntegrationServices& r = *ics;
+  r.set_trace(
+      &tracer_, [this] { return now(); }, "vmbus_ic:" + name);
   ics_.emplace(id, std::move(ics));
   schedule_ic_tick(id, period);
   return r;

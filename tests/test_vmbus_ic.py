@@ -141,3 +141,21 @@ def test_deterministic(guest, tmp_path):
     assert runs[0] == runs[1]
     assert runs[0][0].exit_value == SHUTDOWN_EXIT
     assert (tmp_path / "t0.jsonl").read_bytes() == (tmp_path / "t1.jsonl").read_bytes()
+
+
+def test_every_ic_message_is_traced(guest, tmp_path):
+    m = machine(guest, cmdline="hostile=1")
+    path = tmp_path / "t.jsonl"
+    m.trace(str(path))
+    m.run(until="25ms")
+    m.trace_stop()
+    recs = [json.loads(line) for line in path.read_text().splitlines()]
+    ic = [r for r in recs if r["track"] == "vmbus_ic:child"]
+    names = [(r["args"].get("dir"), r["name"]) for r in ic]
+    for service in ("heartbeat", "shutdown", "timesync"):
+        assert ("out", service + ":negotiate") in names and ("in", service + ":negotiate") in names
+    hb = m.integration_services()["heartbeat"]
+    assert names.count(("out", "heartbeat:heartbeat")) == hb["sent"] == 2
+    assert names.count(("in", "heartbeat:heartbeat")) == 2  # the bad echo too
+    dropped = [r["args"]["reason"] for r in ic if r["name"] == "heartbeat:dropped"]
+    assert dropped == ["short packet", "bad sequence"]

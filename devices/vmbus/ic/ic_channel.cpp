@@ -3,6 +3,7 @@
 #include "devices/vmbus/ic/ic_channel.h"
 
 #include "core/inspect.h"
+#include "core/trace.h"
 #include "devices/vmbus/server.h"
 
 namespace hvsim::vmbus::ic {
@@ -88,6 +89,7 @@ bool IcChannel::send_request(uint16_t msgtype, std::span<const uint8_t> body) {
     return false;
   }
   ++requests_;
+  trace("out", msgtype, msg.size(), txn);
   outstanding_ = true;
   outstanding_type_ = msgtype;
   outstanding_transaction_ = txn;
@@ -98,6 +100,36 @@ bool IcChannel::send_request(uint16_t msgtype, std::span<const uint8_t> body) {
 void IcChannel::drop(const std::string& reason) {
   ++dropped_[reason];
   ++dropped_total_;
+  if (tracer_ && tracer_->enabled())
+    tracer_->instant(now_ ? now_() : 0, track_, "vmbus_ic", name_ + ":dropped",
+                     {{"reason", reason}});
+}
+
+void IcChannel::set_trace(Tracer* tracer, std::function<SimTime()> now, std::string track) {
+  tracer_ = tracer;
+  now_ = std::move(now);
+  track_ = std::move(track);
+}
+
+namespace {
+const char* msg_name(uint16_t t) {
+  switch (t) {
+    case kMsgNegotiate: return "negotiate";
+    case kMsgHeartbeat: return "heartbeat";
+    case kMsgShutdown: return "shutdown";
+    case kMsgTimeSync: return "timesync";
+  }
+  return "other";
+}
+}  // namespace
+
+void IcChannel::trace(const char* dir, uint16_t msgtype, size_t size, uint8_t transaction) {
+  if (!tracer_ || !tracer_->enabled()) return;
+  tracer_->instant(now_ ? now_() : 0, track_, "vmbus_ic", name_ + ":" + msg_name(msgtype),
+                   {{"dir", dir},
+                    {"type", uint64_t{msgtype}},
+                    {"size", uint64_t{size}},
+                    {"transaction", uint64_t{transaction}}});
 }
 
 void IcChannel::on_signal() {
@@ -133,6 +165,7 @@ void IcChannel::handle(const Packet& p) {
     return drop("wrong transaction");
   outstanding_ = false;
   ++answers_;
+  trace("in", type, m.size(), m[kOffTransaction]);
   std::span<const uint8_t> body = m.subspan(kHeaderSize, size);
   uint32_t status = rd32(m, kOffStatus);
   if (type == kMsgNegotiate) {

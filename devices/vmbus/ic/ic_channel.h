@@ -7,18 +7,21 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "core/time.h"
 #include "devices/vmbus/ic/ic_wire.h"
 #include "devices/vmbus/ring.h"
 
 namespace hvsim {
 class InspectNode;
-}
+class Tracer;
+}  // namespace hvsim
 
 namespace hvsim::vmbus {
 class Server;
@@ -41,6 +44,9 @@ class IcChannel {
   Version message_version() const { return msg_version_; }
   uint64_t dropped() const { return dropped_total_; }
   void inspect(InspectNode& n) const;
+  /// Traces every IC message (category "vmbus_ic", named "<service>:<message type>", args
+  /// dir, type, size, transaction) and every dropped answer ("dropped", reason) on `track`.
+  void set_trace(Tracer* tracer, std::function<SimTime()> now, std::string track);
 
  protected:
   /// Sends a request of `msgtype` with `body`; false if the channel is not ready or the ring
@@ -65,6 +71,7 @@ class IcChannel {
   void on_signal();
   void handle(const Packet& p);
   void stop(State s);
+  void trace(const char* dir, uint16_t msgtype, size_t size, uint8_t transaction);
 
   Server& server_;
   uint32_t relid_;
@@ -82,6 +89,9 @@ class IcChannel {
   uint64_t dropped_total_ = 0;
   std::map<std::string, uint64_t> dropped_;  ///< reason -> count (ordered)
   std::string ring_error_;
+  Tracer* tracer_ = nullptr;
+  std::function<SimTime()> now_;
+  std::string track_;
 };
 
 const char* to_string(IcChannel::State s);

@@ -31,6 +31,13 @@ void IntegrationServices::tick() {
   timesync_->tick();
 }
 
+void IntegrationServices::set_trace(Tracer* tracer, std::function<SimTime()> now,
+                                    const std::string& track) {
+  heartbeat_->set_trace(tracer, now, track);
+  shutdown_->set_trace(tracer, now, track);
+  timesync_->set_trace(tracer, now, track);
+}
+
 void IntegrationServices::inspect(InspectNode& n) const {
   n.counter("ticks", ticks_);
   heartbeat_->inspect(n.child("heartbeat"));

@@ -30,6 +30,8 @@ class IntegrationServices {
   const Heartbeat& heartbeat() const { return *heartbeat_; }
   uint64_t ticks() const { return ticks_; }
   void inspect(InspectNode& n) const;
+  /// Traces the three channels' messages on `track` (IcChannel::set_trace).
+  void set_trace(Tracer* tracer, std::function<SimTime()> now, const std::string& track);
 
  private:
   std::unique_ptr<Heartbeat> heartbeat_;
