@@ -159,3 +159,24 @@ def test_every_ic_message_is_traced(guest, tmp_path):
     assert names.count(("in", "heartbeat:heartbeat")) == 2  # the bad echo too
     dropped = [r["args"]["reason"] for r in ic if r["name"] == "heartbeat:dropped"]
     assert dropped == ["short packet", "bad sequence"]
+
+
+def test_two_partitions_one_hostile_each_shut_down(guest):
+    m = hvsim.Machine(cpus=1, memory="256M", mode="hyperv")
+    for name, cmdline in (("bad", "hostile=1"), ("good", "")):
+        m.create_partition(name, memory="16M", kernel=guest("vmbus_ic"), cmdline=cmdline)
+        m.enable_vmbus(name, integration_services=True, ic_period="10ms")
+    m.run(until="35ms")
+    bad, good = m.partition("bad").heartbeat, m.partition("good").heartbeat
+    assert bad["dropped"] == 2 and bad["acked"] == 2 and bad["sent"] == 3
+    assert good["dropped"] == 0 and good["acked"] == 3 and good["alive"] == "yes"
+    assert m.partition("good").shutdown()
+    stop = m.run(until="1s")
+    assert stop.kind == "debug_exit" and stop.exit_value == SHUTDOWN_EXIT
+    assert m.integration_services("good")["shutdown"]["result"] == "ok"
+    assert m.integration_services("bad")["shutdown"]["result"] == "none"
+    assert m.partition("bad").shutdown()
+    stop = m.run(until="2s")
+    assert stop.kind == "debug_exit" and stop.exit_value == SHUTDOWN_EXIT
+    assert m.integration_services("bad")["shutdown"]["result"] == "ok"
+    assert m.partition("bad").crashed is None and m.partition("good").crashed is None
