@@ -21,6 +21,7 @@
 #include "devices/rtc_cmos/rtc_cmos.h"
 #include "devices/uart16550/uart16550.h"
 #include "devices/vmbus/hv_transport.h"
+#include "devices/vmbus/ic/services.h"
 #include "hv/hypervisor.h"
 
 namespace hvsim {
@@ -209,6 +210,55 @@ vmbus::Server& Machine::enable_vmbus(const std::string& name, const vmbus::Serve
   });
   vmbus_.emplace(id, std::move(v));
   return s;
+}
+
+vmbus::ic::IntegrationServices& Machine::enable_integration_services(const std::string& name,
+                                                                     SimTime period) {
+  vmbus::Server* s = vmbus(name);
+  if (!s) throw InputError("vmbus: partition '" + name + "' has no VMBus server");
+  if (period == 0) throw InputError("vmbus: the integration services' period must be > 0");
+  uint32_t id = hv_->find_partition(name)->id;
+  if (ics_.count(id)) throw InputError("vmbus: partition '" + name + "' has integration services");
+  // Parent time: the RTC's start (Unix seconds) plus simulated time, in 100 ns since 1601.
+  auto parent_time = [this] {
+    return vmbus::ic::TimeSync::kEpochDelta +
+           static_cast<uint64_t>(params_.rtc_start) * 10'000'000ull + device_time() / 100'000;
+  };
+  auto reference_time = [this, id]() -> uint64_t {
+    const hv::Partition* p = hv_->partition_by_id(id);
+    if (!p || p->vps.empty()) return 0;
+    // As the hypervisor computes it: the partition's clock at the cycle count of its VP 0's
+    // processor.
+    const hv::VirtualProcessor& vp = p->vps.front();
+    if (vp.pcpu >= cpus_.size()) return 0;
+    return p->time->counter_at_tsc(cpus_[vp.pcpu]->cycles());
+  };
+  auto ics = std::make_unique<vmbus::ic::IntegrationServices>(*s, parent_time, reference_time);
+  vmbus::ic::IntegrationServices& r = *ics;
+  r.set_trace(
+      &tracer_, [this] { return now(); }, "vmbus_ic:" + name);
+  ics_.emplace(id, std::move(ics));
+  schedule_ic_tick(id, period);
+  return r;
+}
+
+void Machine::schedule_ic_tick(uint32_t id, SimTime period) {
+  events_.schedule(
+      device_time() + period,
+      [this, id, period] {
+        auto it = ics_.find(id);
+        if (it == ics_.end()) return;
+        it->second->tick();
+        schedule_ic_tick(id, period);
+      },
+      "vmbus_ic_tick");
+}
+
+vmbus::ic::IntegrationServices* Machine::integration_services(const std::string& name) {
+  hv::Partition* p = hv_ ? hv_->find_partition(name) : nullptr;
+  if (!p) return nullptr;
+  auto it = ics_.find(p->id);
+  return it == ics_.end() ? nullptr : it->second.get();
 }
 
 void Machine::schedule_vmbus_retry(uint32_t id, unsigned tries) {
@@ -544,7 +594,10 @@ std::string Machine::inspect_json() const {
     InspectNode& vb = root.child("vmbus");
     for (const auto& [id, v] : vmbus_) {
       const hv::Partition* p = hv_->partition_by_id(id);
-      v->server().inspect(vb.child(p ? p->name : "partition" + std::to_string(id)));
+      InspectNode& pn = vb.child(p ? p->name : "partition" + std::to_string(id));
+      v->server().inspect(pn);
+      auto ic = ics_.find(id);
+      if (ic != ics_.end()) ic->second->inspect(pn.child("ic"));
     }
   }
   return root.to_json();

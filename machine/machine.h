@@ -31,6 +31,9 @@ struct Partition;
 }  // namespace hv
 namespace vmbus {
 class PartitionVmbus;
+namespace ic {
+class IntegrationServices;
+}
 class Server;
 struct ServerParams;
 }  // namespace vmbus
@@ -142,6 +145,14 @@ class Machine {
   vmbus::Server& enable_vmbus(const std::string& name, const vmbus::ServerParams& params);
   /// The VMBus server of partition `name`, or nullptr.
   vmbus::Server* vmbus(const std::string& name);
+  /// Integration services (heartbeat, shutdown, time sync; devices/vmbus/ic) on partition
+  /// `name`'s VMBus server: their three offers, and a tick every `period` of simulated time
+  /// that paces heartbeats and time samples. Throws InputError without a server, if the
+  /// partition has them already, or for a zero period.
+  vmbus::ic::IntegrationServices& enable_integration_services(const std::string& name,
+                                                              SimTime period);
+  /// Partition `name`'s integration services, or nullptr.
+  vmbus::ic::IntegrationServices* integration_services(const std::string& name);
   size_t cpu_count() const { return cpus_.size(); }
   PhysicalMemory& memory() { return mem_; }
   PortIoBus& io_bus() { return io_; }
@@ -164,6 +175,8 @@ class Machine {
   /// Retries the waiting replies of partition `id`'s VMBus server every 10 us of simulated
   /// time (`tries` left) until they are out.
   void schedule_vmbus_retry(uint32_t id, unsigned tries);
+  /// The next integration-services tick of partition `id`, `period` from now.
+  void schedule_ic_tick(uint32_t id, SimTime period);
   void add_interrupt_devices();
   /// The time of a device access: the running processor's local time, else the event
   /// queue's time (inside an event callback).
@@ -190,6 +203,9 @@ class Machine {
   /// VMBus servers by partition id (after hv_: they go first, removing their host ports).
   std::map<uint32_t, std::unique_ptr<vmbus::PartitionVmbus>> vmbus_;
   std::map<uint32_t, bool> vmbus_retrying_;  ///< a retry event is pending (by partition id)
+  /// Integration services by partition id (after vmbus_: they go first, as they hold
+  /// handlers in the servers).
+  std::map<uint32_t, std::unique_ptr<vmbus::ic::IntegrationServices>> ics_;
   std::optional<BootPlan> boot_;
 
   // Per-run stop bookkeeping.

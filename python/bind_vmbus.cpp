@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "devices/vmbus/ic/services.h"
 #include "devices/vmbus/server.h"
 #include "machine/machine.h"
 
@@ -36,6 +37,20 @@ void bind_vmbus(py::module_& m) {
             self.enable_vmbus(name, p);
           },
           py::arg("partition"), py::arg("versions"))
+      .def(
+          "vmbus_enable_ic",
+          [](Machine& self, const std::string& name, SimTime period) {
+            self.enable_integration_services(name, period);
+          },
+          py::arg("partition"), py::arg("period_ps"))
+      .def(
+          "vmbus_shutdown",
+          [](Machine& self, const std::string& name, uint32_t flags, uint32_t reason) {
+            vmbus::ic::IntegrationServices* ics = self.integration_services(name);
+            if (!ics) throw InputError("partition '" + name + "' has no integration services");
+            return ics->shutdown().request(flags, reason, 0);
+          },
+          py::arg("partition"), py::arg("flags"), py::arg("reason"))
       .def(
           "vmbus_add_offer",
           [](Machine& self, const std::string& name, const std::string& interface_type,

@@ -277,6 +277,7 @@ void Server::rescind(uint32_t relid) {
   if (!(connected() && c.offered_to_guest)) {
     t_.disconnect_event(c.connection_id);
     signal_handlers_.erase(relid);
+    open_handlers_.erase(relid);
     channels_.erase(it);
     return;
   }
@@ -295,6 +296,7 @@ void Server::relid_released(const uint8_t* m, uint32_t size) {
     return reject("relid not rescinded", 13);
   t_.disconnect_event(it->second.connection_id);
   signal_handlers_.erase(relid);
+  open_handlers_.erase(relid);
   channels_.erase(it);
 }
 
@@ -349,9 +351,13 @@ void Server::open_channel(const uint8_t* m, uint32_t size) {
       std::make_unique<GpadlView>(t_, gp, offset, static_cast<uint32_t>(gp.pfns.size()) - offset);
   ++c.opens;
   send(r, sizeof r);
+  auto h = open_handlers_.find(c.relid);
+  if (h != open_handlers_.end() && h->second) h->second(true);
 }
 
 void Server::close_channel(Channel& c) {
+  auto h = open_handlers_.find(c.relid);
+  if (h != open_handlers_.end() && h->second) h->second(false);
   c.state = ChannelState::kOffered;
   c.outbound.reset();
   c.inbound.reset();
@@ -402,6 +408,12 @@ void Server::set_signal_handler(uint32_t relid, std::function<void()> fn) {
   signal_handlers_[relid] = std::move(fn);
 }
 
+void Server::set_open_handler(uint32_t relid, std::function<void(bool)> fn) {
+  if (!channels_.count(relid))
+    throw InputError("vmbus: no channel with relid " + std::to_string(relid));
+  open_handlers_[relid] = std::move(fn);
+}
+
 // ---- unload ----
 
 void Server::reset() {
@@ -412,6 +424,7 @@ void Server::reset() {
     if (c.state == ChannelState::kRescinded) {
       t_.disconnect_event(c.connection_id);
       signal_handlers_.erase(it->first);
+      open_handlers_.erase(it->first);
       it = channels_.erase(it);
     } else {
       ++it;

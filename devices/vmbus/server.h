@@ -85,6 +85,9 @@ class Server {
   bool signal_guest(uint32_t relid);
   /// Called on each guest signal of an open channel (a VSP's doorbell).
   void set_signal_handler(uint32_t relid, std::function<void()> fn);
+  /// Called with true once a channel is open (after OpenChannelResult went out; its ring
+  /// views exist) and with false when it closes (before the views go): a VSP's attach/detach.
+  void set_open_handler(uint32_t relid, std::function<void(bool)> fn);
   /// Sends replies that waited for a message buffer (also tried on every guest message).
   void flush();
   /// Called when a reply starts waiting (the queue was empty): the owner schedules flush()
@@ -138,6 +141,7 @@ class Server {
   bool offers_requested_ = false;
   std::map<uint32_t, Channel> channels_;
   std::map<uint32_t, std::function<void()>> signal_handlers_;
+  std::map<uint32_t, std::function<void(bool)>> open_handlers_;
   std::map<uint32_t, Gpadl> gpadls_;
   std::map<uint64_t, uint32_t> pfn_owner_;   ///< PFN -> GPADL handle (no page in two GPADLs)
   std::vector<std::vector<uint8_t>> queue_;  ///< replies waiting for a buffer, in order

@@ -200,11 +200,27 @@ class Machine:
         self._m.set_hypercall_observer(callback)
 
     # -- VMBus (mode="hyperv"; docs/vmbus.md) -----------------------------------------------
-    def enable_vmbus(self, partition="child", versions=None):
+    def enable_vmbus(self, partition="child", versions=None, integration_services=False,
+                     ic_period="100ms"):
         """Gives partition `partition` a VMBus server of the root's stack, bound to its
         connections 1 and 4. `versions`: the version words it accepts (default: WS2008 up to
-        5.3, as Hyper-V answers Linux); others get version_supported = 0."""
+        5.3, as Hyper-V answers Linux); others get version_supported = 0.
+        `integration_services`: also offer heartbeat, shutdown and time sync (relids 1, 2, 3)
+        and run their VSPs; a heartbeat and a time sample every `ic_period` of simulated time
+        (docs/vmbus.md "Integration services")."""
         self._m.vmbus_enable(str(partition), [int(v) for v in (versions or [])])
+        if integration_services:
+            self._m.vmbus_enable_ic(str(partition), _duration_ps(ic_period))
+
+    def request_shutdown(self, partition="child", flags=0, reason=0):
+        """Asks the partition's shutdown IC to shut the guest down (flags: 1 force, 2
+        restart, 4 hibernate); False if its channel is not open and negotiated yet."""
+        return self._m.vmbus_shutdown(str(partition), int(flags), int(reason))
+
+    def integration_services(self, partition="child"):
+        """The integration services' inspect subtree (heartbeat, shutdown, timesync), or
+        None."""
+        return (self.vmbus(partition) or {}).get("ic")
 
     def add_vmbus_offer(self, interface_type, instance, partition="child", name="", flags=0):
         """Offers a channel (interface type and instance GUIDs as text) to the partition's
@@ -397,6 +413,16 @@ class Partition:
 
     def __repr__(self):
         return "Partition(%r)" % self.name
+
+    def shutdown(self, flags=0, reason=0):
+        """Asks the guest to shut down through its shutdown integration service
+        (Machine.enable_vmbus(..., integration_services=True)); False if not ready."""
+        return self._machine.request_shutdown(self.name, flags, reason)
+
+    @property
+    def heartbeat(self):
+        """The heartbeat IC's figures (alive, sent, acked, missed, ...), or None."""
+        return (self._machine.integration_services(self.name) or {}).get("heartbeat")
 
     def _node(self):
         tree = self._machine.inspect().get("hypervisor", {}).get("partitions", {})
