@@ -68,16 +68,21 @@ def _tool(name):
     return path if os.path.exists(path) else None
 
 
-def unicorn_rows(quick):
-    """Runs bench/unicorn_compare (same flat code on both engines, one process)."""
-    tool = _tool("unicorn_compare")
+def _json_tool_rows(name, workload, quick):
+    """Runs bench/`name` --json (and --quick) and returns its rows, or one error row."""
+    tool = _tool(name)
     if not tool:
-        return [{"workload": "unicorn", "error": "build/bench/unicorn_compare not built"}]
+        return [{"workload": workload, "error": "build/bench/%s not built" % name}]
     out = subprocess.run([tool, "--json"] + (["--quick"] if quick else []), capture_output=True,
                          text=True, timeout=600)
     if out.returncode != 0:
-        return [{"workload": "unicorn", "error": out.stderr.strip()}]
+        return [{"workload": workload, "error": out.stderr.strip()}]
     return json.loads(out.stdout)
+
+
+def unicorn_rows(quick):
+    """Runs bench/unicorn_compare (same flat code on both engines, one process)."""
+    return _json_tool_rows("unicorn_compare", "unicorn", quick)
 
 
 def _round_trip_row(workload, run, pattern, n, repeats):
@@ -175,14 +180,7 @@ def vmx_rows(quick):
 def ring_rows(quick):
     """Runs bench/ring_bench: packets per second through a VMBus ring, host writer -> host
     reader in one process (devices/vmbus/ring.h), for a few payload sizes."""
-    tool = _tool("ring_bench")
-    if not tool:
-        return [{"workload": "vmbus-ring", "error": "build/bench/ring_bench not built"}]
-    out = subprocess.run([tool, "--json"] + (["--quick"] if quick else []), capture_output=True,
-                         text=True, timeout=600)
-    if out.returncode != 0:
-        return [{"workload": "vmbus-ring", "error": out.stderr.strip()}]
-    return json.loads(out.stdout)
+    return _json_tool_rows("ring_bench", "vmbus-ring", quick)
 
 
 def memory_rows(quick):
