@@ -30,7 +30,7 @@ void append_hex(std::string& out, uint64_t v) {
   out += '"';
 }
 
-void append_args(std::string& out, std::initializer_list<TraceArg> args) {
+void append_args(std::string& out, std::span<const TraceArg> args) {
   out += '{';
   bool first = true;
   for (const TraceArg& a : args) {
@@ -127,18 +127,23 @@ uint64_t Tracer::tid_of(std::string_view track) {
 
 void Tracer::instant(SimTime t, std::string_view track, std::string_view category,
                      std::string_view name, std::initializer_list<TraceArg> args) {
+  if (file_) record('i', t, 0, track, category, name, {args.begin(), args.size()});
+}
+
+void Tracer::instant(SimTime t, std::string_view track, std::string_view category,
+                     std::string_view name, std::span<const TraceArg> args) {
   if (file_) record('i', t, 0, track, category, name, args);
 }
 
 void Tracer::complete(SimTime start, SimTime duration, std::string_view track,
                       std::string_view category, std::string_view name,
                       std::initializer_list<TraceArg> args) {
-  if (file_) record('X', start, duration, track, category, name, args);
+  if (file_) record('X', start, duration, track, category, name, {args.begin(), args.size()});
 }
 
 void Tracer::record(char phase, SimTime t, SimTime dur, std::string_view track,
                     std::string_view category, std::string_view name,
-                    std::initializer_list<TraceArg> args) {
+                    std::span<const TraceArg> args) {
   std::string& s = line_;
   s.clear();
   if (format_ == TraceFormat::kJsonLines) {

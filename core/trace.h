@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <initializer_list>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -55,6 +56,9 @@ class Tracer {
   /// An instantaneous event. `track` groups records (e.g. "cpu0", "uart"); Chrome "tid".
   void instant(SimTime t, std::string_view track, std::string_view category, std::string_view name,
                std::initializer_list<TraceArg> args = {});
+  /// The same with arguments built at run time (e.g. a decoded message's fields).
+  void instant(SimTime t, std::string_view track, std::string_view category, std::string_view name,
+               std::span<const TraceArg> args);
   /// An event with a duration (Chrome "X" phase).
   void complete(SimTime start, SimTime duration, std::string_view track, std::string_view category,
                 std::string_view name, std::initializer_list<TraceArg> args = {});
@@ -62,7 +66,7 @@ class Tracer {
 
  private:
   void record(char phase, SimTime t, SimTime dur, std::string_view track, std::string_view category,
-              std::string_view name, std::initializer_list<TraceArg> args);
+              std::string_view name, std::span<const TraceArg> args);
   uint64_t tid_of(std::string_view track);
   void emit(std::string_view text, bool event);
   FILE* file_ = nullptr;

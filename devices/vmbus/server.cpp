@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/inspect.h"
 #include "core/trace.h"
+#include "devices/vmbus/message_fields.h"
 
 namespace hvsim::vmbus {
 
@@ -89,13 +90,22 @@ uint64_t Server::rejected(const std::string& reason) const {
   return it == rejected_.end() ? 0 : it->second;
 }
 
-void Server::trace(const char* dir, uint32_t type, uint32_t size) {
+void Server::trace(const char* dir, const uint8_t* m, uint32_t size) {
   if (!tracer_ || !tracer_->enabled()) return;
+  uint32_t type = size >= 4 ? rd32(m, 0) : 0;
   const char* name = type < static_cast<uint32_t>(MessageType::kCount)
                          ? spec::to_string(static_cast<MessageType>(type))
                          : "Unknown";
-  tracer_->instant(now_ ? now_() : 0, track_, "vmbus", name,
-                   {{"dir", dir}, {"type", type}, {"size", size}, {"version", version_}});
+  // dir, type and size, then the message's own fields (relid, gpadl, version, status...).
+  std::vector<MessageField> fields = message_fields(m, size);
+  std::vector<TraceArg> args = {{"dir", dir}, {"type", type}, {"size", size}};
+  for (const MessageField& f : fields) {
+    if (f.text.empty())
+      args.emplace_back(f.key, f.number);
+    else
+      args.emplace_back(f.key, std::string_view(f.text));
+  }
+  tracer_->instant(now_ ? now_() : 0, track_, "vmbus", name, args);
 }
 
 void Server::reject(const char* reason, uint32_t type) {
@@ -107,7 +117,7 @@ void Server::reject(const char* reason, uint32_t type) {
 }
 
 void Server::send(const uint8_t* msg, uint32_t size) {
-  trace("out", rd32(msg, 0), size);
+  trace("out", msg, size);
   // Replies keep their order: nothing goes straight out while older ones wait.
   if (queue_.empty() && t_.post(target_vcpu_, msg_sint_, msg, size)) {
     ++sent_;
@@ -140,11 +150,11 @@ void Server::on_message(uint32_t connection_id, uint32_t vp, const uint8_t* m, u
   ++received_;
   flush();
   if (size < spec::kHeaderSize || size > spec::kMaxMessageSize) {
-    trace("in", size >= 4 ? rd32(m, 0) : 0, size);
+    trace("in", m, size);
     return reject("short message", 0);
   }
   uint32_t type = rd32(m, 0);
-  trace("in", type, size);
+  trace("in", m, size);
   if (type < static_cast<uint32_t>(MessageType::kCount)) ++received_by_type_[type];
   bool contact = type == static_cast<uint32_t>(MessageType::kInitiateContact);
   // Before contact only InitiateContact (and Unload, which resets) mean anything.

@@ -111,7 +111,7 @@ class Server {
  private:
   void reject(const char* reason, uint32_t type);
   void send(const uint8_t* msg, uint32_t size);
-  void trace(const char* dir, uint32_t type, uint32_t size);
+  void trace(const char* dir, const uint8_t* msg, uint32_t size);
   void send_offer(Channel& c);
   void reset();
   void close_channel(Channel& c);

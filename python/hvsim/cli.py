@@ -121,7 +121,9 @@ def cmd_run(args):
         if args.vmbus:
             if not args.hyperv:
                 raise InputError("--vmbus needs --hyperv (VMBus serves partitions)")
-            m.enable_vmbus("child")
+            m.enable_vmbus("child", integration_services=args.integration_services)
+        elif args.integration_services:
+            raise InputError("--integration-services needs --vmbus (they are VMBus channels)")
     serial_file = None
     if args.serial == "stdio":
         out = sys.stdout.buffer
@@ -197,6 +199,9 @@ def build_parser():
     r.add_argument("--vmbus", action="store_true",
                    help="with --hyperv: a VMBus server of the root's stack for the child "
                         "(docs/vmbus.md); see its messages with --trace and hvsim timeline")
+    r.add_argument("--integration-services", "--ic", action="store_true",
+                   help="with --vmbus: offer the heartbeat, shutdown and time sync channels "
+                        "(docs/vmbus.md \"Integration services\")")
     r.add_argument("--partition-memory", metavar="SIZE",
                    help="with --hyperv: the child partition's memory (half of --memory)")
     r.add_argument("--memory", metavar="SIZE", default="256M", help="RAM, e.g. 256M, 1G (256M)")

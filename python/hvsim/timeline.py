@@ -40,7 +40,7 @@ def lines(path, category="vmbus", track=None):
     recs.sort(key=lambda r: r[0])  # stable: records of one instant keep their trace order
     out = ["%12s  %-16s %-4s %-22s %s" % ("time (us)", "track", "dir", "event", "fields")]
     for t, trk, _, name, args in recs:
-        fields = " ".join("%s=%s" % (k, v) for k, v in args.items() if k != "dir")
+        fields = " ".join("%s=%s" % (k, v) for k, v in args.items() if k not in ("dir", "type"))
         out.append("%12.3f  %-16s %-4s %-22s %s"
                    % (t / 1e6, trk, args.get("dir", ""), name, fields))
     return out
