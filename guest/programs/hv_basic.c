@@ -11,28 +11,7 @@
 #include "kit/hypercall.h"
 #include "kit/intr.h"
 #include "kit/kit.h"
-
-#define HV_MSR_GUEST_OS_ID 0x40000000u
-#define HV_MSR_HYPERCALL 0x40000001u
-#define HV_MSR_VP_INDEX 0x40000002u
-#define HV_MSR_TIME_REF_COUNT 0x40000020u
-#define HV_MSR_REFERENCE_TSC 0x40000021u
-#define HV_MSR_TSC_FREQUENCY 0x40000022u
-#define HV_MSR_APIC_FREQUENCY 0x40000023u
-#define HV_MSR_RESET 0x40000003u
-#define HV_MSR_VP_ASSIST_PAGE 0x40000073u
-#define HV_MSR_CRASH_P0 0x40000100u
-#define HV_MSR_CRASH_CTL 0x40000105u
-
-#define HV_STATUS_SUCCESS 0
-#define HV_STATUS_INVALID_HYPERCALL_CODE 2
-#define HV_STATUS_INVALID_HYPERCALL_INPUT 3
-#define HV_STATUS_INVALID_ALIGNMENT 4
-#define HV_STATUS_INVALID_PARAMETER 5
-
-#define HV_CALL_FLUSH_VIRTUAL_ADDRESS_SPACE 0x0002
-#define HV_CALL_NOTIFY_LONG_SPIN_WAIT 0x0008
-#define HV_INPUT_FAST (1ull << 16)
+#include "kit/spec/hyperv.h"
 
 /* The pages the overlays go over: the guest's own memory, zero-filled. */
 static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));

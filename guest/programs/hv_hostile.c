@@ -21,13 +21,7 @@
 #include "kit/hypercall.h"
 #include "kit/intr.h"
 #include "kit/kit.h"
-
-#define HV_MSR_GUEST_OS_ID 0x40000000u
-#define HV_MSR_HYPERCALL 0x40000001u
-#define HV_MSR_SCONTROL 0x40000080u
-#define HV_MSR_SIEFP 0x40000082u
-#define HV_MSR_SIMP 0x40000083u
-#define HV_MSR_SINT2 0x40000092u
+#include "kit/spec/hyperv.h"
 
 #define SECRET_BYTES (256u * 1024)
 #define SCRATCH_PAGES 16
@@ -146,7 +140,7 @@ static int attacker(uint64_t seed, uint64_t iterations) {
   wrmsr(HV_MSR_HYPERCALL, (uint64_t)(uintptr_t)hypercall_page | 1);
   wrmsr(HV_MSR_SIMP, (uint64_t)(uintptr_t)sim_page | 1);
   wrmsr(HV_MSR_SIEFP, (uint64_t)(uintptr_t)sief_page | 1);
-  wrmsr(HV_MSR_SINT2, 0x10000 | 0xF3); /* masked */
+  wrmsr(HV_MSR_SINT(2), 0x10000 | 0xF3); /* masked */
   wrmsr(HV_MSR_SCONTROL, 1);
   uint64_t ops[4] = {0, 0, 0, 0};
   for (uint64_t i = 0; i < iterations; ++i) {

@@ -13,26 +13,7 @@
 #include "kit/hypercall.h"
 #include "kit/intr.h"
 #include "kit/kit.h"
-
-#define HV_MSR_GUEST_OS_ID 0x40000000u
-#define HV_MSR_HYPERCALL 0x40000001u
-#define HV_MSR_SCONTROL 0x40000080u
-#define HV_MSR_SIEFP 0x40000082u
-#define HV_MSR_SIMP 0x40000083u
-#define HV_MSR_SINT(x) (0x40000090u + (x))
-#define SINT_AUTO_EOI (1ull << 17)
-#define HV_CALL_POST_MESSAGE 0x005C
-#define HV_CALL_SIGNAL_EVENT 0x005D
-#define HV_INPUT_FAST (1ull << 16)
-
-struct hv_message {
-  uint32_t type;
-  uint8_t size;
-  uint8_t flags;
-  uint16_t reserved;
-  uint64_t sender;
-  uint64_t payload[30];
-};
+#include "kit/spec/hyperv.h"
 
 static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
 static volatile struct hv_message sim[16] __attribute__((aligned(4096)));
@@ -60,7 +41,7 @@ static uint64_t post(uint32_t connection, uint32_t type, uint64_t value) {
 static uint64_t receive(uint32_t* type) {
   while (sim[2].type == 0) __asm__ volatile("sti; hlt; cli" ::: "memory");
   *type = sim[2].type;
-  uint64_t v = sim[2].payload[0];
+  uint64_t v = sim[2].payload.qwords[0];
   uint8_t pending = sim[2].flags & 1;
   sim[2].type = 0;
   if (pending) wrmsr(0x40000084u, 0); /* EOM */

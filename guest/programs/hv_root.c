@@ -9,27 +9,7 @@
 #include "kit/hypercall.h"
 #include "kit/intr.h"
 #include "kit/kit.h"
-
-#define HV_MSR_GUEST_OS_ID 0x40000000u
-#define HV_MSR_HYPERCALL 0x40000001u
-
-#define HV_STATUS_SUCCESS 0
-#define HV_STATUS_INVALID_PARAMETER 5
-#define HV_STATUS_INVALID_PARTITION_STATE 7
-#define HV_STATUS_INVALID_PARTITION_ID 0xD
-#define HV_STATUS_INVALID_VP_INDEX 0xE
-
-#define HV_CALL_CREATE_PARTITION 0x40
-#define HV_CALL_INITIALIZE_PARTITION 0x41
-#define HV_CALL_DELETE_PARTITION 0x43
-#define HV_CALL_MAP_GPA_PAGES 0x4B
-#define HV_CALL_UNMAP_GPA_PAGES 0x4C
-#define HV_CALL_CREATE_VP 0x4E
-#define HV_CALL_SET_VP_REGISTERS 0x51
-#define HV_REP(n) ((uint64_t)(n) << 32)
-
-#define HV_REG_RIP 0x00020010u
-#define HV_REG_CS 0x00060001u
+#include "kit/spec/hyperv.h"
 
 static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
 static uint64_t in[512] __attribute__((aligned(4096)));

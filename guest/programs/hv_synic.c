@@ -24,56 +24,7 @@
 #include "kit/hypercall.h"
 #include "kit/intr.h"
 #include "kit/kit.h"
-
-#define HV_MSR_GUEST_OS_ID 0x40000000u
-#define HV_MSR_HYPERCALL 0x40000001u
-#define HV_MSR_TIME_REF_COUNT 0x40000020u
-#define HV_MSR_REFERENCE_TSC 0x40000021u
-#define HV_MSR_SCONTROL 0x40000080u
-#define HV_MSR_SVERSION 0x40000081u
-#define HV_MSR_SIEFP 0x40000082u
-#define HV_MSR_SIMP 0x40000083u
-#define HV_MSR_EOM 0x40000084u
-#define HV_MSR_SIRBP 0x40000085u
-#define HV_MSR_EOI 0x40000070u
-#define HV_MSR_SINT(x) (0x40000090u + (x))
-#define HV_MSR_STIMER_CONFIG(n) (0x400000B0u + 2 * (n))
-#define HV_MSR_STIMER_COUNT(n) (0x400000B1u + 2 * (n))
-
-#define SINT_MASKED (1ull << 16)
-#define SINT_AUTO_EOI (1ull << 17)
-#define SINT_POLLING (1ull << 18)
-
-#define STIMER_ENABLE (1ull << 0)
-#define STIMER_PERIODIC (1ull << 1)
-#define STIMER_AUTO_ENABLE (1ull << 3)
-#define STIMER_DIRECT (1ull << 12)
-#define STIMER_SINT(x) ((uint64_t)(x) << 16)
-
-#define HV_STATUS_SUCCESS 0
-#define HV_STATUS_INVALID_HYPERCALL_INPUT 3
-#define HV_STATUS_INVALID_ALIGNMENT 4
-#define HV_STATUS_INVALID_PARAMETER 5
-#define HV_STATUS_INVALID_PORT_ID 0x11
-#define HV_STATUS_INVALID_CONNECTION_ID 0x12
-#define HV_STATUS_INSUFFICIENT_BUFFERS 0x13
-#define HV_STATUS_INVALID_SYNIC_STATE 0x18
-
-#define HV_CALL_POST_MESSAGE 0x005C
-#define HV_CALL_SIGNAL_EVENT 0x005D
-#define HV_INPUT_FAST (1ull << 16)
-
-#define MSG_TIMER_EXPIRED 0x80000010u
-#define MSG_PENDING 1
-
-struct hv_message {
-  uint32_t type;
-  uint8_t size;
-  uint8_t flags;
-  uint16_t reserved;
-  uint64_t sender;
-  uint64_t payload[30];
-};
+#include "kit/spec/hyperv.h"
 
 struct timer_payload {
   uint32_t index;
@@ -118,7 +69,7 @@ static uint64_t signal(uint32_t connection, uint16_t flag) {
 /* The guest's side of a message slot (Linux vmbus_signal_eom): free it, then EOM if more
  * messages are pending. */
 static void consume(unsigned x) {
-  uint8_t pending = sim[x].flags & MSG_PENDING;
+  uint8_t pending = sim[x].flags & HV_MESSAGE_FLAG_PENDING;
   sim[x].type = 0;
   if (pending) wrmsr(HV_MSR_EOM, 0);
 }
@@ -133,7 +84,7 @@ static uint64_t wait_slot(unsigned x, uint64_t limit) {
 
 static struct timer_payload timer_message(unsigned x) {
   struct timer_payload p;
-  memcpy(&p, (const void*)sim[x].payload, sizeof p);
+  memcpy(&p, (const void*)sim[x].payload.bytes, sizeof p);
   return p;
 }
 
@@ -203,18 +154,19 @@ static void check_messages(void) {
   check(sim[2].type == 7 && sim[2].size == 12 && sim[2].flags == 0 && sim[2].sender == 0x100,
         "slot 2: type %u, size %u, flags %u, sender 0x%lx", sim[2].type, sim[2].size, sim[2].flags,
         (unsigned long)sim[2].sender);
-  check(memcmp((const void*)sim[2].payload, "hello synic", 12) == 0, "slot 2 payload");
+  check(memcmp((const void*)sim[2].payload.bytes, "hello synic", 12) == 0, "slot 2 payload");
   check(post(1, 8, 4, "two") == HV_STATUS_SUCCESS && post(1, 9, 6, "three") == HV_STATUS_SUCCESS,
         "two more messages queued");
-  check(sim[2].type == 7 && (sim[2].flags & MSG_PENDING), "slot busy: MessagePending set");
+  check(sim[2].type == 7 && (sim[2].flags & HV_MESSAGE_FLAG_PENDING),
+        "slot busy: MessagePending set");
   wrmsr(HV_MSR_EOM, 0);
   check(sim[2].type == 7, "EOM with the slot still busy delivers nothing");
   consume(2);
-  check(sim[2].type == 8 && (sim[2].flags & MSG_PENDING) &&
-            memcmp((const void*)sim[2].payload, "two", 4) == 0,
+  check(sim[2].type == 8 && (sim[2].flags & HV_MESSAGE_FLAG_PENDING) &&
+            memcmp((const void*)sim[2].payload.bytes, "two", 4) == 0,
         "EOM redelivers the second (still pending)");
   consume(2);
-  check(sim[2].type == 9 && !(sim[2].flags & MSG_PENDING), "then the third, the last");
+  check(sim[2].type == 9 && !(sim[2].flags & HV_MESSAGE_FLAG_PENDING), "then the third, the last");
   consume(2);
   check(sim[2].type == 0, "empty queue: the slot stays free");
 
@@ -285,7 +237,7 @@ static void check_timers(void) {
   check(rdmsr(HV_MSR_STIMER_CONFIG(0)) & STIMER_ENABLE, "COUNT with AutoEnable enables it");
   uint64_t seen = wait_slot(2, 20000);
   struct timer_payload p = timer_message(2);
-  check(sim[2].type == MSG_TIMER_EXPIRED && sim[2].size == 24, "TimerExpired in slot 2");
+  check(sim[2].type == HV_MESSAGE_TIMER_EXPIRED && sim[2].size == 24, "TimerExpired in slot 2");
   check(p.index == 0 && p.expiration == deadline, "timer 0, ExpirationTime %lu (deadline %lu)",
         (unsigned long)p.expiration, (unsigned long)deadline);
   check(p.delivery >= deadline && p.delivery <= seen && p.delivery - deadline < 100,
@@ -306,7 +258,7 @@ static void check_timers(void) {
     uint32_t type = sim[3].type;
     consume(3); /* before printing, which takes time */
     exp[k] = p.expiration;
-    check(type == MSG_TIMER_EXPIRED && p.index == 1 && p.delivery >= p.expiration,
+    check(type == HV_MESSAGE_TIMER_EXPIRED && p.index == 1 && p.delivery >= p.expiration,
           "periodic expiration %u at %lu, delivered %lu", k, (unsigned long)p.expiration,
           (unsigned long)p.delivery);
   }
@@ -321,10 +273,11 @@ static void check_timers(void) {
   uint64_t t0 = now();
   while (now() - t0 < 5 * period) {
   }
-  check(sim[3].flags & MSG_PENDING, "slot busy while the timer expired again: MessagePending");
+  check(sim[3].flags & HV_MESSAGE_FLAG_PENDING,
+        "slot busy while the timer expired again: MessagePending");
   consume(3);
   p = timer_message(3);
-  check(sim[3].type == MSG_TIMER_EXPIRED && p.expiration == first + period,
+  check(sim[3].type == HV_MESSAGE_TIMER_EXPIRED && p.expiration == first + period,
         "EOM delivers the buffered expiration (%lu)", (unsigned long)p.expiration);
   consume(3);
   wait_slot(3, 10 * period);
@@ -361,7 +314,7 @@ static volatile struct timer_payload sint2_timer;
 static void on_sint2(struct frame* f) {
   (void)f;
   sint2_type = sim[2].type;
-  if (sint2_type == MSG_TIMER_EXPIRED) sint2_timer = timer_message(2);
+  if (sint2_type == HV_MESSAGE_TIMER_EXPIRED) sint2_timer = timer_message(2);
   ++sint2_irqs; /* AutoEOI: no EOI */
 }
 
@@ -419,7 +372,7 @@ static void check_interrupts(void) {
   wrmsr(HV_MSR_STIMER_COUNT(0), deadline); /* STIMER0 still AutoEnable | SINTx 2 */
   while (sint2_irqs == 5) hlt();
   uint64_t woke = now();
-  check(sint2_type == MSG_TIMER_EXPIRED && sint2_timer.index == 0 &&
+  check(sint2_type == HV_MESSAGE_TIMER_EXPIRED && sint2_timer.index == 0 &&
             sint2_timer.expiration == deadline,
         "STIMER0 woke HLT with its message (expiration %lu)",
         (unsigned long)sint2_timer.expiration);
