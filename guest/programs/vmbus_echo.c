@@ -96,6 +96,7 @@ int kmain(uint32_t magic, uint32_t mbi) {
 
   uint64_t sent = 0, done = 0, wrong = 0, hlts = 0, waits = 0;
   uint64_t t0 = rdtsc();
+  __asm__ volatile("sti" ::: "memory");
   while (done < requests) {
     bool progress = false, wrote = false;
     while (sent < requests && sent - done < batch) {
@@ -134,19 +135,27 @@ int kmain(uint32_t magic, uint32_t mbi) {
     }
     if (got && vmbus_ring_commit_read(&in)) vmbus_signal(conn);
     if (done >= requests) break;
-    /* Sleep until the channel's event unless something happened since the last look. */
+    /* Sleep until the channel's event unless something happened since the last look. The
+     * check runs with interrupts off so the event cannot slip in between it and the HLT
+     * (STI's shadow covers the HLT); the rest of the loop runs with them on, so the SINT2
+     * interrupt the host raised is taken at once rather than left pending. */
     if (progress) {
       hlts = 0;
-    } else if (!vmbus_take_event(relid)) {
+      continue;
+    }
+    __asm__ volatile("cli" ::: "memory");
+    if (!vmbus_take_event(relid)) {
       ++waits;
-      __asm__ volatile("sti; hlt; cli" ::: "memory");
+      __asm__ volatile("sti; hlt" ::: "memory");
       if (++hlts > max_hlt) {
         printf("vmbus_echo: stuck after %lu of %lu completions\n", (unsigned long)done,
                (unsigned long)requests);
         exit(3);
       }
     }
+    __asm__ volatile("sti" ::: "memory");
   }
+  __asm__ volatile("cli" ::: "memory");
   uint64_t cycles = rdtsc() - t0;
   check(wrong == 0, "%lu completions with the right transaction id and payload",
         (unsigned long)(done - wrong));
