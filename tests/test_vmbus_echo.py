@@ -136,3 +136,20 @@ def test_bench_runner_reports_round_trips():
     assert m and int(m.group(1)) == 40 and int(m.group(2)) > 0, s["serial"]
     per = re.search(r"cycles_per_rr=(\d+)", s["serial"])
     assert per and int(per.group(1)) == int(m.group(2)) // 40
+
+
+def test_integration_service_channels_count_into_the_same_stats(guest):
+    # The ICs' ring ends count into the server's per-channel stats, as the echo's do.
+    m = hvsim.Machine(cpus=1, memory="128M", mode="hyperv")
+    m.create_partition("child", memory="16M", kernel=guest("vmbus_ic"))
+    m.enable_vmbus("child", integration_services=True, ic_period="10ms")
+    m.run(until="25ms")  # negotiation on all three, then two heartbeats and time samples
+    channels = m.vmbus()["channels"]
+    ic = m.integration_services()
+    for relid, name in ((1, "heartbeat"), (2, "shutdown"), (3, "timesync")):
+        ch = channels[str(relid)]
+        sent = ic[name]["requests"]
+        assert sent >= 1 and ch["inbound"]["host_writer"]["packets"] == sent, (name, ch)
+        assert ch["outbound"]["host_reader"]["packets"] == ic[name]["answers"], (name, ch)
+        for ring in (ch["outbound"], ch["inbound"]):
+            assert ring["control"] == "ok" and ring["bytes_in_use"] == 0, (name, ring)
