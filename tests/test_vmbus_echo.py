@@ -8,6 +8,8 @@ shows the occupancy of the ring its guest filled."""
 import json
 import re
 
+import pytest
+
 import hvsim
 
 ECHO_GUID = "e6c0ec40-45f3-4b27-9a0e-6873766d0001"
@@ -153,3 +155,15 @@ def test_integration_service_channels_count_into_the_same_stats(guest):
         assert ch["outbound"]["host_reader"]["packets"] == ic[name]["answers"], (name, ch)
         for ring in (ch["outbound"], ch["inbound"]):
             assert ring["control"] == "ok" and ring["bytes_in_use"] == 0, (name, ring)
+
+
+def test_echo_needs_a_server(guest):
+    m = hvsim.Machine(cpus=1, memory="128M", mode="hyperv")
+    m.create_partition("child", memory="16M", kernel=guest("vmbus_echo"))
+    with pytest.raises(hvsim.InputError, match="no VMBus server"):
+        m.add_vmbus_echo("child")
+    with pytest.raises(hvsim.InputError):
+        m.add_vmbus_echo("nobody")
+    m.enable_vmbus("child")
+    assert m.add_vmbus_echo("child") == 1 and m.add_vmbus_echo("child") == 2
+    assert echo_channel(m, relid=2)["echo"]["state"] == "closed"

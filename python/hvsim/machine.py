@@ -245,7 +245,9 @@ class Machine:
         return self._m.vmbus_signal(str(partition), int(relid))
 
     def vmbus(self, partition="child"):
-        """The VMBus server's inspect subtree (state, counters, channels, GPADLs), or None."""
+        """The VMBus server's inspect subtree (state, counters, channels, GPADLs), or None.
+        Each channel shows its two rings ("outbound" guest->host, "inbound" host->guest:
+        indices, occupancy, the host end's counters; docs/vmbus.md "Per-channel stats")."""
         return self.inspect().get("vmbus", {}).get(str(partition))
 
     # -- running ---------------------------------------------------------------------------
