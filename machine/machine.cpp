@@ -20,6 +20,7 @@
 #include "devices/pit8254/pit8254.h"
 #include "devices/rtc_cmos/rtc_cmos.h"
 #include "devices/uart16550/uart16550.h"
+#include "devices/vmbus/echo/echo.h"
 #include "devices/vmbus/hv_transport.h"
 #include "devices/vmbus/ic/services.h"
 #include "hv/hypervisor.h"
@@ -259,6 +260,17 @@ vmbus::ic::IntegrationServices* Machine::integration_services(const std::string&
   if (!p) return nullptr;
   auto it = ics_.find(p->id);
   return it == ics_.end() ? nullptr : it->second.get();
+}
+
+uint32_t Machine::add_vmbus_echo(const std::string& name) {
+  vmbus::Server* s = vmbus(name);
+  if (!s) throw InputError("vmbus: partition '" + name + "' has no VMBus server");
+  uint32_t id = hv_->find_partition(name)->id;
+  auto& mine = echoes_[id];
+  auto echo = vmbus::EchoChannel::offer(*s, static_cast<uint32_t>(mine.size()));
+  uint32_t relid = echo->relid();
+  mine[relid] = std::move(echo);
+  return relid;
 }
 
 void Machine::schedule_vmbus_retry(uint32_t id, unsigned tries) {
@@ -598,6 +610,10 @@ std::string Machine::inspect_json() const {
       v->server().inspect(pn);
       auto ic = ics_.find(id);
       if (ic != ics_.end()) ic->second->inspect(pn.child("ic"));
+      auto ec = echoes_.find(id);
+      if (ec != echoes_.end())
+        for (const auto& [relid, e] : ec->second)
+          e->inspect(pn.child("channels").child(std::to_string(relid)).child("echo"));
     }
   }
   return root.to_json();

@@ -36,6 +36,7 @@ class IntegrationServices;
 }
 class Server;
 struct ServerParams;
+class EchoChannel;
 }  // namespace vmbus
 class Device;
 class Uart16550;
@@ -153,6 +154,9 @@ class Machine {
                                                               SimTime period);
   /// Partition `name`'s integration services, or nullptr.
   vmbus::ic::IntegrationServices* integration_services(const std::string& name);
+  /// Offers an echo channel (hvsim's test device, devices/vmbus/echo) on partition `name`'s
+  /// VMBus server and drives it; returns its relid. Throws InputError without a server.
+  uint32_t add_vmbus_echo(const std::string& name);
   size_t cpu_count() const { return cpus_.size(); }
   PhysicalMemory& memory() { return mem_; }
   PortIoBus& io_bus() { return io_; }
@@ -206,6 +210,8 @@ class Machine {
   /// Integration services by partition id (after vmbus_: they go first, as they hold
   /// handlers in the servers).
   std::map<uint32_t, std::unique_ptr<vmbus::ic::IntegrationServices>> ics_;
+  /// Echo VSPs by partition id, then relid (after vmbus_: they go first, as ics_).
+  std::map<uint32_t, std::map<uint32_t, std::unique_ptr<vmbus::EchoChannel>>> echoes_;
   std::optional<BootPlan> boot_;
 
   // Per-run stop bookkeeping.

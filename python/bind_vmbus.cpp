@@ -65,6 +65,10 @@ void bind_vmbus(py::module_& m) {
           py::arg("partition"), py::arg("interface_type"), py::arg("instance"), py::arg("name"),
           py::arg("flags"))
       .def(
+          "vmbus_add_echo",
+          [](Machine& self, const std::string& name) { return self.add_vmbus_echo(name); },
+          py::arg("partition"))
+      .def(
           "vmbus_rescind",
           [](Machine& self, const std::string& name, uint32_t relid) {
             server(self, name).rescind(relid);

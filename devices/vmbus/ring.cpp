@@ -153,10 +153,10 @@ RingError RingReader::read(Packet& out) {
   const uint32_t before = read_;
   RingError e = read_one(out);
   if (e == RingError::kOk) {
-    ++stats_.packets;
-    stats_.bytes += distance(before, read_, data_size_);
+    ++stats_->packets;
+    stats_->bytes += distance(before, read_, data_size_);
   } else if (e != RingError::kEmpty) {
-    ++stats_.errors;
+    ++stats_->errors;
   }
   return e;
 }
@@ -266,7 +266,7 @@ RingReader::Commit RingReader::commit_read() {
   // A guest that moved write_index backwards can make this look negative: no signal then.
   if (bytes_read > free_now) return c;
   c.signal = free_now - bytes_read <= pending;
-  stats_.signals += c.signal;
+  stats_->signals += c.signal;
   return c;
 }
 
@@ -309,12 +309,12 @@ RingError RingWriter::write(const OutgoingPacket& p) {
   const uint32_t before = write_;
   RingError e = write_one(p);
   if (e == RingError::kOk) {
-    ++stats_.packets;
-    stats_.bytes += distance(before, write_, data_size_);
+    ++stats_->packets;
+    stats_->bytes += distance(before, write_, data_size_);
   } else if (e == RingError::kFull) {
-    ++stats_.full;
+    ++stats_->full;
   } else {
-    ++stats_.errors;
+    ++stats_->errors;
   }
   return e;
 }
@@ -444,7 +444,7 @@ RingWriter::Commit RingWriter::commit_write() {
   if (read_u32(mem_, kInterruptMaskOffset, mask) != RingError::kOk || mask) return c;
   if (read_u32(mem_, kReadIndexOffset, r) != RingError::kOk) return c;
   c.signal = r == old_write;
-  stats_.signals += c.signal;
+  stats_->signals += c.signal;
   return c;
 }
 

@@ -135,7 +135,12 @@ uint32_t ring_data_size(uint64_t ring_size);
 /// outbound, guest->host ring). Owns read_index: keeps its own copy, published by commit().
 class RingReader {
  public:
-  explicit RingReader(RingMemory& mem) : mem_(mem) {}
+  /// `stats`: where to count (e.g. the server's per-channel host-end counters,
+  /// Server::host_ring_stats); null: the reader's own.
+  explicit RingReader(RingMemory& mem, RingStats* stats = nullptr)
+      : mem_(mem), stats_(stats ? stats : &own_stats_) {}
+  RingReader(const RingReader&) = delete;
+  RingReader& operator=(const RingReader&) = delete;
 
   /// Checks the ring size and takes read_index from the control page (checked). Call before
   /// anything else, and again after the guest re-created the ring.
@@ -167,7 +172,7 @@ class RingReader {
   /// arrived while masked without a signal).
   RingError set_interrupt_mask(bool masked);
 
-  const RingStats& stats() const { return stats_; }
+  const RingStats& stats() const { return *stats_; }
 
  private:
   RingError read_one(Packet& out);
@@ -179,7 +184,8 @@ class RingReader {
   uint32_t data_size_ = 0;
   uint32_t read_ = 0;            // private read position
   uint32_t published_read_ = 0;  // last read_index written to the control page
-  RingStats stats_;
+  RingStats own_stats_;
+  RingStats* stats_;
 };
 
 /// A packet to write. `header` is the type-specific part between the descriptor and the
@@ -197,7 +203,11 @@ struct OutgoingPacket {
 /// host->guest ring). Owns write_index: keeps its own copy, published by commit_write().
 class RingWriter {
  public:
-  explicit RingWriter(RingMemory& mem) : mem_(mem) {}
+  /// `stats`: where to count (as RingReader's); null: the writer's own.
+  explicit RingWriter(RingMemory& mem, RingStats* stats = nullptr)
+      : mem_(mem), stats_(stats ? stats : &own_stats_) {}
+  RingWriter(const RingWriter&) = delete;
+  RingWriter& operator=(const RingWriter&) = delete;
 
   /// Checks the ring size and takes write_index from the control page (checked).
   RingError attach();
@@ -234,7 +244,7 @@ class RingWriter {
   /// once each: signal if the consumer is not masked and had read everything before.
   Commit commit_write();
 
-  const RingStats& stats() const { return stats_; }
+  const RingStats& stats() const { return *stats_; }
 
  private:
   RingError write_one(const OutgoingPacket& p);
@@ -246,7 +256,8 @@ class RingWriter {
   uint32_t published_write_ = 0;
   bool pending_set_ = false;
   std::vector<uint8_t> scratch_;  // type headers built by the write_* helpers
-  RingStats stats_;
+  RingStats own_stats_;
+  RingStats* stats_;
 };
 
 }  // namespace hvsim::vmbus

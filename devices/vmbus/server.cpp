@@ -493,6 +493,7 @@ void Server::inspect(InspectNode& n) const {
     x.counter("closes", c.closes);
     x.counter("guest_signals", c.guest_signals);
     x.counter("host_signals", c.host_signals);
+    inspect_channel_rings(c, x);
   }
   InspectNode& gp = n.child("gpadls");
   for (const auto& [handle, g] : gpadls_) {

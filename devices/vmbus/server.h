@@ -60,6 +60,9 @@ class Server {
     std::unique_ptr<GpadlView> outbound;  ///< guest -> host ring (pages [0, offset))
     std::unique_ptr<GpadlView> inbound;   ///< host -> guest ring (pages [offset, end))
     uint64_t opens = 0, closes = 0, guest_signals = 0, host_signals = 0;
+    /// The host end's counters over the channel's life (all opens): the VSP's RingReader of
+    /// the outbound ring and RingWriter of the inbound ring count here (host_ring_stats).
+    RingStats host_reader, host_writer;
   };
 
   /// `name` names the server's trace track ("vmbus:<name>"); `tracer` and `now` may be
@@ -107,6 +110,10 @@ class Server {
   /// Nothing beyond the pristine state: not connected, no GPADL, no channel (checkpoints).
   bool pristine() const { return !connected() && gpadls_.empty() && channels_.empty(); }
   void inspect(InspectNode& n) const;
+  /// Where a VSP's RingReader (outbound ring, `writer` false) or RingWriter (inbound ring,
+  /// `writer` true) of channel `relid` counts, for the inspect tree (channel_stats.cpp);
+  /// null for an unknown relid. Valid until the channel goes (after its close handler ran).
+  RingStats* host_ring_stats(uint32_t relid, bool writer);
 
  private:
   void reject(const char* reason, uint32_t type);
@@ -154,6 +161,13 @@ class Server {
 };
 
 const char* to_string(Server::ChannelState s);
+/// Per-channel ring stats (channel_stats.cpp) into the channel's inspect node `n`: for each
+/// ring of an open channel ("outbound" guest->host, "inbound" host->guest) its control page
+/// as the guest left it (read through the GPADL view, never written; a bad index is shown,
+/// not thrown), plus the host end's counters.
+void inspect_channel_rings(const Server::Channel& c, InspectNode& n);
+/// One ring's control page and occupancy into `n` (no side effect on the ring).
+void inspect_ring(RingMemory& ring, InspectNode& n);
 /// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" of a wire-encoded GUID.
 std::string guid_string(const spec::Guid& g);
 /// The wire encoding of a textual GUID; throws InputError if malformed.

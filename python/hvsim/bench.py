@@ -3,7 +3,8 @@ ratios (never asserted): the integer mix, memory copies (REP MOVSB/MOVSQ and a p
 a page-walk-heavy workload, a SYSCALL round-trip loop, VM-exit round trips (a CPUID exit
 under the guest-kit mini hypervisor and through the C++ VMX API; an EPT-violation exit under
 the mini hypervisor; a fast hypercall to hvsim's hypervisor), the same flat code side by
-side with Unicorn 2.0.1, packets per second through a VMBus ring (host side), and the
+side with Unicorn 2.0.1, packets per second through a VMBus ring (host side), VMBus
+request/response round trips between a guest and the echo VSP, and the
 simulator's peak memory against the guest RAM it touched.
 
 The simulated results (instructions, state hash) are printed too, so a reader can see the
@@ -183,6 +184,57 @@ def ring_rows(quick):
     return _json_tool_rows("ring_bench", "vmbus-ring", quick)
 
 
+def _echo_run(count, size, batch):
+    """vmbus_echo in a child partition against the echo VSP: `count` request/response round
+    trips of `size` bytes with `batch` outstanding; its stats with the serial output."""
+    m = Machine(cpus=1, memory="128M", mode="hyperv")
+    m.create_partition("child", memory="16M", kernel=guest_program("vmbus_echo"),
+                       cmdline="requests=%d size=%d batch=%d" % (count, size, batch))
+    m.enable_vmbus("child")
+    m.add_vmbus_echo("child")
+    stop = m.run()
+    if stop.kind != "debug_exit" or stop.exit_value != 0:
+        raise RuntimeError("vmbus_echo failed: %r\n%s" % (stop, m.serial_output))
+    s = m.stats()
+    s["serial"] = m.serial_output
+    return s
+
+
+def vmbus_echo_rows(quick):
+    """VMBus request/response round trips (guest/programs/vmbus_echo.c against the echo VSP,
+    devices/vmbus/echo): the guest writes an in-band request with completion requested into
+    its outbound ring, signals the host (HvSignalEvent), the VSP reads it and writes the
+    completion into the inbound ring and signals back (SINT2 event), the guest reads and
+    checks it. Per round trip: simulated cycles (the guest's RDTSC around its loop), simulated
+    time and guest instructions (the machine's, difference of an N and an N/10 run, so boot
+    and set-up cancel out) and host ns (same difference, best of `repeats` runs)."""
+    n = 400 if quick else 4000
+    repeats = 1 if quick else 3
+    rows = []
+    for size, batch in ((64, 1), (64, 16), (4000, 1), (4000, 16)):
+        name = "vmbus-echo-%dB-batch%d" % (size, batch)
+        small = n // 10
+        def best(count, size=size, batch=batch):
+            return min((_echo_run(count, size, batch) for _ in range(repeats)),
+                       key=lambda s: s["host_seconds"])
+        try:
+            s, s0 = best(n), best(small)
+        except RuntimeError as e:
+            rows.append({"workload": name, "error": str(e)[-300:]})
+            continue
+        m = re.search(r"vmbus_echo_bench: (\d+) round trips (\d+) cycles", s["serial"])
+        trips, cycles = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        d = max(trips - small, 1)
+        rows.append({
+            "workload": name, "round_trips": trips, "payload": size, "batch": batch,
+            "cycles_per_rr": round(cycles / max(trips, 1), 1),
+            "sim_ns_per_rr": round((s["sim_time_ns"] - s0["sim_time_ns"]) / d, 1),
+            "guest_instructions_per_rr": round((s["instructions"] - s0["instructions"]) / d, 1),
+            "host_ns_per_rr": round(max(s["host_seconds"] - s0["host_seconds"], 0.0) * 1e9 / d, 1),
+            "host_seconds": round(s["host_seconds"], 4), "state_hash": s["state_hash"]})
+    return rows
+
+
 def memory_rows(quick):
     """Peak RSS of the simulator process (bench/guest_run, no Python around it) against the
     allowance 64 MiB + 1.05 x guest RAM touched."""
@@ -274,6 +326,17 @@ def main(args):
             print("    %-18s %9d packets %7.3f s %7.2f M packets/s %6.2f GB/s payload"
                   % (r["workload"], r["packets"], r["host_seconds"], r["packets_per_s"] / 1e6,
                      r["gb_per_s"]))
+
+    print("  VMBus request/response through the echo VSP (guest vmbus_echo in a child partition):")
+    for r in vmbus_echo_rows(quick):
+        results.append(dict(r, kind="vmbus_echo"))
+        if "error" in r:
+            print("    %-24s not measured: %s" % (r["workload"], r["error"]))
+        else:
+            print("    %-24s %6d round trips %8.1f cycles %8.1f sim ns %7.1f guest insns "
+                  "%8.1f host ns each" % (r["workload"], r["round_trips"], r["cycles_per_rr"],
+                                          r["sim_ns_per_rr"], r["guest_instructions_per_rr"],
+                                          r["host_ns_per_rr"]))
 
     print("  memory: peak RSS vs 64 MiB + 1.05 x guest RAM touched (ratio <= 1 meets it):")
     for r in memory_rows(quick):

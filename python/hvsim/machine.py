@@ -228,6 +228,14 @@ class Machine:
         return self._m.vmbus_add_offer(str(partition), str(interface_type), str(instance),
                                        str(name), int(flags))
 
+    def add_vmbus_echo(self, partition="child"):
+        """Offers an echo channel (hvsim's own test device, not a Hyper-V device;
+        docs/vmbus.md "Echo VSP") to the partition's guest and runs its VSP: every in-band
+        packet that requests a completion is answered with a completion carrying the same
+        transaction id and payload. Returns its relid; its counters are in
+        vmbus(partition)["channels"][str(relid)]["echo"]."""
+        return self._m.vmbus_add_echo(str(partition))
+
     def rescind_vmbus_offer(self, relid, partition="child"):
         """Rescinds a channel (RescindChannelOffer; it goes when the guest releases it)."""
         self._m.vmbus_rescind(str(partition), int(relid))
@@ -237,7 +245,9 @@ class Machine:
         return self._m.vmbus_signal(str(partition), int(relid))
 
     def vmbus(self, partition="child"):
-        """The VMBus server's inspect subtree (state, counters, channels, GPADLs), or None."""
+        """The VMBus server's inspect subtree (state, counters, channels, GPADLs), or None.
+        Each channel shows its two rings ("outbound" guest->host, "inbound" host->guest:
+        indices, occupancy, the host end's counters; docs/vmbus.md "Per-channel stats")."""
         return self.inspect().get("vmbus", {}).get(str(partition))
 
     # -- running ---------------------------------------------------------------------------

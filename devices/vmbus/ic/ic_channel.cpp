@@ -56,8 +56,8 @@ void IcChannel::opened(bool open) {
   }
   ++opens_;
   const Server::Channel& c = server_.channels().at(relid_);
-  reader_ = std::make_unique<RingReader>(*c.outbound);
-  writer_ = std::make_unique<RingWriter>(*c.inbound);
+  reader_ = std::make_unique<RingReader>(*c.outbound, server_.host_ring_stats(relid_, false));
+  writer_ = std::make_unique<RingWriter>(*c.inbound, server_.host_ring_stats(relid_, true));
   RingError e = reader_->attach();
   if (e == RingError::kOk) e = writer_->attach();
   if (e != RingError::kOk) {
