@@ -65,10 +65,12 @@ void CpuImpl::service_attention() {
     int v = lapic_->acknowledge();
     if (v >= 0) deliver_external(static_cast<uint8_t>(v), false);
   }
-  // Stay attentive while something is pending but blocked (IF=0, shadow, NMI blocking):
-  // the boundary where it unblocks must see it.
+  // Stay attentive while something is pending but blocked (shadow, NMI blocking): the
+  // boundary where it unblocks must see it. A maskable interrupt held by IF=0 waits for
+  // the instruction that sets IF (interrupts_may_open), not for every boundary.
   // A blocked INIT waits for the end of VMX root operation (VMXOFF, VM entry raise it).
-  if (irq_.nmi_pending || (irq_.init_pending && !init_blocked()) || lapic_->intr_pending())
+  if (irq_.nmi_pending || (irq_.init_pending && !init_blocked()) ||
+      ((s_.rflags & kFlagIF) && lapic_->intr_pending()))
     attention_ = true;
 
   // 7: instruction breakpoints of the next instruction; arms single-step for it. It ends

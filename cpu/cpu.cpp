@@ -224,6 +224,8 @@ const ArchState& Cpu::state() const {
   return impl_->s_;
 }
 void Cpu::state_changed() {
+  // A caller that set IF with an interrupt pending: the next boundary delivers it.
+  if (impl_->lapic_->intr_pending()) impl_->interrupts_may_open();
   impl_->update_mode();
   impl_->tlb_flush(true);
   impl_->tlb_drop_contexts();

@@ -583,6 +583,15 @@ class CpuImpl {
   void iret_to_v8086(uint64_t ip, uint16_t cs, uint64_t fl);
   /// Writes RFLAGS as POPF/IRET would, honouring CPL/IOPL and the reserved bits.
   void write_rflags(uint64_t v, unsigned opsize, bool iret);
+  /// Called wherever an instruction may set RFLAGS.IF (POPF, IRET, SYSRET; STI raises
+  /// attention itself for its shadow): the next boundary must look again at a maskable
+  /// interrupt or an interrupt window that IF=0 held. Why not look at every boundary while
+  /// IF=0 holds one: a guest running with interrupts off would pay the boundary work on
+  /// every instruction (a VP spinning with IF=0 and a pending virtual interrupt ran about
+  /// 25 times slower).
+  void interrupts_may_open() {
+    if (s_.rflags & kFlagIF) attention_ = true;
+  }
 
   // ---- control transfer ----
   uint64_t ip_mask(unsigned opsize) const {

@@ -424,6 +424,7 @@ void sysret(C& c, const Insn& i) {
   c.s_.seg[kSs] =
       SegReg{static_cast<uint16_t>((base + 8) | 3), 0, 0xFFFFFFFF, 0xF3 | kAttrDB | kAttrG};
   c.s_.rflags = (c.s_.gpr[kR11] & 0x3C7FD7) | 2;
+  c.interrupts_may_open();
   c.update_mode();
   c.next_rip_ = rip;
   if (c.s_.rflags & kFlagTF) c.debug_update();

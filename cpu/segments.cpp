@@ -336,6 +336,7 @@ void CpuImpl::iret_to_v8086(uint64_t ip, uint16_t cs, uint64_t fl) {
   sels[kFs] = static_cast<uint16_t>(peek(28, 4));
   sels[kGs] = static_cast<uint16_t>(peek(32, 4));
   s_.rflags = (fl & 0x3F7FD5) | 2;  // every flag (CPL 0), VM included
+  interrupts_may_open();
   for (int k = 0; k < kNumSegs; ++k)
     s_.seg[k] = SegReg{sels[k], uint64_t{sels[k]} << 4, 0xFFFF, 0xF3};
   s_.gpr[kRsp] = esp & 0xFFFFFFFF;
@@ -358,6 +359,7 @@ void CpuImpl::write_rflags(uint64_t v, unsigned opsize, bool iret) {
     mask |= kFlagIF;
   if (opsize == 2) mask &= 0xFFFF;
   s_.rflags = (s_.rflags & ~mask) | (v & mask) | 2;
+  interrupts_may_open();
   if (s_.rflags & (kFlagTF | kFlagRF)) {
     if (iret && (v & kFlagRF)) dbg_.rf_loaded = true;
     debug_update();

@@ -104,6 +104,27 @@ TEST_F(LapicTest, StiShadowDelaysTheInterruptByOneInstruction) {
   EXPECT_EQ(frame(0), L::kCode + 3);  // taken after the NOP that follows STI
 }
 
+TEST_F(LapicTest, PopfThatSetsIfTakesTheHeldInterruptAtTheNextBoundary) {
+  // IF=0 holds the interrupt without boundary work on every instruction; the POPF that
+  // sets IF must still open it at once (no shadow for POPF, SDM 6.8.3).
+  Asm a;
+  a(ZYDIS_MNEMONIC_CLI);
+  for (int k = 0; k < 20; ++k) a(ZYDIS_MNEMONIC_NOP);
+  a(ZYDIS_MNEMONIC_PUSH, {I(0x202)});
+  size_t popf_at = a.size();
+  a(ZYDIS_MNEMONIC_POPFQ);
+  size_t after = a.size();
+  a(ZYDIS_MNEMONIC_NOP);
+  start(a);
+  wr(0xF0, 0x1FF);
+  ApicMessage m;
+  m.vector = 0x41;
+  apic().post(m, 0);
+  run(1000);
+  ASSERT_TRUE(in_handler(0x41));
+  EXPECT_EQ(frame(0), L::kCode + after) << "POPFQ at +" << popf_at;
+}
+
 TEST_F(LapicTest, TprBlocksLowerPriorityClasses) {
   Asm a;
   a(ZYDIS_MNEMONIC_STI);

@@ -427,7 +427,10 @@ bool Vmx::boundary() {
     return true;
   }
   // Stay attentive while a window or MTF is armed: the boundary where it opens must see it.
-  if (mtf_ || (proc_c & (proc::kInterruptWindowExiting | proc::kNmiWindowExiting)))
+  // An interrupt window closed by IF=0 opens only after an instruction that sets IF, which
+  // raises attention itself (CpuImpl::interrupts_may_open).
+  if (mtf_ || (proc_c & proc::kNmiWindowExiting) ||
+      ((proc_c & proc::kInterruptWindowExiting) && (s.rflags & kFlagIF)))
     c_.attention_ = true;
   return false;
 }
