@@ -5,6 +5,7 @@ child->parent page, which the machine polls; garbage bits are counted and droppe
 that set its bit and halted lets the machine stop as idle once the poll saw it; runs are
 deterministic."""
 
+import json
 import re
 
 import hvsim
@@ -109,3 +110,18 @@ def test_monitored_run_twice_is_identical(guest):
         return out, v, m.vmbus(), m.sim_time_ns, m.instructions
 
     assert once() == once()
+
+
+def test_monitor_signals_and_garbage_are_traced(guest, tmp_path):
+    m = machine(guest, "offers=2 monitored=1 wait_event=1 garbage=1")
+    path = tmp_path / "t.jsonl"
+    m.trace(str(path))
+    signal_round(m)
+    m.trace_stop()
+    recs = [json.loads(line) for line in path.read_text().splitlines()]
+    vm = [r for r in recs if r["track"] == "vmbus:child"]
+    sig = [r for r in vm if r["name"] == "monitor_signal"]
+    assert len(sig) == 1 and sig[0]["args"] == {"relid": 1, "monitor_id": 0}, sig
+    bad = [r["args"]["reason"] for r in vm if r["name"] == "rejected"]
+    assert bad.count("monitor: unallocated id") == 126
+    assert bad.count("monitor: channel not open") == 1
