@@ -209,6 +209,7 @@ vmbus::Server& Machine::enable_vmbus(const std::string& name, const vmbus::Serve
   s.set_queued_hook([this, id] {
     if (!vmbus_retrying_[id]) schedule_vmbus_retry(id, 1000);
   });
+  s.set_monitor_hook([this, id] { start_vmbus_monitor_poll(id); });
   vmbus_.emplace(id, std::move(v));
   return s;
 }
@@ -550,6 +551,7 @@ StopReason Machine::run(uint64_t max_instructions, SimTime until) {
       return StopReason{StopReason::Kind::kInstructionLimit, 0, 0, 0, {}};
     if (scheduler_.position() >= until)
       return StopReason{StopReason::Kind::kTimeLimit, 0, 0, 0, {}};
+    rearm_vmbus_monitor_polls();
     if (auto r = check_idle()) return *r;
 
     SimTime chunk_end = (scheduler_.position() / kChunk + 1) * kChunk;

@@ -226,6 +226,17 @@ class Machine {
   std::function<void()> progress_;
   std::function<bool()> poll_;
   HostStats host_;
+
+  // VMBus monitor pages (machine/vmbus_monitor.cpp; docs/vmbus.md "Monitored channels").
+  /// Schedules the next poll of partition `id`'s child->parent monitor page, one latency
+  /// from now, unless one is pending.
+  void start_vmbus_monitor_poll(uint32_t id);
+  /// At each run-loop step: restarts the polls that went dormant when every VP of their
+  /// partition halted, once a VP runs again or a pending bit is set.
+  void rearm_vmbus_monitor_polls();
+  /// Some VP of partition `id` is neither halted nor waiting for a start-up IPI.
+  bool partition_awake(uint32_t id) const;
+  std::map<uint32_t, bool> vmbus_polling_;  ///< a monitor poll is pending (by partition id)
 };
 
 }  // namespace hvsim

@@ -31,12 +31,14 @@ void bind_vmbus(py::module_& m) {
   machine
       .def(
           "vmbus_enable",
-          [](Machine& self, const std::string& name, const std::vector<uint32_t>& versions) {
+          [](Machine& self, const std::string& name, const std::vector<uint32_t>& versions,
+             SimTime monitor_latency) {
             vmbus::ServerParams p;
             if (!versions.empty()) p.versions = versions;
+            if (monitor_latency) p.monitor_latency = monitor_latency;
             self.enable_vmbus(name, p);
           },
-          py::arg("partition"), py::arg("versions"))
+          py::arg("partition"), py::arg("versions"), py::arg("monitor_latency") = 0)
       .def(
           "vmbus_enable_ic",
           [](Machine& self, const std::string& name, SimTime period) {
@@ -54,8 +56,10 @@ void bind_vmbus(py::module_& m) {
       .def(
           "vmbus_add_offer",
           [](Machine& self, const std::string& name, const std::string& interface_type,
-             const std::string& instance, const std::string& label, uint16_t flags) {
+             const std::string& instance, const std::string& label, uint16_t flags,
+             bool monitored) {
             vmbus::OfferParams o;
+            o.monitored = monitored;
             o.interface_type = vmbus::parse_guid(interface_type);
             o.instance = vmbus::parse_guid(instance);
             o.name = label;
@@ -63,7 +67,7 @@ void bind_vmbus(py::module_& m) {
             return server(self, name).add_offer(o);
           },
           py::arg("partition"), py::arg("interface_type"), py::arg("instance"), py::arg("name"),
-          py::arg("flags"))
+          py::arg("flags"), py::arg("monitored") = false)
       .def(
           "vmbus_add_echo",
           [](Machine& self, const std::string& name) { return self.add_vmbus_echo(name); },

@@ -85,6 +85,9 @@ std::vector<MessageField> message_fields(const uint8_t* m, uint32_t size) {
         d.hex("interrupt_page", ic::kInterruptPage, 8);
       d.hex("monitor_page1", ic::kMonitorPage1, 8);
       d.hex("monitor_page2", ic::kMonitorPage2, 8);
+      if (d.has(ic::kVersionRequested, 4) &&
+          d.get(ic::kVersionRequested, 4) >= s::kVersionWin10V6_0)
+        d.hex("features", ic::kFeatureFlags, 4);
       break;
     }
     case MessageType::kVersionResponse: {
@@ -92,6 +95,7 @@ std::vector<MessageField> message_fields(const uint8_t* m, uint32_t size) {
       d.u("supported", vr::kVersionSupported, 1);
       d.u("connection_state", vr::kConnectionState, 1);
       d.u("msg_conn_id", vr::kMsgConnId, 4);
+      d.hex("features", vr::kSupportedFeatures, 4);  // 6.0 responses only (24 bytes)
       break;
     }
     case MessageType::kOfferChannel: {

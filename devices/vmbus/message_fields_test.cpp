@@ -43,6 +43,13 @@ TEST(MessageFields, InitiateContactShowsTheRequestedVersionAndSint) {
   f = decode(m);
   EXPECT_EQ(f["requested"], "2.4");
   EXPECT_EQ(f["interrupt_page"], "0x2");
+  // 6.0 asks for feature flags at 20.
+  put(m, 8, spec::kVersionWin10V6_0, 4);
+  put(m, 16, 2, 4);
+  put(m, 20, 0x41, 4);
+  f = decode(m);
+  EXPECT_EQ(f["features"], "0x41");
+  EXPECT_EQ(f["msg_sint"], "2");
 }
 
 TEST(MessageFields, OfferNamesKnownDevicesAndShowsOtherGuids) {

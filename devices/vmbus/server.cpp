@@ -211,7 +211,7 @@ void Server::initiate_contact(uint32_t connection_id, const uint8_t* m, uint32_t
   unsigned saved_sint = msg_sint_;
   target_vcpu_ = target_ok ? vcpu : 0;
   msg_sint_ = target_ok ? sint : spec::kMessageSint;
-  uint8_t r[vr::kSize] = {};
+  uint8_t r[vr::kSizeV6MonitorPages] = {};
   put_type(r, MessageType::kVersionResponse);
   if (!known || !target_ok) {
     // Hyper-V's only answer to a version it does not speak: version_supported = 0; the guest
@@ -219,7 +219,7 @@ void Server::initiate_contact(uint32_t connection_id, const uint8_t* m, uint32_t
     if (!target_ok) reject("bad target vcpu", 14);
     r[vr::kVersionSupported] = 0;
     r[vr::kConnectionState] = target_ok ? 0 : 2;
-    send(r, sizeof r);
+    send(r, vr::kSize);
     target_vcpu_ = saved_vcpu;
     msg_sint_ = saved_sint;
     return;
@@ -227,10 +227,8 @@ void Server::initiate_contact(uint32_t connection_id, const uint8_t* m, uint32_t
   (void)connection_id;  // 1 and 4 are both accepted (dossier §6.2 recommendation)
   version_ = version;
   offers_requested_ = false;
-  r[vr::kVersionSupported] = 1;
-  r[vr::kConnectionState] = 0;
-  wr32(r, vr::kMsgConnId, version >= spec::kVersionWin10V5 ? spec::kMessageConnectionId : version);
-  send(r, sizeof r);
+  take_monitor_pages(m);
+  send(r, version_response(r, version, m, size));
 }
 
 // ---- offers ----
@@ -243,7 +241,9 @@ void Server::send_offer(Channel& c) {
   std::memcpy(o + oc::kInterfaceInstance, c.offer.instance.b, 16);
   std::memcpy(o + oc::kFlags, &c.offer.flags, 2);
   wr32(o, oc::kChildRelid, c.relid);
-  o[oc::kMonitorId] = oc::kNoMonitor;  // monitor_allocated = 0: the guest always hypercalls
+  c.monitored = offer_monitored(c);  // else monitor_allocated = 0: the guest hypercalls
+  o[oc::kMonitorId] = c.monitored ? c.monitor_id : oc::kNoMonitor;
+  o[oc::kMonitorAllocated] = c.monitored ? 1 : 0;
   o[oc::kIsDedicatedInterrupt] = 1;
   wr32(o, oc::kConnectionId, c.connection_id);
   c.offered_to_guest = true;
@@ -268,6 +268,7 @@ uint32_t Server::add_offer(const OfferParams& o) {
   Channel& c = channels_[relid];
   c.relid = relid;
   c.offer = o;
+  if (o.monitored) c.monitor_id = free_monitor_id();
   // OpenVMM's choice: relid | SINT << 12 (VTL 0); unique per channel.
   c.connection_id = relid | (spec::kMessageSint << 12);
   t_.connect_event(c.connection_id);
@@ -363,6 +364,7 @@ void Server::open_channel(const uint8_t* m, uint32_t size) {
   send(r, sizeof r);
   auto h = open_handlers_.find(c.relid);
   if (h != open_handlers_.end() && h->second) h->second(true);
+  if (c.monitored && on_monitor_) on_monitor_();
 }
 
 void Server::close_channel(Channel& c) {
@@ -431,6 +433,7 @@ void Server::reset() {
     Channel& c = it->second;
     if (c.state == ChannelState::kOpen) close_channel(c);
     c.offered_to_guest = false;
+    c.monitored = false;
     if (c.state == ChannelState::kRescinded) {
       t_.disconnect_event(c.connection_id);
       signal_handlers_.erase(it->first);
@@ -444,6 +447,8 @@ void Server::reset() {
   pfn_owner_.clear();
   version_ = 0;
   offers_requested_ = false;
+  monitor_gpa_[0] = monitor_gpa_[1] = 0;
+  features_ = 0;
 }
 
 void Server::unload(uint32_t size) {
@@ -471,6 +476,7 @@ void Server::inspect(InspectNode& n) const {
   n.counter("guest_events", guest_events_);
   n.counter("unknown_events", unknown_events_);
   n.counter("rejected", rejected_total_);
+  inspect_monitor(n);
   InspectNode& rj = n.child("rejected_by_reason");
   for (const auto& [reason, count] : rejected_) rj.counter(reason, count);
   InspectNode& bt = n.child("received_by_type");
@@ -493,6 +499,9 @@ void Server::inspect(InspectNode& n) const {
     x.counter("closes", c.closes);
     x.counter("guest_signals", c.guest_signals);
     x.counter("host_signals", c.host_signals);
+    x.counter("monitor_id", c.monitor_id);
+    x.counter("monitored", c.monitored);
+    x.counter("monitor_signals", c.monitor_signals);
     inspect_channel_rings(c, x);
   }
   InspectNode& gp = n.child("gpadls");

@@ -3,7 +3,8 @@
 // offers, GPADLs, channel open/close, rescind and unload, over a Transport (the
 // hypervisor's host ports and host post API). Every guest message is checked; a malformed
 // one is rejected (counted by reason, traced) and never reaches memory: the server reaches
-// child memory only through GPADL views of pages the child shared.
+// child memory only through GPADL views of pages the child shared and at the two monitor
+// pages the child named (server_monitor.cpp).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,10 @@ struct OfferParams {
   spec::Guid instance{};
   uint16_t flags = 0;  ///< OfferChannel channel flags (§6.4)
   std::string name;    ///< for the inspect tree and the trace ("heartbeat", ...)
+  /// Offer the channel "monitored" (§6.6, server_monitor.cpp): it gets a monitor id and the
+  /// guest signals it through the monitor page, which the host polls. Falls back to a plain
+  /// (hypercall-signaled) offer when the guest gave no monitor pages or 128 ids are in use.
+  bool monitored = false;
 };
 
 struct ServerParams {
@@ -44,6 +49,9 @@ struct ServerParams {
   uint32_t max_gpadls = 256;        ///< GPADLs (pending or complete) at one time
   uint32_t max_gpadl_pages = 8192;  ///< PFNs in one GPADL
   uint32_t max_queued = 64;         ///< replies waiting for a free message buffer
+  /// How often the owner polls the child->parent monitor page while a monitored channel is
+  /// open (simulated time); also written, in 100 ns units, into the pages' latency[][].
+  SimTime monitor_latency = 50 * kPicosPerMicro;
 };
 
 class Server {
@@ -63,6 +71,10 @@ class Server {
     /// The host end's counters over the channel's life (all opens): the VSP's RingReader of
     /// the outbound ring and RingWriter of the inbound ring count here (host_ring_stats).
     RingStats host_reader, host_writer;
+    /// Monitor id (0..127) reserved for a monitored offer; kNoMonitor if none.
+    uint8_t monitor_id = spec::offer_channel::kNoMonitor;
+    bool monitored = false;        ///< offered with monitor_allocated = 1 in this connection
+    uint64_t monitor_signals = 0;  ///< signals seen in the monitor page (not hypercalls)
   };
 
   /// `name` names the server's trace track ("vmbus:<name>"); `tracer` and `now` may be
@@ -115,6 +127,24 @@ class Server {
   /// null for an unknown relid. Valid until the channel goes (after its close handler ran).
   RingStats* host_ring_stats(uint32_t relid, bool writer);
 
+  // ---- monitor pages (server_monitor.cpp, §6.6) ----
+  /// The GPAs InitiateContact named (0: none): [0] parent->child, [1] child->parent.
+  uint64_t monitor_page(unsigned k) const { return monitor_gpa_[k & 1]; }
+  /// Connected with monitor pages and at least one monitored channel open: polls matter.
+  bool monitor_active() const;
+  /// A pending bit is set in the child->parent page (any id; read now from guest memory).
+  bool monitor_pending() const;
+  /// One poll of the child->parent page: each pending bit is cleared; the bit of an open
+  /// monitored channel is that channel's signal, any other is counted and dropped.
+  void poll_monitor();
+  SimTime monitor_latency() const { return params_.monitor_latency; }
+  /// Called when a monitored channel opens: the owner starts polling (Machine).
+  void set_monitor_hook(std::function<void()> fn) { on_monitor_ = std::move(fn); }
+  uint64_t monitor_polls() const { return monitor_polls_; }
+  uint64_t monitor_signals() const { return monitor_signals_; }
+  /// The 6.0 feature flags granted at InitiateContact (0 before 6.0).
+  uint32_t features() const { return features_; }
+
  private:
   void reject(const char* reason, uint32_t type);
   void send(const uint8_t* msg, uint32_t size);
@@ -158,6 +188,19 @@ class Server {
   uint64_t received_by_type_[static_cast<unsigned>(spec::MessageType::kCount)] = {};
   uint64_t rejected_total_ = 0;
   std::map<std::string, uint64_t> rejected_;  ///< reason -> count (ordered)
+
+  // ---- monitor pages and 6.0 (server_monitor.cpp, server_version.cpp) ----
+  bool take_monitor_pages(const uint8_t* m);
+  bool is_monitor_pfn(uint64_t pfn) const;
+  uint8_t free_monitor_id() const;
+  bool offer_monitored(Channel& c);
+  void signal_monitored(Channel& c);
+  uint32_t version_response(uint8_t* r, uint32_t version, const uint8_t* m, uint32_t size);
+  void inspect_monitor(InspectNode& n) const;
+  uint64_t monitor_gpa_[2] = {};
+  uint32_t features_ = 0;
+  std::function<void()> on_monitor_;
+  uint64_t monitor_polls_ = 0, monitor_signals_ = 0;
 };
 
 const char* to_string(Server::ChannelState s);

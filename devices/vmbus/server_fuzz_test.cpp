@@ -4,7 +4,10 @@
 // PFNs inside and just outside memory), driven straight into a Server over a fake transport.
 // After every message the server's invariants must hold: every PFN of every GPADL inside
 // the partition, no PFN in two complete GPADLs, an open channel's ring GPADL complete and its
-// views inside it, the reply queue bounded, every reply a valid message.
+// views inside it, the reply queue bounded, every reply a valid message. Also 6.0
+// InitiateContact with feature flags and monitor pages (good and bad), monitored offers, and
+// random writes into the monitor pages between polls (§6.2, §6.6): monitor ids unique and
+// below 128, monitor pages valid and never in a GPADL.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -77,6 +80,31 @@ void check_invariants(const Server& s, const Fake& t, const ServerParams& p) {
     ASSERT_EQ(c.outbound->size() + c.inbound->size(), g->second.pfns.size() * 4096);
   }
   ASSERT_LE(s.queued(), p.max_queued);
+  std::set<unsigned> ids;
+  for (const auto& [relid, c] : s.channels()) {
+    if (c.monitor_id == spec::offer_channel::kNoMonitor) {
+      ASSERT_FALSE(c.monitored);
+      continue;
+    }
+    ASSERT_LT(c.monitor_id, 128u);
+    ASSERT_TRUE(ids.insert(c.monitor_id).second) << "monitor id twice";
+    if (c.monitored) {
+      ASSERT_NE(s.monitor_page(1), 0u);
+    }
+  }
+  for (unsigned k = 0; k < 2; ++k) {
+    uint64_t gpa = s.monitor_page(k);
+    if (!gpa) continue;
+    ASSERT_EQ(gpa % 4096, 0u);
+    ASSERT_LE(gpa + 4096, t.mem.size());
+    for (const auto& [h, g] : s.gpadls())
+      for (uint64_t pfn : g.pfns) {
+        ASSERT_NE(pfn, gpa / 4096) << "monitor page in a GPADL";
+      }
+  }
+  if (s.monitor_page(0)) {
+    ASSERT_NE(s.monitor_page(0), s.monitor_page(1));
+  }
 }
 
 TEST(ServerFuzz, HundredThousandMessagesKeepTheInvariants) {
@@ -84,11 +112,15 @@ TEST(ServerFuzz, HundredThousandMessagesKeepTheInvariants) {
   ServerParams p;
   p.max_gpadls = 32;
   p.max_queued = 16;
+  p.versions.push_back(spec::kVersionWin10V6_0);
   Server s(t, p, "fuzz");
   Rng rng(0x564D427573ull);
-  for (int k = 0; k < 3; ++k) s.add_offer(OfferParams{});
+  OfferParams monitored;
+  monitored.monitored = true;
+  for (int k = 0; k < 3; ++k) s.add_offer(k ? monitored : OfferParams{});
+  uint64_t monitor_writes = 0;
   std::vector<uint32_t> handles = {1, 2, 3, 0xE1E10};
-  const uint32_t kSizes[] = {8, 12, 16, 20, 28, 36, 40, 148, 196};
+  const uint32_t kSizes[] = {8, 12, 16, 20, 28, 36, 40, 56, 148, 156, 196};
   for (int n = 0; n < 100000; ++n) {
     std::vector<uint8_t> m;
     uint64_t r = rng.below(100);
@@ -112,11 +144,31 @@ TEST(ServerFuzz, HundredThousandMessagesKeepTheInvariants) {
       uint32_t handle = handles[rng.below(handles.size())];
       auto pfn = [&] { return rng.below(8) == 0 ? 256 + rng.below(1u << 20) : rng.below(256); };
       switch (type) {
-        case 14:
-          put32(m, 8, rng.below(2) ? 0x00050003 : static_cast<uint32_t>(rng.next()));
+        case 14: {
+          uint64_t v = rng.below(3);
+          put32(m, 8,
+                v == 0   ? 0x00050003
+                : v == 1 ? 0x00060000
+                         : static_cast<uint32_t>(rng.next()));
           put32(m, 12, static_cast<uint32_t>(rng.below(3)));
           if (m.size() > 16) m[16] = static_cast<uint8_t>(rng.below(3) ? 2 : rng.below(20));
+          put32(m, 20, rng.below(2) ? 0 : static_cast<uint32_t>(rng.next()));  // 6.0 features
+          // Monitor pages: mostly good, else unaligned, equal, outside, one missing.
+          auto page = [&]() -> uint64_t {
+            uint64_t r = rng.below(10);
+            if (r < 6) return rng.below(256) * 4096;
+            if (r == 6) return rng.below(256 * 4096);
+            if (r == 7) return (256 + rng.below(1000)) * 4096;
+            if (r == 8) return 0;
+            return rng.next();
+          };
+          uint64_t p1 = page(), p2 = rng.below(10) ? page() : p1;
+          if (m.size() >= 40) {
+            std::memcpy(m.data() + 24, &p1, 8);
+            std::memcpy(m.data() + 32, &p2, 8);
+          }
           break;
+        }
         case 8: {
           put32(m, 8, relid);
           put32(m, 12, handle);
@@ -165,6 +217,17 @@ TEST(ServerFuzz, HundredThousandMessagesKeepTheInvariants) {
       s.add_offer(OfferParams{});
     }
     if (rng.below(100) == 0) s.flush();
+    // The guest writes its monitor pages at any time; the host polls between messages.
+    if (rng.below(10) == 0 && s.monitor_page(1)) {
+      uint64_t base = s.monitor_page(rng.below(4) ? 1 : 0);
+      uint32_t off = rng.below(3) ? 8 + 8 * static_cast<uint32_t>(rng.below(4))
+                                  : static_cast<uint32_t>(rng.below(4093));
+      uint32_t v = rng.below(2) ? 1u << rng.below(32) : static_cast<uint32_t>(rng.next());
+      t.write_guest(base + off, &v, 4);
+      ++monitor_writes;
+    }
+    if (rng.below(5) == 0) s.poll_monitor();
+    if (rng.below(700) == 0) s.add_offer(rng.below(2) ? monitored : OfferParams{});
     ASSERT_NO_FATAL_FAILURE(check_invariants(s, t, p)) << "message " << n;
   }
   EXPECT_EQ(t.bad_replies, 0u);
@@ -175,6 +238,13 @@ TEST(ServerFuzz, HundredThousandMessagesKeepTheInvariants) {
   uint64_t opens = 0;
   for (const auto& [relid, c] : s.channels()) opens += c.opens;
   EXPECT_GT(opens, 0u) << "no channel ever opened";
+  EXPECT_GT(monitor_writes, 1000u);
+  EXPECT_GT(s.monitor_polls(), 10000u);
+  EXPECT_GT(s.rejected("monitor: unallocated id"), 100u);
+  // Contacts are rare (the server stays connected until an Unload): each bad kind once.
+  EXPECT_GT(s.rejected("monitor pages: not page-aligned"), 0u);
+  EXPECT_GT(s.rejected("monitor pages: outside memory"), 0u);
+  EXPECT_GT(s.monitor_signals(), 0u) << "no monitored channel was ever signaled";
 }
 
 }  // namespace

@@ -38,7 +38,8 @@ constexpr uint32_t kStatusFailed = 0xC0000001u;  // STATUS_UNSUCCESSFUL
 bool Server::pfn_ok(uint64_t pfn, uint32_t handle) const {
   (void)handle;
   uint64_t pages = t_.memory_size() / spec::kPageSize;
-  return pfn < pages && !pfn_owner_.count(pfn);
+  // Why not a monitor page: the host writes those; a ring there would be corrupted.
+  return pfn < pages && !pfn_owner_.count(pfn) && !is_monitor_pfn(pfn);
 }
 
 void Server::gpadl_created(uint32_t relid, uint32_t handle, uint32_t status) {

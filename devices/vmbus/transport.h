@@ -23,7 +23,8 @@ class Transport {
   /// The partition's virtual processors and memory (bytes from GPA 0).
   virtual uint32_t vp_count() const = 0;
   virtual uint64_t memory_size() const = 0;
-  /// Guest memory, used only by GPADL views (gpadl.h): false if not reachable.
+  /// Guest memory, used only by GPADL views (gpadl.h) and for the two monitor pages the
+  /// guest named in InitiateContact (server_monitor.cpp): false if not reachable.
   virtual bool read_guest(uint64_t gpa, void* out, uint64_t n) const = 0;
   virtual bool write_guest(uint64_t gpa, const void* in, uint64_t n) = 0;
 };

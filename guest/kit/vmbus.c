@@ -35,6 +35,9 @@ static volatile struct hv_message sim[16] __attribute__((aligned(4096)));
 static volatile uint8_t sief[16][256] __attribute__((aligned(4096)));
 static uint8_t post_input[4096] __attribute__((aligned(4096)));
 static volatile unsigned vmbus_interrupts;
+/* The monitor pages InitiateContact names, zeroed as Linux allocates them (connection.c
+ * vmbus_connect: two zeroed pages, monitor_pages[0] parent->child, [1] child->parent). */
+static volatile uint8_t monitor_pages[2][4096] __attribute__((aligned(4096)));
 
 static void on_vmbus(struct frame* f) {
   (void)f;
@@ -137,6 +140,11 @@ int vmbus_connect(struct vmbus* vb, const uint32_t* versions, int count) {
     wr32(m, 8, versions[k]);
     wr32(m, 12, 0);                                                /* target_vcpu: VP 0 */
     if (versions[k] >= VMBUS_VERSION_WIN10_V5) m[16] = VMBUS_SINT; /* msg_sint, VTL 0 */
+    /* 6.0: bytes 20-23 are the requested feature flags; this client asks for none. */
+    if (!vb->no_monitor_pages) {
+      wr64(m, 24, (uint64_t)(uintptr_t)monitor_pages[0]);
+      wr64(m, 32, (uint64_t)(uintptr_t)monitor_pages[1]);
+    }
     uint32_t conn = versions[k] >= VMBUS_VERSION_WIN10_V5 ? 4 : 1;
     if (vmbus_post(vb, conn, m, sizeof m) != 0) return -1;
     uint8_t r[VMBUS_MSG_MAX];
@@ -145,6 +153,7 @@ int vmbus_connect(struct vmbus* vb, const uint32_t* versions, int count) {
     if (r[8]) {
       vb->version = versions[k];
       vb->msg_conn_id = versions[k] >= VMBUS_VERSION_WIN10_V5 ? rd32(r, 12) : 1;
+      vb->features = versions[k] >= VMBUS_VERSION_WIN10_V6_0 && n >= 20 ? rd32(r, 16) : 0;
       return 0;
     }
     ++vb->versions_refused;
@@ -265,4 +274,19 @@ bool vmbus_take_event(uint32_t relid) {
   if (!(*b & bit)) return false;
   *b &= (uint8_t)~bit;
   return true;
+}
+
+volatile uint8_t* vmbus_monitor_page(int k) {
+  return monitor_pages[k & 1];
+}
+
+uint16_t vmbus_setevent(const struct vmbus_offer* o) {
+  if (!o->monitor_allocated || o->monitor_id >= 128) return vmbus_signal(o->connection_id);
+  /* trigger_group[g] is {u32 pending, u32 armed} at 0x008 + 8 g; a locked bit set, as
+   * Linux's sync_set_bit, since the host may clear the word at any time. */
+  volatile uint32_t* pending =
+      (volatile uint32_t*)(monitor_pages[1] + 0x008 + 8 * (o->monitor_id / 32));
+  uint32_t bit = o->monitor_id % 32;
+  __asm__ volatile("lock btsl %1, %0" : "+m"(*pending) : "Ir"(bit) : "memory");
+  return 0;
 }

@@ -66,6 +66,8 @@ struct vmbus {
   uint32_t next_gpadl;   /* Linux starts at 0xE1E10 */
   uint32_t post_retries; /* HV_STATUS_INSUFFICIENT_BUFFERS answers retried */
   uint32_t messages;     /* host messages received */
+  uint32_t features;     /* 6.0: the feature flags the host granted (VersionResponse 16) */
+  bool no_monitor_pages; /* set before vmbus_connect: InitiateContact names no monitor pages */
 };
 
 /* SynIC and hypercall page for VMBus; interrupts on (SINT2 -> vector 0xF3). */
@@ -102,3 +104,9 @@ int vmbus_unload(struct vmbus* vb);
 uint16_t vmbus_signal(uint32_t connection_id);
 /* The SINT2 event flags (bit n = relid n) that are set, tested and cleared. */
 bool vmbus_take_event(uint32_t relid);
+/* Guest -> host signal of a channel as Linux's vmbus_setevent: a monitored offer sets bit
+ * (monitor_id % 32) of trigger_group[monitor_id / 32].pending in the child->parent monitor
+ * page (no hypercall; the host polls), any other uses HvSignalEvent. 0 or the HV_STATUS. */
+uint16_t vmbus_setevent(const struct vmbus_offer* o);
+/* The two monitor pages vmbus_connect names ([0] parent->child, [1] child->parent). */
+volatile uint8_t* vmbus_monitor_page(int k);

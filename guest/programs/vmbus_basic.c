@@ -6,6 +6,11 @@
  *   rounds=N   connect ... unload this many times (reconnect after unload)
  *   wait_event=1  after its signal, waits until the host signals the channel back (bit relid
  *              of SINT2's event flags; the test calls Machine.signal_vmbus_channel)
+ *   monitored=1  the heartbeat is offered monitored (§6.6): expects monitor_allocated = 1 and
+ *              signals it through the child->parent monitor page (vmbus_setevent), no hypercall
+ *   garbage=1  with monitored=1: also sets every other pending bit of the monitor page (ids
+ *              the host never allocated), which the host must count and drop
+ *   nomonitor=1  InitiateContact names no monitor pages (monitored offers fall back)
  * Each round: InitiateContact with Linux's versions newest first (6.0 is refused by a 5.3
  * host), RequestOffers until AllOffersDelivered, a 40-page ring GPADL (a header and a body),
  * OpenChannel, a signal, CloseChannel, GpadlTeardown, Unload. Prints what it negotiated and
@@ -84,7 +89,7 @@ static void hostile(uint32_t relid) {
   check(vmbus_teardown_gpadl(&vb, relid, 0x7002) == 0, "hostile: the server still answers");
 }
 
-static bool wait_event;
+static bool wait_event, monitored, garbage;
 
 static void round_trip(uint64_t offers, bool bad, uint64_t round) {
   memset(&vb.offers, 0, sizeof vb.offers);
@@ -93,15 +98,27 @@ static void round_trip(uint64_t offers, bool bad, uint64_t round) {
   if (!check(vmbus_connect(&vb, kVersions, sizeof kVersions / sizeof kVersions[0]) == 0,
              "round %lu: connected", (unsigned long)round))
     return;
-  printf("vmbus: version 0x%x after %u refused, message connection %u\n", vb.version,
-         vb.versions_refused, vb.msg_conn_id);
+  printf("vmbus: version 0x%x after %u refused, message connection %u, features 0x%x\n", vb.version,
+         vb.versions_refused, vb.msg_conn_id, vb.features);
   int n = vmbus_request_offers(&vb);
   check(n == (int)offers, "round %lu: %d offers (expected %lu)", (unsigned long)round, n,
         (unsigned long)offers);
   struct vmbus_offer* hb = vmbus_find_offer(&vb, kHeartbeat);
   if (!check(hb != 0, "heartbeat offered")) return;
-  check(hb->relid >= 1 && hb->relid <= 2047 && hb->dedicated == 1 && hb->monitor_allocated == 0,
-        "offer: relid %u, dedicated interrupt, no monitor", hb->relid);
+  check(hb->relid >= 1 && hb->relid <= 2047 && hb->dedicated == 1 &&
+            hb->monitor_allocated == (monitored ? 1 : 0),
+        "offer: relid %u, dedicated interrupt, monitor_allocated %u id %u", hb->relid,
+        hb->monitor_allocated, hb->monitor_id);
+  if (monitored) {
+    /* What the host wrote into the child->parent page for this id (§6.6). */
+    volatile uint8_t* p = vmbus_monitor_page(1);
+    unsigned g = hb->monitor_id / 32, o = hb->monitor_id % 32;
+    uint32_t conn = *(volatile uint32_t*)(p + 0x440 + 8 * (32 * g + o));
+    uint16_t latency = *(volatile uint16_t*)(p + 0x240 + 2 * (32 * g + o));
+    check(conn == hb->connection_id && latency != 0 && (p[0] >> g & 1),
+          "monitor page: group %u enabled, parameter connection 0x%x, latency %u", g, conn,
+          latency);
+  }
   printf("vmbus: heartbeat relid %u connection 0x%x\n", hb->relid, hb->connection_id);
   if (bad) hostile(hb->relid);
   uint32_t gpadl;
@@ -109,7 +126,17 @@ static void round_trip(uint64_t offers, bool bad, uint64_t round) {
   check(st == 0, "GPADL 0x%x of %u pages created (status 0x%x)", gpadl, RING_PAGES, st);
   st = vmbus_open(&vb, hb->relid, gpadl, RING_PAGES / 2, 0);
   check(st == 0, "channel open (status 0x%x)", st);
-  check(vmbus_signal(hb->connection_id) == 0, "signal on the channel's connection");
+  if (garbage) {
+    for (unsigned id = 0; id < 128; ++id) {
+      if (id == hb->monitor_id) continue;
+      volatile uint32_t* w = (volatile uint32_t*)(vmbus_monitor_page(1) + 8 + 8 * (id / 32));
+      *w |= 1u << (id % 32);
+    }
+  }
+  if (monitored)
+    check(vmbus_setevent(hb) == 0, "signal through the monitor page (id %u)", hb->monitor_id);
+  else
+    check(vmbus_signal(hb->connection_id) == 0, "signal on the channel's connection");
   if (wait_event) {
     while (!vmbus_take_event(hb->relid)) __asm__ volatile("sti; hlt; cli" ::: "memory");
     check(!vmbus_take_event(hb->relid), "host signal: flag %u of SINT2 taken once", hb->relid);
@@ -126,6 +153,9 @@ int kmain(uint32_t magic, uint32_t mbi) {
   uint64_t rounds = cmdline_u64(cmd, "rounds", 1);
   bool bad = cmdline_u64(cmd, "hostile", 0) != 0;
   wait_event = cmdline_u64(cmd, "wait_event", 0) != 0;
+  monitored = cmdline_u64(cmd, "monitored", 0) != 0;
+  garbage = cmdline_u64(cmd, "garbage", 0) != 0;
+  vb.no_monitor_pages = cmdline_u64(cmd, "nomonitor", 0) != 0;
   vmbus_synic_init();
   for (uint64_t r = 0; r < rounds; ++r) round_trip(offers, bad, r);
   printf("vmbus: %u messages received, %u posts retried\n", vb.messages, vb.post_retries);

@@ -201,14 +201,17 @@ class Machine:
 
     # -- VMBus (mode="hyperv"; docs/vmbus.md) -----------------------------------------------
     def enable_vmbus(self, partition="child", versions=None, integration_services=False,
-                     ic_period="100ms"):
+                     ic_period="100ms", monitor_latency=None):
         """Gives partition `partition` a VMBus server of the root's stack, bound to its
-        connections 1 and 4. `versions`: the version words it accepts (default: WS2008 up to
-        5.3, as Hyper-V answers Linux); others get version_supported = 0.
+        connections 1 and 4. `versions`: the version words it accepts (default: Win8 up to
+        5.3; 6.0 = 0x60000 only if listed); others get version_supported = 0.
+        `monitor_latency`: how often the monitor page of monitored channels is polled
+        (default 50us; docs/vmbus.md "Monitored channels").
         `integration_services`: also offer heartbeat, shutdown and time sync (relids 1, 2, 3)
         and run their VSPs; a heartbeat and a time sample every `ic_period` of simulated time
         (docs/vmbus.md "Integration services")."""
-        self._m.vmbus_enable(str(partition), [int(v) for v in (versions or [])])
+        self._m.vmbus_enable(str(partition), [int(v) for v in (versions or [])],
+                             _duration_ps(monitor_latency) if monitor_latency else 0)
         if integration_services:
             self._m.vmbus_enable_ic(str(partition), _duration_ps(ic_period))
 
@@ -222,11 +225,14 @@ class Machine:
         None."""
         return (self.vmbus(partition) or {}).get("ic")
 
-    def add_vmbus_offer(self, interface_type, instance, partition="child", name="", flags=0):
+    def add_vmbus_offer(self, interface_type, instance, partition="child", name="", flags=0,
+                        monitored=False):
         """Offers a channel (interface type and instance GUIDs as text) to the partition's
-        guest; returns its relid. Sent at once if the guest asked for offers already."""
+        guest; returns its relid. Sent at once if the guest asked for offers already.
+        `monitored`: the guest signals it through the monitor page, which the host polls
+        (falls back to a plain offer if the guest gave no monitor pages)."""
         return self._m.vmbus_add_offer(str(partition), str(interface_type), str(instance),
-                                       str(name), int(flags))
+                                       str(name), int(flags), bool(monitored))
 
     def add_vmbus_echo(self, partition="child"):
         """Offers an echo channel (hvsim's own test device, not a Hyper-V device;

@@ -105,11 +105,29 @@ constexpr uint32_t kVersionRequested = 8, kTargetVcpu = 12;
 constexpr uint32_t kInterruptPage = 16;          ///< < 5.0: the interrupt page GPA
 constexpr uint32_t kMsgSint = 16, kMsgVtl = 17;  ///< >= 5.0
 constexpr uint32_t kMonitorPage1 = 24, kMonitorPage2 = 32;
+constexpr uint32_t kFeatureFlags = 20;  ///< 6.0: u32 requested feature flags (OVMM TargetInfo)
+constexpr uint32_t kClientId = 40;      ///< 6.0 with kFeatureClientId: 16-byte client GUID
+constexpr uint32_t kSizeWithClientId = 56;
 }  // namespace initiate_contact
 namespace version_response {
 constexpr uint32_t kSize = 16;
 constexpr uint32_t kVersionSupported = 8, kConnectionState = 9, kMsgConnId = 12;
+constexpr uint32_t kSupportedFeatures = 16;  ///< 6.0: u32 feature flags the server speaks
+constexpr uint32_t kSizeV6 = 24;             ///< 6.0 (header, fields, features, padding)
+constexpr uint32_t kMonitorPages = 24;       ///< 6.0 + kFeatureServerSpecifiedMonitorPages
+constexpr uint32_t kSizeV6MonitorPages = 40;
 }  // namespace version_response
+/// §6.2 VMBus 6.0 feature flags (InitiateContact bytes 20-23, VersionResponse bytes 16-19).
+namespace feature {
+constexpr uint32_t kGuestSpecifiedSignalParameters = 1u << 0;
+constexpr uint32_t kChannelInterruptRedirection = 1u << 1;
+constexpr uint32_t kModifyConnection = 1u << 2;
+constexpr uint32_t kClientId = 1u << 3;
+constexpr uint32_t kConfidentialChannels = 1u << 4;
+constexpr uint32_t kPauseResume = 1u << 5;
+constexpr uint32_t kServerSpecifiedMonitorPages = 1u << 6;
+constexpr uint32_t kGpaPinning = 1u << 7;
+}  // namespace feature
 namespace offer_channel {
 constexpr uint32_t kSize = 196;
 constexpr uint32_t kInterfaceType = 8, kInterfaceInstance = 24, kFlags = 56, kMmioMegabytes = 58;
@@ -127,7 +145,21 @@ namespace open_channel {
 constexpr uint32_t kSize = 148;
 constexpr uint32_t kChildRelid = 8, kOpenId = 12, kRingGpadl = 16, kTargetVp = 20;
 constexpr uint32_t kDownstreamPageOffset = 24, kUserData = 28;
+/// 6.0: guest-specified signal parameters (used only with kGuestSpecifiedSignalParameters).
+constexpr uint32_t kSizeV6 = 156;
+constexpr uint32_t kGuestConnectionId = 148, kEventFlag = 152, kOpenFlags = 154;
 }  // namespace open_channel
+/// §6.6 the monitor (MNF) page, 4 KiB (Linux hyperv_vmbus.h `hv_monitor_page`).
+namespace monitor_page {
+constexpr uint32_t kTriggerState = 0x000;  ///< u32: bits 3:0 group enable
+constexpr uint32_t kTriggerGroup = 0x008;  ///< [4] {u32 pending, u32 armed}
+constexpr uint32_t kTriggerGroupStride = 8, kPending = 0, kArmed = 4;
+constexpr uint32_t kNextCheckTime = 0x040;  ///< s32 [4][32]
+constexpr uint32_t kLatency = 0x240;        ///< u16 [4][32], 100 ns units
+constexpr uint32_t kParameter = 0x440;      ///< [4][32] {u32 connection id, u16 flag, u16 rsvd}
+constexpr uint32_t kParameterSize = 8;
+constexpr unsigned kGroups = 4, kPerGroup = 32, kMaxMonitors = 128;
+}  // namespace monitor_page
 namespace open_result {
 constexpr uint32_t kSize = 20, kChildRelid = 8, kOpenId = 12, kStatus = 16;
 }
