@@ -38,6 +38,8 @@ class Server;
 struct ServerParams;
 }  // namespace vmbus
 class Device;
+class StateReader;
+class StateWriter;
 class Uart16550;
 class DebugExit;
 class FwCfg;
@@ -175,8 +177,16 @@ class Machine {
   /// Retries the waiting replies of partition `id`'s VMBus server every 10 us of simulated
   /// time (`tries` left) until they are out.
   void schedule_vmbus_retry(uint32_t id, unsigned tries);
-  /// The next integration-services tick of partition `id`, `period` from now.
-  void schedule_ic_tick(uint32_t id, SimTime period);
+  void vmbus_retry_fired(uint32_t id);
+  /// The next integration-services tick of partition `id`, its period from now.
+  void schedule_ic_tick(uint32_t id);
+  void ic_tick_fired(uint32_t id);
+  /// The clocks the time sync service of partition `id` samples.
+  std::function<uint64_t()> ic_parent_time();
+  std::function<uint64_t()> ic_reference_time(uint32_t id);
+  /// Checkpoints of the VMBus servers and integration services (machine_vmbus.cpp).
+  void save_vmbus(StateWriter& w) const;
+  void restore_vmbus(StateReader& r);
   void add_interrupt_devices();
   /// The time of a device access: the running processor's local time, else the event
   /// queue's time (inside an event callback).
@@ -202,7 +212,17 @@ class Machine {
   std::unique_ptr<hv::Hypervisor> hv_;  ///< hypervisor mode only
   /// VMBus servers by partition id (after hv_: they go first, removing their host ports).
   std::map<uint32_t, std::unique_ptr<vmbus::PartitionVmbus>> vmbus_;
-  std::map<uint32_t, bool> vmbus_retrying_;  ///< a retry event is pending (by partition id)
+  /// The pending VMBus events of a partition; checkpoints save their times and ids (events
+  /// are not saved: core/event_queue.h) and schedule them again with the same ids.
+  struct VmbusEvents {
+    EventId retry = 0;  ///< the pending retry, 0: none
+    SimTime retry_at = 0;
+    unsigned retry_tries = 0;  ///< tries left, the pending one included
+    SimTime ic_period = 0;     ///< 0: no integration services
+    EventId ic_tick = 0;       ///< the pending tick, 0: none
+    SimTime ic_at = 0;
+  };
+  std::map<uint32_t, VmbusEvents> vmbus_events_;  ///< by partition id
   /// Integration services by partition id (after vmbus_: they go first, as they hold
   /// handlers in the servers).
   std::map<uint32_t, std::unique_ptr<vmbus::ic::IntegrationServices>> ics_;
