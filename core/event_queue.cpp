@@ -23,6 +23,18 @@ EventId EventQueue::schedule(SimTime when, std::function<void()> fn, std::string
   return id;
 }
 
+EventId EventQueue::schedule_restored(SimTime when, EventId id, std::function<void()> fn,
+                                      std::string_view name) {
+  std::string what = "event '" + std::string(name) + "' " + std::to_string(id) + ": ";
+  if (id == 0 || id >= next_seq_) throw InputError(what + "an id the queue never gave");
+  if (live_.count(id)) throw InputError(what + "an id already pending");
+  if (when < now_) throw InputError(what + "a time before now");
+  heap_.push_back(Event{when, id, std::move(fn), std::string(name)});
+  std::push_heap(heap_.begin(), heap_.end(), later);
+  live_.insert(id);
+  return id;
+}
+
 bool EventQueue::cancel(EventId id) {
   if (live_.erase(id) == 0) return false;
   ++cancelled_in_heap_;

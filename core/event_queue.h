@@ -25,6 +25,11 @@ class EventQueue {
   /// Schedules `fn` at absolute time `when` (>= now(); earlier throws InternalError).
   /// `name` is for the trace/inspect. Callbacks may schedule and cancel events.
   EventId schedule(SimTime when, std::function<void()> fn, std::string_view name);
+  /// Restore support: schedules `fn` again with the id it had when it was saved (so it keeps
+  /// its place among events at the same time). InputError if `id` is not one this queue has
+  /// handed out (>= next_seq(), 0) or is pending, or `when` is before now().
+  EventId schedule_restored(SimTime when, EventId id, std::function<void()> fn,
+                            std::string_view name);
   /// Cancels a pending event; false if it already fired or was cancelled.
   bool cancel(EventId id);
   /// Time of the earliest pending event, or kNever.

@@ -7,7 +7,8 @@
 //   hv.p<K>.gpa        its GpaSpace bookkeeping (the EPT tables are in RAM)
 //   hv.p<K>.vp<J>      VP J: VMCS, run state, saved registers, counters
 //   hv.p<K>.vp<J>.apic / .apic.lapic / .synic / .stimers   its virtual LAPIC, SynIC, timers
-//   hv.ports           ports and connections
+//   hv.ports           ports and connections (host ports too: their handlers are bound
+//                      again by their owners, Hypervisor::bind_host_port)
 // RAM and the processors (their VMX state: VMXON, current VMCS, root/non-root, the VMCS
 // contents) are saved by the machine. Observers are host-side and not saved.
 #include <cstring>
@@ -75,11 +76,8 @@ void restore_regs(StateReader& r, GuestRegisters& g) {
 }  // namespace
 
 void Hypervisor::save(StateWriter& w) const {
-  // Why refuse: a host port's receiver is host-side code (a VMBus server) that a checkpoint
-  // cannot rebuild; the stack that made it must be gone first (docs/hv.md "Host ports").
-  if (!host_ports_.empty())
-    throw InputError("checkpoint: the hypervisor has " + std::to_string(host_ports_.size()) +
-                     " host port(s) (a VMBus server); host ports cannot be saved");
+  // Host ports are saved with the other ports (hv.ports); their handlers are host-side code
+  // that the owner (the machine's VMBus servers) binds again after restore (bind_host_port).
   w.begin_section("hv", kVersion);
   w.u32("pcpus", static_cast<uint32_t>(pcpus_.size()));
   w.u64("tsc_hz", tsc_hz_);

@@ -52,6 +52,22 @@ uint32_t Hypervisor::create_host_port(HostPortHandler handler) {
   throw InputError("host port: no free port id");
 }
 
+void Hypervisor::bind_host_port(uint32_t port_id, HostPortHandler handler) {
+  const Port* port = ports_.port(port_id);
+  std::string what = "host port " + std::to_string(port_id) + ": ";
+  if (!port || port->type != PortType::kHost) throw InputError(what + "no such host port");
+  if (!handler) throw InputError(what + "no handler");
+  if (!host_ports_.emplace(port_id, std::move(handler)).second)
+    throw InputError(what + "already has a handler");
+}
+
+std::vector<uint32_t> Hypervisor::unbound_host_ports() const {
+  std::vector<uint32_t> out;
+  for (const auto& [id, port] : ports_.all())
+    if (port.type == PortType::kHost && !host_ports_.count(id)) out.push_back(id);
+  return out;
+}
+
 void Hypervisor::disconnect(const Partition& sender, uint32_t connection_id) {
   PortError e = ports_.disconnect(sender.id, connection_id);
   if (e != PortError::kOk)

@@ -299,6 +299,12 @@ class Hypervisor {
   /// the highest free port id (from 0xFFFFFF down: apart from the ids scripts choose).
   /// Returns the id; throws InputError if no id is free. delete_port removes it.
   uint32_t create_host_port(HostPortHandler handler);
+  /// After a restore (docs/hv.md "Checkpoints"): the handler of host port `port_id`, which
+  /// the checkpoint recreated without one; its owner (e.g. vmbus::PartitionVmbus) binds it.
+  /// Throws InputError if that is no host port or it has a handler already.
+  void bind_host_port(uint32_t port_id, HostPortHandler handler);
+  /// Host ports without a handler (restored, not yet bound), in id order.
+  std::vector<uint32_t> unbound_host_ports() const;
   /// Removes connection `connection_id` of partition `sender` (throws if there is none).
   void disconnect(const Partition& sender, uint32_t connection_id);
   /// The reference time (100 ns) at which the VP's next synthetic timer expires, or

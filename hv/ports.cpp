@@ -131,8 +131,9 @@ void PortTable::restore(StateReader& r, const std::string& section) {
     Port p;
     p.id = r.u32(n + ".id");
     uint8_t type = r.u8(n + ".type");
-    // Host ports are never saved (Hypervisor::save refuses while one exists).
-    if (type > static_cast<uint8_t>(PortType::kEvent)) bad(n + ": bad type");
+    // Host ports are saved as any port; their handlers are bound again by their owners
+    // (Hypervisor::bind_host_port).
+    if (type > static_cast<uint8_t>(PortType::kHost)) bad(n + ": bad type");
     p.type = static_cast<PortType>(type);
     p.partition = r.u32(n + ".partition");
     p.vp = r.u32(n + ".vp");
@@ -141,6 +142,8 @@ void PortTable::restore(StateReader& r, const std::string& section) {
     if (base > 0xFFFF || count > 0xFFFF) bad(n + ": bad flag range");
     p.base_flag = static_cast<uint16_t>(base);
     p.flag_count = static_cast<uint16_t>(count);
+    if (p.type == PortType::kHost && (p.partition || p.vp || p.sint))
+      bad(n + ": a host port aimed at a partition");
     if (PortError e = t.create_port(p); e != PortError::kOk) bad(n + ": " + to_string(e));
   }
   uint32_t connections = r.u32("connections");

@@ -70,6 +70,8 @@ class PortTable {
   const uint32_t* connection(PartitionId sender, uint32_t connection_id) const;
 
   size_t ports() const { return ports_.size(); }
+  /// Every port by id.
+  const std::map<uint32_t, Port>& all() const { return ports_; }
   size_t connections() const { return connections_.size(); }
   void inspect(InspectNode& n) const;
   /// Checkpoints (docs/hv.md "Checkpoints"): ports and connections in one section; restore

@@ -381,7 +381,8 @@ TEST_F(RootTest, PortsForItselfAndItsChildren) {
 
 // Host ports (docs/hv.md "Host ports"): a partition's HvCallPostMessage and
 // HvCallSignalEvent on a connection bound to a host port reach the host handler, whose
-// status is the call's; host ports are never saved.
+// status is the call's; checkpoints save host ports as ports, and their owner binds the
+// handlers again (bind_host_port).
 TEST_F(RootTest, HostPortsHandOnMessagesAndEventsToTheHost) {
   make();
   Partition& p = caller("guest", false);
@@ -428,13 +429,24 @@ TEST_F(RootTest, HostPortsHandOnMessagesAndEventsToTheHost) {
   EXPECT_EQ(status(call(p, kSignal, {0x2001 | (1ull << 48)})),
             HvStatus::HV_STATUS_INVALID_PARAMETER)
       << "reserved bits";
-  // Only create_host_port makes host ports; checkpoints refuse while one exists.
+  // Only create_host_port makes host ports; a bound one cannot be bound again, and only host
+  // ports can be bound at all.
   Port bad;
   bad.id = 5;
   bad.type = PortType::kHost;
   EXPECT_THROW(hv_->create_port(bad), InputError);
+  EXPECT_TRUE(hv_->unbound_host_ports().empty());
+  EXPECT_THROW(hv_->bind_host_port(messages, handler), InputError);
+  EXPECT_THROW(hv_->bind_host_port(0x1234, handler), InputError);
+  // Checkpoints save them with the other ports (hv.ports): the table restores with both.
   StateWriter w;
-  EXPECT_THROW(hv_->save(w), InputError);
+  hv_->save(w);
+  PortTable restored;
+  StateReader r(w.finish(), "test");
+  restored.restore(r, "hv.ports");
+  ASSERT_NE(restored.port(messages), nullptr);
+  EXPECT_EQ(restored.port(messages)->type, PortType::kHost);
+  EXPECT_EQ(*restored.connection(p.id, 0x2001), events);
   hv_->delete_port(messages);
   hv_->delete_port(events);
   EXPECT_EQ(status(call(p, kPost, {1, 1 | (8ull << 32)})), HvStatus::HV_STATUS_INVALID_PORT_ID);

@@ -207,11 +207,32 @@ vmbus::Server& Machine::enable_vmbus(const std::string& name, const vmbus::Serve
   vmbus::Server& s = v->server();
   uint32_t id = p->id;
   s.set_queued_hook([this, id] {
-    if (!vmbus_retrying_[id]) schedule_vmbus_retry(id, 1000);
+    if (!vmbus_events_[id].retry) schedule_vmbus_retry(id, 1000);
   });
   s.set_monitor_hook([this, id] { start_vmbus_monitor_poll(id); });
   vmbus_.emplace(id, std::move(v));
+  vmbus_events_[id];
   return s;
+}
+
+std::function<uint64_t()> Machine::ic_parent_time() {
+  // Parent time: the RTC's start (Unix seconds) plus simulated time, in 100 ns since 1601.
+  return [this] {
+    return vmbus::ic::TimeSync::kEpochDelta +
+           static_cast<uint64_t>(params_.rtc_start) * 10'000'000ull + device_time() / 100'000;
+  };
+}
+
+std::function<uint64_t()> Machine::ic_reference_time(uint32_t id) {
+  return [this, id]() -> uint64_t {
+    const hv::Partition* p = hv_->partition_by_id(id);
+    if (!p || p->vps.empty()) return 0;
+    // As the hypervisor computes it: the partition's clock at the cycle count of its VP 0's
+    // processor.
+    const hv::VirtualProcessor& vp = p->vps.front();
+    if (vp.pcpu >= cpus_.size()) return 0;
+    return p->time->counter_at_tsc(cpus_[vp.pcpu]->cycles());
+  };
 }
 
 vmbus::ic::IntegrationServices& Machine::enable_integration_services(const std::string& name,
@@ -221,39 +242,30 @@ vmbus::ic::IntegrationServices& Machine::enable_integration_services(const std::
   if (period == 0) throw InputError("vmbus: the integration services' period must be > 0");
   uint32_t id = hv_->find_partition(name)->id;
   if (ics_.count(id)) throw InputError("vmbus: partition '" + name + "' has integration services");
-  // Parent time: the RTC's start (Unix seconds) plus simulated time, in 100 ns since 1601.
-  auto parent_time = [this] {
-    return vmbus::ic::TimeSync::kEpochDelta +
-           static_cast<uint64_t>(params_.rtc_start) * 10'000'000ull + device_time() / 100'000;
-  };
-  auto reference_time = [this, id]() -> uint64_t {
-    const hv::Partition* p = hv_->partition_by_id(id);
-    if (!p || p->vps.empty()) return 0;
-    // As the hypervisor computes it: the partition's clock at the cycle count of its VP 0's
-    // processor.
-    const hv::VirtualProcessor& vp = p->vps.front();
-    if (vp.pcpu >= cpus_.size()) return 0;
-    return p->time->counter_at_tsc(cpus_[vp.pcpu]->cycles());
-  };
-  auto ics = std::make_unique<vmbus::ic::IntegrationServices>(*s, parent_time, reference_time);
+  auto ics =
+      std::make_unique<vmbus::ic::IntegrationServices>(*s, ic_parent_time(), ic_reference_time(id));
   vmbus::ic::IntegrationServices& r = *ics;
   r.set_trace(
       &tracer_, [this] { return now(); }, "vmbus_ic:" + name);
   ics_.emplace(id, std::move(ics));
-  schedule_ic_tick(id, period);
+  vmbus_events_[id].ic_period = period;
+  schedule_ic_tick(id);
   return r;
 }
 
-void Machine::schedule_ic_tick(uint32_t id, SimTime period) {
-  events_.schedule(
-      device_time() + period,
-      [this, id, period] {
-        auto it = ics_.find(id);
-        if (it == ics_.end()) return;
-        it->second->tick();
-        schedule_ic_tick(id, period);
-      },
-      "vmbus_ic_tick");
+void Machine::schedule_ic_tick(uint32_t id) {
+  VmbusEvents& ev = vmbus_events_[id];
+  ev.ic_at = device_time() + ev.ic_period;
+  ev.ic_tick = events_.schedule(
+      ev.ic_at, [this, id] { ic_tick_fired(id); }, "vmbus_ic_tick");
+}
+
+void Machine::ic_tick_fired(uint32_t id) {
+  vmbus_events_[id].ic_tick = 0;
+  auto it = ics_.find(id);
+  if (it == ics_.end()) return;
+  it->second->tick();
+  schedule_ic_tick(id);
 }
 
 vmbus::ic::IntegrationServices* Machine::integration_services(const std::string& name) {
@@ -279,22 +291,25 @@ void Machine::schedule_vmbus_retry(uint32_t id, unsigned tries) {
   // longer burst (many offers) waits until the guest frees its SINT2 slot, which the server
   // cannot see. Simulated time keeps it deterministic; the bound keeps a guest that never
   // reads its messages from keeping the machine busy for ever.
-  vmbus_retrying_[id] = true;
-  events_.schedule(
-      device_time() + 10 * kPicosPerMicro,
-      [this, id, tries] {
-        vmbus_retrying_[id] = false;
-        auto it = vmbus_.find(id);
-        if (it == vmbus_.end()) return;
-        vmbus::Server& s = it->second->server();
-        s.flush();
-        if (!s.queued()) return;
-        if (tries > 1)
-          schedule_vmbus_retry(id, tries - 1);
-        else
-          s.drop_queued();
-      },
-      "vmbus_retry");
+  VmbusEvents& ev = vmbus_events_[id];
+  ev.retry_at = device_time() + 10 * kPicosPerMicro;
+  ev.retry_tries = tries;
+  ev.retry = events_.schedule(
+      ev.retry_at, [this, id] { vmbus_retry_fired(id); }, "vmbus_retry");
+}
+
+void Machine::vmbus_retry_fired(uint32_t id) {
+  VmbusEvents& ev = vmbus_events_[id];
+  ev.retry = 0;
+  auto it = vmbus_.find(id);
+  if (it == vmbus_.end()) return;
+  vmbus::Server& s = it->second->server();
+  s.flush();
+  if (!s.queued()) return;
+  if (ev.retry_tries > 1)
+    schedule_vmbus_retry(id, ev.retry_tries - 1);
+  else
+    s.drop_queued();
 }
 
 vmbus::Server* Machine::vmbus(const std::string& name) {
@@ -469,7 +484,14 @@ std::optional<StopReason> Machine::check_idle() const {
     hv::Hypervisor::Activity a = hv_->activity();
     if (a == hv::Hypervisor::Activity::kBusy) return std::nullopt;
     bool device = a == hv::Hypervisor::Activity::kDeviceCanWake;
-    if (device && events_.pending() > 0) return std::nullopt;
+    // Why not count the integration-services ticks of partitions whose channels are not
+    // ready: such a tick does nothing and only the guest can change that. Why keep them
+    // scheduled instead of cancelling them: events end scheduler rounds, and a tick that
+    // came and went would move the rounds and so the interleaving of processors.
+    size_t idle_ticks = 0;
+    for (const auto& [id, ics] : ics_)
+      if (ics->idle()) ++idle_ticks;
+    if (device && events_.pending() > idle_ticks) return std::nullopt;
     StopReason r;
     r.kind = StopReason::Kind::kHalted;
     r.message = device ? "every virtual processor halted and no event can wake them"
@@ -622,10 +644,12 @@ std::string Machine::inspect_json() const {
 }
 
 void Machine::save(const std::string& path) const {
-  // Why refuse: VMBus servers (channels, GPADLs, host ports) are not saved yet.
-  if (!vmbus_.empty())
-    throw InputError("checkpoint '" + path +
-                     "': a VMBus server exists (enable_vmbus); VMBus state is not saved yet");
+  // Why refuse: the echo VSP's state (its ring ends, a packet waiting for room) is not saved
+  // yet, and a restored machine without it would silently stop answering.
+  for (const auto& [id, echoes] : echoes_)
+    if (!echoes.empty())
+      throw InputError("checkpoint '" + path +
+                       "': an echo channel exists (add_vmbus_echo); its state is not saved yet");
   StateWriter w;
   w.begin_section("machine", kCheckpointVersion);
   w.u32("cpus", params_.cpus);
@@ -665,6 +689,7 @@ void Machine::save(const std::string& path) const {
     w.boolean("testdev", params_.hyperv_testdev);
     w.end_section();
     hv_->save(w);
+    save_vmbus(w);
   }
   w.write_file(path);
 }
@@ -732,6 +757,7 @@ std::unique_ptr<Machine> Machine::restore(const std::string& path) {
   if (m->hv_) {
     try {
       m->hv_->restore(r);
+      m->restore_vmbus(r);
     } catch (const InputError& e) {
       throw InputError("checkpoint '" + path + "': " + e.what());
     }

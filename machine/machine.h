@@ -39,6 +39,8 @@ struct ServerParams;
 class EchoChannel;
 }  // namespace vmbus
 class Device;
+class StateReader;
+class StateWriter;
 class Uart16550;
 class DebugExit;
 class FwCfg;
@@ -179,8 +181,16 @@ class Machine {
   /// Retries the waiting replies of partition `id`'s VMBus server every 10 us of simulated
   /// time (`tries` left) until they are out.
   void schedule_vmbus_retry(uint32_t id, unsigned tries);
-  /// The next integration-services tick of partition `id`, `period` from now.
-  void schedule_ic_tick(uint32_t id, SimTime period);
+  void vmbus_retry_fired(uint32_t id);
+  /// The next integration-services tick of partition `id`, its period from now.
+  void schedule_ic_tick(uint32_t id);
+  void ic_tick_fired(uint32_t id);
+  /// The clocks the time sync service of partition `id` samples.
+  std::function<uint64_t()> ic_parent_time();
+  std::function<uint64_t()> ic_reference_time(uint32_t id);
+  /// Checkpoints of the VMBus servers and integration services (machine_vmbus.cpp).
+  void save_vmbus(StateWriter& w) const;
+  void restore_vmbus(StateReader& r);
   void add_interrupt_devices();
   /// The time of a device access: the running processor's local time, else the event
   /// queue's time (inside an event callback).
@@ -206,7 +216,19 @@ class Machine {
   std::unique_ptr<hv::Hypervisor> hv_;  ///< hypervisor mode only
   /// VMBus servers by partition id (after hv_: they go first, removing their host ports).
   std::map<uint32_t, std::unique_ptr<vmbus::PartitionVmbus>> vmbus_;
-  std::map<uint32_t, bool> vmbus_retrying_;  ///< a retry event is pending (by partition id)
+  /// The pending VMBus events of a partition; checkpoints save their times and ids (events
+  /// are not saved: core/event_queue.h) and schedule them again with the same ids.
+  struct VmbusEvents {
+    EventId retry = 0;  ///< the pending retry, 0: none
+    SimTime retry_at = 0;
+    unsigned retry_tries = 0;  ///< tries left, the pending one included
+    SimTime ic_period = 0;     ///< 0: no integration services
+    EventId ic_tick = 0;       ///< the pending tick, 0: none
+    SimTime ic_at = 0;
+    EventId monitor = 0;  ///< the pending monitor-page poll, 0: none (vmbus_monitor.cpp)
+    SimTime monitor_at = 0;
+  };
+  std::map<uint32_t, VmbusEvents> vmbus_events_;  ///< by partition id
   /// Integration services by partition id (after vmbus_: they go first, as they hold
   /// handlers in the servers).
   std::map<uint32_t, std::unique_ptr<vmbus::ic::IntegrationServices>> ics_;
@@ -231,12 +253,12 @@ class Machine {
   /// Schedules the next poll of partition `id`'s child->parent monitor page, one latency
   /// from now, unless one is pending.
   void start_vmbus_monitor_poll(uint32_t id);
+  void vmbus_monitor_poll_fired(uint32_t id);
   /// At each run-loop step: restarts the polls that went dormant when every VP of their
   /// partition halted, once a VP runs again or a pending bit is set.
   void rearm_vmbus_monitor_polls();
   /// Some VP of partition `id` is neither halted nor waiting for a start-up IPI.
   bool partition_awake(uint32_t id) const;
-  std::map<uint32_t, bool> vmbus_polling_;  ///< a monitor poll is pending (by partition id)
 };
 
 }  // namespace hvsim

@@ -13,26 +13,27 @@ namespace hvsim {
 
 void Machine::start_vmbus_monitor_poll(uint32_t id) {
   auto it = vmbus_.find(id);
-  if (it == vmbus_.end() || vmbus_polling_[id]) return;
-  vmbus_polling_[id] = true;
-  events_.schedule(
-      device_time() + it->second->server().monitor_latency(),
-      [this, id] {
-        vmbus_polling_[id] = false;
-        auto it = vmbus_.find(id);
-        if (it == vmbus_.end()) return;
-        vmbus::Server& s = it->second->server();
-        if (!s.monitor_active()) return;  // the last monitored channel closed
-        s.poll_monitor();
-        if (s.monitor_active() && partition_awake(id)) start_vmbus_monitor_poll(id);
-      },
-      "vmbus_monitor_poll");
+  VmbusEvents& ev = vmbus_events_[id];
+  if (it == vmbus_.end() || ev.monitor) return;
+  ev.monitor_at = device_time() + it->second->server().monitor_latency();
+  ev.monitor = events_.schedule(
+      ev.monitor_at, [this, id] { vmbus_monitor_poll_fired(id); }, "vmbus_monitor_poll");
+}
+
+void Machine::vmbus_monitor_poll_fired(uint32_t id) {
+  vmbus_events_[id].monitor = 0;
+  auto it = vmbus_.find(id);
+  if (it == vmbus_.end()) return;
+  vmbus::Server& s = it->second->server();
+  if (!s.monitor_active()) return;  // the last monitored channel closed
+  s.poll_monitor();
+  if (s.monitor_active() && partition_awake(id)) start_vmbus_monitor_poll(id);
 }
 
 void Machine::rearm_vmbus_monitor_polls() {
   for (auto& [id, v] : vmbus_) {
-    auto p = vmbus_polling_.find(id);
-    if (p != vmbus_polling_.end() && p->second) continue;
+    auto e = vmbus_events_.find(id);
+    if (e != vmbus_events_.end() && e->second.monitor) continue;
     const vmbus::Server& s = v->server();
     if (s.monitor_active() && (partition_awake(id) || s.monitor_pending()))
       start_vmbus_monitor_poll(id);

@@ -3,6 +3,7 @@
 #include "devices/vmbus/hv_transport.h"
 
 #include "core/error.h"
+#include "core/state.h"
 #include "hv/hypervisor.h"
 
 namespace hvsim::vmbus {
@@ -17,20 +18,73 @@ PartitionVmbus::PartitionVmbus(hv::Hypervisor& hv, hv::Partition& p, const Serve
       throw InputError("vmbus: connection " + std::to_string(c) + " of partition '" + p.name +
                        "' is taken");
   server_ = std::make_unique<Server>(*this, params, p.name, tracer, std::move(now));
-  message_port_ = hv.create_host_port([this](const hv::HostDelivery& d) {
+  message_port_ = hv.create_host_port(message_handler());
+  event_port_ = hv.create_host_port(event_handler());
+  hv.connect(p, spec::kMessageConnectionId, message_port_);
+  hv.connect(p, spec::kMessageConnectionId4, message_port_);
+}
+
+std::function<HvStatus(const hv::HostDelivery&)> PartitionVmbus::message_handler() {
+  return [this](const hv::HostDelivery& d) {
     if (d.message_type != spec::kChannelMessageType || d.event)
       return HvStatus::HV_STATUS_INVALID_PARAMETER;
     server_->on_message(d.connection_id, d.vp, d.payload, d.size);
     return HvStatus::HV_STATUS_SUCCESS;
-  });
-  event_port_ = hv.create_host_port([this](const hv::HostDelivery& d) {
+  };
+}
+
+std::function<HvStatus(const hv::HostDelivery&)> PartitionVmbus::event_handler() {
+  return [this](const hv::HostDelivery& d) {
     if (!d.event) return HvStatus::HV_STATUS_INVALID_PORT_ID;
     if (d.flag != 0) return HvStatus::HV_STATUS_INVALID_PARAMETER;
     server_->on_event(d.connection_id);
     return HvStatus::HV_STATUS_SUCCESS;
-  });
-  hv.connect(p, spec::kMessageConnectionId, message_port_);
-  hv.connect(p, spec::kMessageConnectionId4, message_port_);
+  };
+}
+
+PartitionVmbus::PartitionVmbus(hv::Hypervisor& hv, hv::Partition& p, const ServerParams& params,
+                               Tracer* tracer, std::function<SimTime()> now, StateReader& r,
+                               const std::string& section)
+    : hv_(hv), partition_(p.id) {
+  auto bad = [&](const std::string& what) {
+    throw InputError("checkpoint section " + section + ": " + what);
+  };
+  if (uint32_t v = r.begin_section(section); v != 1)
+    bad("unsupported version " + std::to_string(v));
+  uint32_t message_port = r.u32("message_port"), event_port = r.u32("event_port");
+  r.end_section();
+  if (message_port == event_port) bad("one port for messages and events");
+  auto bound_to = [&](uint32_t connection, uint32_t port) {
+    const uint32_t* c = hv.ports().connection(p.id, connection);
+    return c && *c == port;
+  };
+  for (uint32_t c : {spec::kMessageConnectionId, spec::kMessageConnectionId4})
+    if (!bound_to(c, message_port))
+      bad("connection " + std::to_string(c) + " is not bound to the message port");
+  server_ = std::make_unique<Server>(*this, params, p.name, tracer, std::move(now));
+  server_->restore(r, section + ".server");
+  for (const auto& [relid, ch] : server_->channels())
+    if (!bound_to(ch.connection_id, event_port))
+      bad("the event connection of channel " + std::to_string(relid) +
+          " is not bound to the event port");
+  try {
+    hv.bind_host_port(message_port, message_handler());
+    hv.bind_host_port(event_port, event_handler());
+  } catch (const InputError& e) {
+    bad(e.what());
+  }
+  // Set last: the destructor deletes them (a restore that failed leaves them to the
+  // hypervisor, which goes with the half-built machine).
+  message_port_ = message_port;
+  event_port_ = event_port;
+}
+
+void PartitionVmbus::save(StateWriter& w, const std::string& section) const {
+  w.begin_section(section, 1);
+  w.u32("message_port", message_port_);
+  w.u32("event_port", event_port_);
+  w.end_section();
+  server_->save(w, section + ".server");
 }
 
 PartitionVmbus::~PartitionVmbus() {

@@ -5,15 +5,23 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "devices/vmbus/server.h"
 #include "devices/vmbus/transport.h"
+#include "hv/spec/tlfs.h"
+
+namespace hvsim {
+class StateReader;
+class StateWriter;
+}  // namespace hvsim
 
 namespace hvsim::hv {
 class Hypervisor;
 struct Partition;
+struct HostDelivery;
 }  // namespace hvsim::hv
 
 namespace hvsim::vmbus {
@@ -23,6 +31,15 @@ class PartitionVmbus final : public Transport {
   /// Throws InputError if the partition's connection 1 or 4 is already taken.
   PartitionVmbus(hv::Hypervisor& hv, hv::Partition& p, const ServerParams& params,
                  Tracer* tracer = nullptr, std::function<SimTime()> now = {});
+  /// Restore (docs/vmbus.md "Checkpoints"): after the hypervisor was restored, binds the
+  /// handlers to the host ports named in section `section` (recreated by the checkpoint, no
+  /// new port) and restores the server from `section`.server. Checks that the partition's
+  /// connections 1 and 4 and each channel's event connection are bound to those ports;
+  /// throws InputError naming the section otherwise.
+  PartitionVmbus(hv::Hypervisor& hv, hv::Partition& p, const ServerParams& params, Tracer* tracer,
+                 std::function<SimTime()> now, StateReader& r, const std::string& section);
+  /// Its host ports in `section`, the server in `section`.server.
+  void save(StateWriter& w, const std::string& section) const;
   ~PartitionVmbus() override;
   PartitionVmbus(const PartitionVmbus&) = delete;
   PartitionVmbus& operator=(const PartitionVmbus&) = delete;
@@ -42,6 +59,8 @@ class PartitionVmbus final : public Transport {
 
  private:
   hv::Partition* partition() const;
+  std::function<hv::spec::HvStatus(const hv::HostDelivery&)> message_handler();
+  std::function<hv::spec::HvStatus(const hv::HostDelivery&)> event_handler();
   hv::Hypervisor& hv_;
   uint32_t partition_;
   uint32_t message_port_ = 0, event_port_ = 0;

@@ -130,6 +130,25 @@ RingError RingReader::attach() {
   return RingError::kOk;
 }
 
+RingEndState RingReader::saved() const {
+  return RingEndState{data_size_, read_, published_read_, false, *stats_};
+}
+
+RingError RingReader::restore(const RingEndState& s) {
+  if (s.data_size && s.data_size != ring_data_size(mem_.size())) return RingError::kBadRingSize;
+  if (s.data_size) {
+    if (RingError e = check_read_index(s.position, s.data_size); e != RingError::kOk) return e;
+    if (RingError e = check_read_index(s.published, s.data_size); e != RingError::kOk) return e;
+  } else if (s.position || s.published) {
+    return RingError::kBadRingSize;
+  }
+  data_size_ = s.data_size;
+  read_ = s.position;
+  published_read_ = s.published;
+  *stats_ = s.stats;
+  return RingError::kOk;
+}
+
 RingError RingReader::copy_out(uint32_t pos, void* out, uint32_t n) {
   // pos < data_size_ and n <= data_size_ (callers check): at most two pieces.
   uint32_t first = n < data_size_ - pos ? n : data_size_ - pos;
@@ -288,6 +307,26 @@ RingError RingWriter::attach() {
   }
   write_ = published_write_ = w;
   pending_set_ = false;
+  return RingError::kOk;
+}
+
+RingEndState RingWriter::saved() const {
+  return RingEndState{data_size_, write_, published_write_, pending_set_, *stats_};
+}
+
+RingError RingWriter::restore(const RingEndState& s) {
+  if (s.data_size && s.data_size != ring_data_size(mem_.size())) return RingError::kBadRingSize;
+  if (s.data_size) {
+    if (RingError e = check_write_index(s.position, s.data_size); e != RingError::kOk) return e;
+    if (RingError e = check_write_index(s.published, s.data_size); e != RingError::kOk) return e;
+  } else if (s.position || s.published || s.pending_set) {
+    return RingError::kBadRingSize;
+  }
+  data_size_ = s.data_size;
+  write_ = s.position;
+  published_write_ = s.published;
+  pending_set_ = s.pending_set;
+  *stats_ = s.stats;
   return RingError::kOk;
 }
 

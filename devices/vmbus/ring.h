@@ -127,6 +127,17 @@ struct RingStats {
   uint64_t errors = 0;   ///< operations that failed with anything but kEmpty/kFull
 };
 
+/// The private state of a ring end that a checkpoint keeps (the ring itself is guest memory):
+/// the position and what was published of it, the writer's pending_send_sz flag, counters.
+/// data_size 0: not attached.
+struct RingEndState {
+  uint32_t data_size = 0;
+  uint32_t position = 0;
+  uint32_t published = 0;
+  bool pending_set = false;  ///< writer only
+  RingStats stats;
+};
+
 /// Data-area size of a ring of `ring_size` bytes, or 0 if that size is not a valid ring
 /// (page multiple, at least one data page, at most 2 GiB of data).
 uint32_t ring_data_size(uint64_t ring_size);
@@ -173,6 +184,10 @@ class RingReader {
   RingError set_interrupt_mask(bool masked);
 
   const RingStats& stats() const { return *stats_; }
+  /// Checkpoints: the private state, and its restore (instead of attach()); kBadRingSize or
+  /// an index error if `s` does not fit this ring.
+  RingEndState saved() const;
+  RingError restore(const RingEndState& s);
 
  private:
   RingError read_one(Packet& out);
@@ -245,6 +260,9 @@ class RingWriter {
   Commit commit_write();
 
   const RingStats& stats() const { return *stats_; }
+  /// Checkpoints: as RingReader's.
+  RingEndState saved() const;
+  RingError restore(const RingEndState& s);
 
  private:
   RingError write_one(const OutgoingPacket& p);

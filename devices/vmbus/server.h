@@ -21,6 +21,8 @@
 
 namespace hvsim {
 class InspectNode;
+class StateReader;
+class StateWriter;
 class Tracer;
 }  // namespace hvsim
 
@@ -113,6 +115,7 @@ class Server {
   /// Gives up on the waiting replies (counted as dropped).
   void drop_queued();
 
+  const ServerParams& params() const { return params_; }
   bool connected() const { return version_ != 0; }
   uint32_t version() const { return version_; }
   const std::map<uint32_t, Channel>& channels() const { return channels_; }
@@ -144,6 +147,14 @@ class Server {
   uint64_t monitor_signals() const { return monitor_signals_; }
   /// The 6.0 feature flags granted at InitiateContact (0 before 6.0).
   uint32_t features() const { return features_; }
+  /// Checkpoints (server_checkpoint.cpp, docs/vmbus.md "Checkpoints"): everything but the
+  /// handlers and the transport's event connections (their owners restore those). restore()
+  /// needs a new server made with the saved parameters; it checks every value and throws
+  /// InputError naming `section` and the field.
+  void save(StateWriter& w, const std::string& section) const;
+  void restore(StateReader& r, const std::string& section);
+  /// True if a signal or open handler is set for `relid` (a VSP is bound to it).
+  bool has_handlers(uint32_t relid) const;
 
  private:
   void reject(const char* reason, uint32_t type);

@@ -23,6 +23,8 @@ class Heartbeat final : public IcChannel {
   void on_ready() override;
   void on_stop() override { alive_ = false; }
   void on_answer(uint16_t msgtype, uint32_t status, std::span<const uint8_t> body) override;
+  void save_service(StateWriter& w) const override;
+  void restore_service(StateReader& r, const std::string& section) override;
 
   uint64_t sequence_ = 0;  ///< of the last heartbeat sent
   uint64_t sent_ = 0, acked_ = 0, missed_ = 0, bad_sequence_ = 0;

@@ -28,6 +28,8 @@ const char* to_string(IcChannel::State s) {
 
 IcChannel::IcChannel(Server& s, uint32_t relid, std::string name, std::vector<Version> msg_versions)
     : name_(std::move(name)), server_(s), relid_(relid), msg_versions_(std::move(msg_versions)) {
+  // Why the check: a checkpoint may restore services whose channel was rescinded since.
+  if (!server_.channels().count(relid_)) return;
   server_.set_signal_handler(relid_, [this] { on_signal(); });
   server_.set_open_handler(relid_, [this](bool open) { opened(open); });
 }

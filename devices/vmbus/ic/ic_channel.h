@@ -20,6 +20,8 @@
 
 namespace hvsim {
 class InspectNode;
+class StateReader;
+class StateWriter;
 class Tracer;
 }  // namespace hvsim
 
@@ -47,6 +49,12 @@ class IcChannel {
   /// Traces every IC message (category "vmbus_ic", named "<service>:<message type>", args
   /// dir, type, size, transaction) and every dropped answer ("dropped", reason) on `track`.
   void set_trace(Tracer* tracer, std::function<SimTime()> now, std::string track);
+  /// Checkpoints (ic_checkpoint.cpp): the state, versions, outstanding request, counters,
+  /// the private ring positions, whether the channel's handlers are bound, then the
+  /// service's own fields. restore() needs the channel's server restored first (its ring
+  /// views) and a new IcChannel; it checks every value (InputError naming `section`).
+  void save(StateWriter& w, const std::string& section) const;
+  void restore(StateReader& r, const std::string& section);
 
  protected:
   /// Sends a request of `msgtype` with `body`; false if the channel is not ready or the ring
@@ -63,6 +71,9 @@ class IcChannel {
   void drop(const std::string& reason);
   /// True while a request waits for its answer.
   bool outstanding() const { return outstanding_; }
+  /// The service's fields in checkpoints (inside the channel's section).
+  virtual void save_service(StateWriter& w) const = 0;
+  virtual void restore_service(StateReader& r, const std::string& section) = 0;
 
   std::string name_;
 

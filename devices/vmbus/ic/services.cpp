@@ -18,17 +18,30 @@ uint32_t offer(Server& s, const char* guid, uint32_t instance, const char* name)
 }  // namespace
 
 IntegrationServices::IntegrationServices(Server& s, std::function<uint64_t()> parent_time,
-                                         std::function<uint64_t()> reference_time) {
-  heartbeat_ = std::make_unique<Heartbeat>(s, offer(s, kHeartbeatGuid, 1, "heartbeat"));
-  shutdown_ = std::make_unique<Shutdown>(s, offer(s, kShutdownGuid, 2, "shutdown"));
-  timesync_ = std::make_unique<TimeSync>(s, offer(s, kTimeSyncGuid, 3, "timesync"),
-                                         std::move(parent_time), std::move(reference_time));
+                                         std::function<uint64_t()> reference_time)
+    // Braced: the offers are made in this order.
+    : IntegrationServices(
+          s, std::move(parent_time), std::move(reference_time),
+          Relids{offer(s, kHeartbeatGuid, 1, "heartbeat"), offer(s, kShutdownGuid, 2, "shutdown"),
+                 offer(s, kTimeSyncGuid, 3, "timesync")}) {}
+
+IntegrationServices::IntegrationServices(Server& s, std::function<uint64_t()> parent_time,
+                                         std::function<uint64_t()> reference_time, Relids relids) {
+  heartbeat_ = std::make_unique<Heartbeat>(s, relids.heartbeat);
+  shutdown_ = std::make_unique<Shutdown>(s, relids.shutdown);
+  timesync_ = std::make_unique<TimeSync>(s, relids.timesync, std::move(parent_time),
+                                         std::move(reference_time));
 }
 
 void IntegrationServices::tick() {
   ++ticks_;
   heartbeat_->tick();
   timesync_->tick();
+}
+
+bool IntegrationServices::idle() const {
+  return heartbeat_->state() != IcChannel::State::kReady &&
+         timesync_->state() != IcChannel::State::kReady;
 }
 
 void IntegrationServices::set_trace(Tracer* tracer, std::function<SimTime()> now,

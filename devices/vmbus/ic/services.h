@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "devices/vmbus/ic/heartbeat.h"
 #include "devices/vmbus/ic/shutdown.h"
@@ -23,7 +24,19 @@ class IntegrationServices {
   /// Adds the three offers to `s` (in the order heartbeat, shutdown, time sync).
   IntegrationServices(Server& s, std::function<uint64_t()> parent_time,
                       std::function<uint64_t()> reference_time);
+  /// Checkpoints (ic_checkpoint.cpp): sections `section` (ticks, the three relids) and
+  /// `section`.heartbeat/.shutdown/.timesync. restore() rebuilds the services of a server
+  /// restored before (no new offers), checking every value (InputError naming the section).
+  void save(StateWriter& w, const std::string& section) const;
+  static std::unique_ptr<IntegrationServices> restore(Server& s,
+                                                      std::function<uint64_t()> parent_time,
+                                                      std::function<uint64_t()> reference_time,
+                                                      StateReader& r, const std::string& section);
   void tick();
+  /// True while a tick has nothing to do: neither the heartbeat nor the time sync channel is
+  /// ready (a tick only sends on ready channels; a channel becomes ready only through the
+  /// guest's answer, so an idle machine cannot leave this state by itself).
+  bool idle() const;
   Heartbeat& heartbeat() { return *heartbeat_; }
   Shutdown& shutdown() { return *shutdown_; }
   TimeSync& timesync() { return *timesync_; }
@@ -34,6 +47,11 @@ class IntegrationServices {
   void set_trace(Tracer* tracer, std::function<SimTime()> now, const std::string& track);
 
  private:
+  struct Relids {
+    uint32_t heartbeat, shutdown, timesync;
+  };
+  IntegrationServices(Server& s, std::function<uint64_t()> parent_time,
+                      std::function<uint64_t()> reference_time, Relids relids);
   std::unique_ptr<Heartbeat> heartbeat_;
   std::unique_ptr<Shutdown> shutdown_;
   std::unique_ptr<TimeSync> timesync_;

@@ -20,6 +20,8 @@ class Shutdown final : public IcChannel {
 
  private:
   void on_answer(uint16_t msgtype, uint32_t status, std::span<const uint8_t> body) override;
+  void save_service(StateWriter& w) const override;
+  void restore_service(StateReader& r, const std::string& section) override;
   uint64_t requests_ = 0, answered_ok_ = 0, answered_fail_ = 0, answered_other_ = 0;
   bool answered_ = false;
   uint32_t last_status_ = 0;

@@ -26,6 +26,8 @@ class TimeSync final : public IcChannel {
  private:
   void on_ready() override;
   void on_answer(uint16_t msgtype, uint32_t status, std::span<const uint8_t> body) override;
+  void save_service(StateWriter& w) const override;
+  void restore_service(StateReader& r, const std::string& section) override;
   void send_sample(uint8_t flags);
 
   std::function<uint64_t()> parent_time_, reference_time_;

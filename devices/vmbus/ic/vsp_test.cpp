@@ -7,8 +7,10 @@
 #include <cstring>
 #include <vector>
 
+#include "core/error.h"
 #include "core/inspect.h"
 #include "core/rng.h"
+#include "core/state.h"
 #include "devices/vmbus/ic/services.h"
 #include "devices/vmbus/server.h"
 
@@ -201,6 +203,81 @@ TEST_F(VspTest, BadHeartbeatAnswersAreDropped) {
   ics.tick();
   EXPECT_FALSE(hb.alive());
   EXPECT_NE(tree(hb).find("\"missed\": 1"), std::string::npos);
+}
+
+// Checkpoints (ic_checkpoint.cpp): with a heartbeat outstanding, a shutdown channel still
+// negotiating and time sync closed, the server and services restored into new objects save
+// the same bytes and inspect trees, and the restored heartbeat takes the guest's echo of the
+// request the original sent.
+TEST_F(VspTest, CheckpointRoundTripKeepsTheOutstandingRequest) {
+  open(1);
+  negotiate(1, 3, 0);
+  open(2);  // its negotiation request stays unanswered
+  ics.tick();
+  ics.tick();  // the first heartbeat missed, the second outstanding
+  auto save = [](const Server& server, const IntegrationServices& services) {
+    StateWriter w;
+    server.save(w, "vmbus.server");
+    services.save(w, "vmbus.ic");
+    return w.finish();
+  };
+  std::vector<uint8_t> bytes = save(s, ics);
+  Server s2(t, ServerParams{}, "copy");
+  StateReader r(bytes, "test");
+  s2.restore(r, "vmbus.server");
+  auto ics2 = IntegrationServices::restore(
+      s2, [this] { return parent; }, [this] { return reference; }, r, "vmbus.ic");
+  EXPECT_EQ(save(s2, *ics2), bytes);
+  InspectNode a, b;
+  ics.inspect(a);
+  ics2->inspect(b);
+  EXPECT_EQ(a.to_json(), b.to_json());
+  EXPECT_EQ(ics2->shutdown().state(), IcChannel::State::kNegotiating);
+  EXPECT_EQ(ics2->timesync().state(), IcChannel::State::kClosed);
+  // The guest echoes the outstanding heartbeat (sequence 2) to the restored server.
+  ASSERT_TRUE(receive(1));
+  ASSERT_TRUE(receive(1));
+  std::vector<uint8_t> m = g[1].msg;
+  EXPECT_EQ(rd64(m, kHeaderSize), 2u);
+  wr64(m, kHeaderSize, 3);
+  m[kOffFlags] = kFlagTransaction | kFlagResponse;
+  ASSERT_EQ(vmbus_ring_write(&g[1].out, 6, 0, g[1].txn, nullptr, 0, m.data(),
+                             static_cast<uint32_t>(m.size())),
+            0);
+  vmbus_ring_commit_write(&g[1].out);
+  s2.on_event(s2.channels().at(1).connection_id);
+  EXPECT_EQ(ics2->heartbeat().acked(), 1u);
+  EXPECT_TRUE(ics2->heartbeat().alive());
+  EXPECT_EQ(ics.heartbeat().acked(), 0u);  // the original saw nothing
+  // The restored ring writer goes on where the original's stopped: the next heartbeat is
+  // the guest's next packet.
+  ics2->tick();
+  ASSERT_TRUE(receive(1));
+  EXPECT_EQ(rd64(g[1].msg, kHeaderSize), 3u);
+}
+
+TEST_F(VspTest, CheckpointOfServicesIsCheckedOnRestore) {
+  open(1);
+  negotiate(1, 3, 0);
+  StateWriter w;
+  s.save(w, "vmbus.server");
+  ics.save(w, "vmbus.ic");
+  std::vector<uint8_t> bytes = w.finish();
+  // A server restored without the open channel's GPADL pages: the heartbeat's ring state
+  // does not fit it (a server that never saw the guest).
+  Server fresh(t, ServerParams{}, "fresh");
+  StateReader r(bytes, "test");
+  fresh.add_offer(OfferParams{});
+  fresh.add_offer(OfferParams{});
+  fresh.add_offer(OfferParams{});
+  try {
+    IntegrationServices::restore(
+        fresh, [] { return uint64_t{0}; }, [] { return uint64_t{0}; }, r, "vmbus.ic");
+    ADD_FAILURE() << "restored services onto channels that are not open";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("vmbus.ic.heartbeat"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("attached"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(VspTest, MalformedNegotiationLeavesNoVersion) {

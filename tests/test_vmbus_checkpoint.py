@@ -1,0 +1,221 @@
+"""Checkpoints with VMBus servers and integration services (issue 6; docs/vmbus.md
+"Checkpoints"): a machine saved at any point of a VMBus guest's run (mid-handshake, channels
+open, a heartbeat outstanding, a shutdown requested and not yet answered, after the guest
+left) and restored into a new machine continues exactly as the uninterrupted run: same stop,
+guest output, state hash and VMBus and hypervisor inspect trees. A corrupt VMBus section is
+refused with InputError naming it. Also: integration services whose channels the guest never
+opened do not keep the machine from stopping as idle."""
+
+import pytest
+
+import hvsim
+from test_hyperv_checkpoint import _rewrite, _replace_field_value, _sections
+
+HEARTBEAT = "57164f39-9115-4e78-ab55-382f3bd5422d"
+SHUTDOWN = "0e0b6031-5213-4934-818b-38d90ced39db"
+SHUTDOWN_EXIT = 0x33
+
+
+def _basic(guest):
+    # The whole handshake twice (unload, reconnect) with a host signal awaited in between.
+    m = hvsim.Machine(cpus=1, memory="128M", mode="hyperv")
+    m.create_partition("child", memory="16M", kernel=guest("vmbus_basic"),
+                       cmdline="offers=2 rounds=2")
+    m.enable_vmbus("child")
+    for k, guid in enumerate((HEARTBEAT, SHUTDOWN)):
+        m.add_vmbus_offer(guid, "00000000-0000-0000-0000-%012x" % (k + 1), name="dev%d" % k)
+    return m
+
+
+def _ic(guest):
+    m = hvsim.Machine(cpus=1, memory="128M", mode="hyperv")
+    m.create_partition("child", memory="16M", kernel=guest("vmbus_ic"))
+    m.enable_vmbus("child", integration_services=True, ic_period="10ms")
+    return m
+
+
+def _two(guest):
+    m = hvsim.Machine(cpus=1, memory="256M", mode="hyperv")
+    for name, cmdline in (("bad", "hostile=1"), ("good", "")):
+        m.create_partition(name, memory="16M", kernel=guest("vmbus_ic"), cmdline=cmdline)
+        m.enable_vmbus(name, integration_services=True, ic_period="10ms")
+    return m
+
+
+# Each scenario: a machine maker and phases (run until, then an action on the machine).
+SCENARIOS = {
+    "basic": (_basic, [(None, None)]),
+    "ic": (_ic, [(25_000_000, lambda m: m.request_shutdown()), (1_000_000_000, None)]),
+    "two": (_two, [(35_000_000, lambda m: m.request_shutdown("good")),
+                   (1_000_000_000, lambda m: m.request_shutdown("bad")),
+                   (2_000_000_000, None)]),
+}
+
+
+def _run_phases(m, phases, start=0):
+    """Runs phases[start:] on m; returns the last stop and the actions' results."""
+    stop, results = None, []
+    for until, action in phases[start:]:
+        stop = m.run(until=until)
+        if action:
+            results.append(action(m))
+    return stop, results
+
+
+def _run_to_cut(m, phases, at):
+    """Runs the phases until simulated time `at` (ns); returns the phase it fell in and the
+    actions' results so far, or None if the guest finished first."""
+    results = []
+    for k, (until, action) in enumerate(phases):
+        stop = m.run(until=at if until is None else min(at, until))
+        if stop.kind == "time_limit" and m.sim_time_ns >= at:
+            return k, results
+        if action:
+            results.append(action(m))
+    return None, results
+
+
+def _compare(r, ref, context):
+    assert r.state_hash() == ref.state_hash(), context
+    a, b = r.inspect(), ref.inspect()
+    assert a["vmbus"] == b["vmbus"], context
+    assert a["hypervisor"] == b["hypervisor"], context
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_restored_run_equals_uninterrupted(guest, tmp_path, name):
+    make, phases = SCENARIOS[name]
+    ref = make(guest)
+    ref_stop, ref_results = _run_phases(ref, phases)
+    assert ref_stop.kind == "debug_exit", (ref_stop, ref.serial_output)
+    assert all(ref_results), ref_results
+    length = ref.sim_time_ns
+    # Cut points across the run: the handshake, GPADLs, open channels, heartbeats, the
+    # shutdown between its request and its answer, and near the end.
+    cuts = sorted({length * p // 1000 for p in (2, 5, 11, 30, 120, 260, 500, 700, 950, 999)})
+    saved = 0
+    for at in cuts:
+        m = make(guest)
+        k, results = _run_to_cut(m, phases, at)
+        if k is None:
+            continue
+        saved += 1
+        before = m.serial_output
+        ckpt = tmp_path / ("%s_%d.ckpt" % (name, at))
+        m.save(ckpt)
+        r = hvsim.Machine.restore(ckpt)
+        _compare(r, m, (name, at, "restored"))
+        # The rest of the phase the cut fell in, then the following ones, on the restored
+        # machine.
+        stop, res = _run_phases(r, phases, start=k)
+        results += res
+        assert stop == ref_stop, (name, at, stop)
+        assert results == ref_results, (name, at)
+        assert before + r.serial_output == ref.serial_output, (name, at)
+        _compare(r, ref, (name, at))
+    assert saved >= 8, saved
+
+
+def test_a_shutdown_requested_before_the_checkpoint_is_answered_after_it(guest, tmp_path):
+    m = _ic(guest)
+    m.run(until="25ms")
+    assert m.request_shutdown()
+    sd = m.integration_services()["shutdown"]
+    assert sd["shutdown_requests"] == 1 and sd["result"] == "none"
+    m.save(tmp_path / "c.ckpt")
+    r = hvsim.Machine.restore(tmp_path / "c.ckpt")
+    assert r.integration_services()["shutdown"] == sd
+    stop = r.run(until="1s")
+    assert stop.kind == "debug_exit" and stop.exit_value == SHUTDOWN_EXIT
+    assert r.integration_services()["shutdown"]["result"] == "ok"
+    ref = _ic(guest)
+    ref.run(until="25ms")
+    ref.request_shutdown()
+    assert ref.run(until="1s") == stop
+    assert ref.state_hash() == r.state_hash()
+
+
+def test_saves_are_deterministic_and_round_trip(guest, tmp_path):
+    m = _two(guest)
+    m.run(until="22ms")
+    a, b, c = (tmp_path / n for n in ("a.ckpt", "b.ckpt", "c.ckpt"))
+    m.save(a)
+    m.save(b)
+    assert a.read_bytes() == b.read_bytes()
+    hvsim.Machine.restore(a).save(c)
+    va = {k: v for k, v in _sections(a).items() if "vmbus" in k}
+    vc = {k: v for k, v in _sections(c).items() if "vmbus" in k}
+    assert "machine.vmbus" in va and "vmbus.p1.server" in va and "vmbus.p2.ic.heartbeat" in va
+    assert va == vc
+
+
+def _saved(guest, tmp_path):
+    m = _ic(guest)
+    m.run(until="12ms")  # channels open, the first heartbeat answered
+    path = tmp_path / "good.ckpt"
+    m.save(path)
+    return path
+
+
+def test_corrupt_vmbus_sections_are_refused(guest, tmp_path):
+    good = _saved(guest, tmp_path)
+    cases = [("machine.vmbus", "servers", 9, "servers"),
+             ("machine.vmbus", "server0.partition", 77, "no such partition"),
+             ("machine.vmbus", "server0.retry_tries", 5000, "retry_tries"),
+             ("vmbus.p1", "message_port", 5, "not bound to the message port"),
+             ("vmbus.p1.server", "channel0.relid", 4000, "relid: outside 1..2047"),
+             ("vmbus.p1.server", "channel1.connection_id", 3, "connection_id"),
+             ("vmbus.p1.server", "gpadl0.pfn_total", 1, "pfn_total"),
+             ("vmbus.p1.server", "channel0.downstream_offset", 1000, "downstream offset"),
+             ("vmbus.p1.server", "target_vcpu", 3, "target_vcpu"),
+             ("vmbus.p1.ic", "heartbeat", 9, "vmbus.p1.ic"),
+             ("vmbus.p1.ic.heartbeat", "reader.position", 3, "reader")]
+    for section, field, value, what in cases:
+        bad = _rewrite(good, tmp_path / (section + field + ".ckpt"),
+                       lambda raw: _replace_field_value(raw, section, field, value))
+        with pytest.raises(hvsim.InputError, match=what):
+            hvsim.Machine.restore(bad)
+    # A field name damaged: the reader names the field it expected.
+    bad = _rewrite(good, tmp_path / "name.ckpt",
+                   lambda raw: raw.replace(b"offers_requested", b"offers_requestex", 1))
+    with pytest.raises(hvsim.InputError, match="offers_requested"):
+        hvsim.Machine.restore(bad)
+    # A truncated file.
+    data = good.read_bytes()
+    (tmp_path / "cut.ckpt").write_bytes(data[: len(data) - 40])
+    with pytest.raises(hvsim.InputError, match="cut.ckpt"):
+        hvsim.Machine.restore(tmp_path / "cut.ckpt")
+    # The edit itself is sound.
+    same = _rewrite(good, tmp_path / "same.ckpt", lambda raw: raw)
+    assert hvsim.Machine.restore(same).state_hash() == hvsim.Machine.restore(good).state_hash()
+
+
+def test_unopened_integration_services_let_the_machine_stop_as_idle(guest):
+    # vmbus_basic opens the first heartbeat offer (a host device without a VSP, relid 1),
+    # signals it and waits in HLT for a host signal that never comes; the integration
+    # services' channels (relids 2-4) are offered but never opened. Their ticks have nothing
+    # to do, so the machine stops as idle instead of running to the time limit.
+    m = hvsim.Machine(cpus=1, memory="128M", mode="hyperv")
+    m.create_partition("child", memory="16M", kernel=guest("vmbus_basic"),
+                       cmdline="offers=4 wait_event=1")
+    m.enable_vmbus("child")
+    m.add_vmbus_offer(HEARTBEAT, "00000000-0000-0000-0000-000000000001", name="dev")
+    m._m.vmbus_enable_ic("child", 10_000_000_000)  # after the offer: integration services
+    stop = m.run(until="2s")
+    assert stop.kind == "halted", (stop, m.serial_output)
+    assert m.sim_time_ns < 1_000_000_000
+    ic = m.integration_services()
+    assert all(ic[s]["state"] == "closed" for s in ("heartbeat", "shutdown", "timesync")), ic
+    assert m.vmbus()["channels"]["1"]["state"] == "open"
+
+
+def test_save_refuses_while_an_echo_channel_exists(guest, tmp_path):
+    m = hvsim.Machine(cpus=1, memory="128M", mode="hyperv")
+    m.create_partition("child", memory="16M", kernel=guest("vmbus_echo"), cmdline="requests=4")
+    m.enable_vmbus("child")
+    m.add_vmbus_echo("child")
+    m.run(until="1ms")
+    path = tmp_path / "c.ckpt"
+    with pytest.raises(hvsim.InputError, match="an echo channel exists"):
+        m.save(str(path))
+    assert not path.exists()
