@@ -54,6 +54,14 @@ void bind_vmbus(py::module_& m) {
           },
           py::arg("partition"), py::arg("flags"), py::arg("reason"))
       .def(
+          "vmbus_sync_time",
+          [](Machine& self, const std::string& name) {
+            vmbus::ic::IntegrationServices* ics = self.integration_services(name);
+            if (!ics) throw InputError("partition '" + name + "' has no integration services");
+            return ics->timesync().sync_now();
+          },
+          py::arg("partition"))
+      .def(
           "vmbus_add_offer",
           [](Machine& self, const std::string& name, const std::string& interface_type,
              const std::string& instance, const std::string& label, uint16_t flags,

@@ -101,6 +101,23 @@ def test_time_sync_samples_reach_the_guest_clock(guest):
     assert "vmbus_ic: time sync: unix time %d s" % rtc_start in m.serial_output
 
 
+def test_sync_time_from_python(guest):
+    m = machine(guest)
+    p = m.partition("child")
+    assert not p.sync_time()  # nothing negotiated yet
+    m.run(until="12ms")  # negotiation (SYNC) and the first tick (SAMPLE)
+    assert p.timesync["samples"] == 2
+    m.run(until="15ms")
+    assert p.sync_time()
+    m.run(until="16ms")
+    ts = p.timesync
+    assert ts["samples"] == 3 and ts["samples_answered"] == 3, ts
+    epoch, rtc_start = 116444736000000000, 1704067200
+    assert ts["last_parent_time"] == epoch + rtc_start * 10**7 + 15 * 10**4  # sent at 15 ms
+    with pytest.raises(hvsim.InputError, match="no integration services"):
+        hvsim.Machine(cpus=1, memory="64M", mode="hyperv").sync_time("child")
+
+
 def test_hostile_heartbeat_answers_are_dropped(guest):
     m = machine(guest, cmdline="hostile=1")
     m.run(until="45ms")

@@ -220,6 +220,11 @@ class Machine:
         restart, 4 hibernate); False if its channel is not open and negotiated yet."""
         return self._m.vmbus_shutdown(str(partition), int(flags), int(reason))
 
+    def sync_time(self, partition="child"):
+        """Sends the partition's time sync IC a SYNC sample now (the guest sets its clock at
+        once, as Hyper-V does after a restore); False if its channel is not ready."""
+        return self._m.vmbus_sync_time(str(partition))
+
     def integration_services(self, partition="child"):
         """The integration services' inspect subtree (heartbeat, shutdown, timesync), or
         None."""
@@ -434,6 +439,16 @@ class Partition:
         """Asks the guest to shut down through its shutdown integration service
         (Machine.enable_vmbus(..., integration_services=True)); False if not ready."""
         return self._machine.request_shutdown(self.name, flags, reason)
+
+    def sync_time(self):
+        """Sends a time sync SYNC sample now (Machine.sync_time); False if not ready."""
+        return self._machine.sync_time(self.name)
+
+    @property
+    def timesync(self):
+        """The time sync IC's figures (samples, samples_answered, last_parent_time,
+        last_reference_time, ...), or None."""
+        return (self._machine.integration_services(self.name) or {}).get("timesync")
 
     @property
     def heartbeat(self):

@@ -19,6 +19,13 @@ void TimeSync::tick() {
   if (state() == State::kReady) send_sample(kFlagSample);
 }
 
+bool TimeSync::sync_now() {
+  if (state() != State::kReady) return false;
+  uint64_t before = samples_;
+  send_sample(kFlagSync);
+  return samples_ != before;
+}
+
 void TimeSync::send_sample(uint8_t flags) {
   uint64_t parent = parent_time_(), ref = reference_time_();
   std::vector<uint8_t> body;

@@ -20,6 +20,10 @@ class TimeSync final : public IcChannel {
   TimeSync(Server& s, uint32_t relid, std::function<uint64_t()> parent_time,
            std::function<uint64_t()> reference_time);
   void tick();
+  /// Sends a SYNC sample now (the guest sets its clock at once rather than slewing, as
+  /// after a restore or a host clock change); false if the channel is not ready or its
+  /// ring is full.
+  bool sync_now();
   uint64_t samples() const { return samples_; }
   void inspect(InspectNode& n) const;
 
