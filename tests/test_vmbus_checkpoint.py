@@ -350,3 +350,24 @@ def test_corrupt_echo_sections_are_refused(guest, tmp_path):
             hvsim.Machine.restore(bad)
     same = _rewrite(good, tmp_path / "same.ckpt", lambda raw: raw)
     assert hvsim.Machine.restore(same).state_hash() == hvsim.Machine.restore(good).state_hash()
+
+
+def test_an_echo_restored_onto_a_channel_it_cannot_drive_is_refused(guest, tmp_path):
+    # relid 1 a Python offer (no VSP), relids 2 and 3 echo channels.
+    m = hvsim.Machine(cpus=1, memory="128M", mode="hyperv")
+    m.create_partition("child", memory="16M", kernel=guest("vmbus_echo"), cmdline="requests=50")
+    m.enable_vmbus("child")
+    m.add_vmbus_offer(HEARTBEAT, "00000000-0000-0000-0000-000000000001", name="hb")
+    assert m.add_vmbus_echo("child") == 2 and m.add_vmbus_echo("child") == 3
+    m.run(until="1ms")
+    good = tmp_path / "good.ckpt"
+    m.save(good)
+    r = hvsim.Machine.restore(good)
+    assert r.vmbus("child")["channels"]["3"]["echo"] == m.vmbus("child")["channels"]["3"]["echo"]
+    cases = [("vmbus.p1.echo0", 1, "vmbus.p1.echo0: relid: channel 1 is not an echo offer"),
+             ("vmbus.p1.echo1", 2, "vmbus.p1.echo1: relid: the channel is already driven")]
+    for section, relid, what in cases:
+        bad = _rewrite(good, tmp_path / (section + ".ckpt"),
+                       lambda raw: _replace_field_value(raw, section, "relid", relid))
+        with pytest.raises(hvsim.InputError, match=what):
+            hvsim.Machine.restore(bad)
