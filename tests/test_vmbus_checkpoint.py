@@ -371,3 +371,26 @@ def test_an_echo_restored_onto_a_channel_it_cannot_drive_is_refused(guest, tmp_p
                        lambda raw: _replace_field_value(raw, section, "relid", relid))
         with pytest.raises(hvsim.InputError, match=what):
             hvsim.Machine.restore(bad)
+
+
+def test_an_echo_whose_channel_was_rescinded_round_trips(guest, tmp_path):
+    # Rescinded mid-run (closed by the host, waiting for RelIdReleased) and, in a machine whose
+    # guest never connected, removed at once: the echo stays, unattached, and saves as it was.
+    for run_first in (True, False):
+        m = _echo("requests=200 size=64")(guest)
+        if run_first:
+            m.run(until="1ms")
+            assert m.vmbus("child")["channels"]["1"]["echo"]["state"] == "open"
+        m.rescind_vmbus_offer(1)
+        a, b = tmp_path / "a.ckpt", tmp_path / "b.ckpt"
+        m.save(a)
+        before = m.serial_output
+        r = hvsim.Machine.restore(a)
+        r.save(b)
+        va = {k: v for k, v in _sections(a).items() if "vmbus" in k}
+        assert "vmbus.p1.echo0" in va
+        assert va == {k: v for k, v in _sections(b).items() if "vmbus" in k}
+        _compare(r, m, run_first)
+        assert r.run(until="20ms") == m.run(until="20ms")
+        assert before + r.serial_output == m.serial_output
+        _compare(r, m, run_first)
