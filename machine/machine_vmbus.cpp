@@ -4,6 +4,8 @@
 //   vmbus.p<ID>            a server's host ports (devices/vmbus/hv_transport.cpp)
 //   vmbus.p<ID>.server     the server (devices/vmbus/server_checkpoint.cpp)
 //   vmbus.p<ID>.ic[...]    its integration services (devices/vmbus/ic/ic_checkpoint.cpp)
+//   vmbus.p<ID>.echo<K>    its echo channels, in relid order (devices/vmbus/echo/
+//                          echo_checkpoint.cpp)
 // Restore comes after the hypervisor's: the servers bind their handlers to the host ports it
 // recreated, and the events are scheduled again with their saved ids, so that they keep
 // their order among events at the same time. Host-side Python callbacks are not saved.
@@ -13,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/state.h"
+#include "devices/vmbus/echo/echo.h"
 #include "devices/vmbus/hv_transport.h"
 #include "devices/vmbus/ic/services.h"
 #include "hv/hypervisor.h"
@@ -22,7 +25,8 @@ namespace hvsim {
 
 namespace {
 
-constexpr uint32_t kVmbusVersion = 1;
+constexpr uint32_t kVmbusVersion = 2;      // 2: echo channels
+constexpr uint32_t kMaxEchoes = 2047;      // one per relid at most
 constexpr unsigned kMaxRetryTries = 1000;  // as Machine::enable_vmbus's queued hook
 
 std::string server_section(uint32_t id) {
@@ -54,12 +58,19 @@ void Machine::save_vmbus(StateWriter& w) const {
     w.u64(n + ".ic_period", ev.ic_period);
     w.u64(n + ".ic_tick", ev.ic_tick);
     w.u64(n + ".ic_at", ev.ic_at);
+    auto ec = echoes_.find(id);
+    w.u32(n + ".echoes", ec == echoes_.end() ? 0 : static_cast<uint32_t>(ec->second.size()));
   }
   w.end_section();
   for (const auto& [id, v] : vmbus_) {
     v->save(w, server_section(id));
     auto ic = ics_.find(id);
     if (ic != ics_.end()) ic->second->save(w, server_section(id) + ".ic");
+    auto ec = echoes_.find(id);
+    if (ec == echoes_.end()) continue;
+    unsigned e = 0;
+    for (const auto& [relid, echo] : ec->second)
+      echo->save(w, server_section(id) + ".echo" + std::to_string(e++));
   }
 }
 
@@ -77,6 +88,7 @@ void Machine::restore_vmbus(StateReader& r) {
       vmbus::ServerParams params;
       VmbusEvents ev;
       bool ic;
+      uint32_t echoes;
     };
     std::vector<Saved> saved;
     for (uint32_t k = 0; k < servers; ++k) {
@@ -102,6 +114,8 @@ void Machine::restore_vmbus(StateReader& r) {
       s.ev.ic_period = r.u64(n + ".ic_period");
       s.ev.ic_tick = r.u64(n + ".ic_tick");
       s.ev.ic_at = r.u64(n + ".ic_at");
+      s.echoes = r.u32(n + ".echoes");
+      if (s.echoes > kMaxEchoes) bad(n + ".echoes: more than relids");
       if (!hv_->partition_by_id(s.id)) bad(n + ".partition: no such partition");
       for (const Saved& o : saved)
         if (o.id == s.id) bad(n + ".partition: two servers");
@@ -134,6 +148,14 @@ void Machine::restore_vmbus(StateReader& r) {
         ics->set_trace(
             &tracer_, [this] { return now(); }, "vmbus_ic:" + p.name);
         ics_.emplace(id, std::move(ics));
+      }
+      // After the server and the services: an echo checks its relid against both.
+      for (uint32_t k = 0; k < s.echoes; ++k) {
+        std::string es = section + ".echo" + std::to_string(k);
+        auto echo = vmbus::EchoChannel::restore(server, r, es);
+        uint32_t relid = echo->relid();
+        if (!echoes_[id].emplace(relid, std::move(echo)).second)
+          throw InputError("checkpoint section " + es + ": relid: two echoes on one channel");
       }
       // The same ids: each event keeps its place among others at the same time.
       if (ev.retry)

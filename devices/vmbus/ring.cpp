@@ -215,6 +215,24 @@ RingError RingReader::read_one(Packet& out) {
   return RingError::kOk;
 }
 
+RingError RingReader::parse(std::span<const uint8_t> bytes, Packet& out) {
+  if (bytes.size() < kDescriptorSize || bytes.size() % 8) return RingError::kTruncatedPacket;
+  const uint8_t* d = bytes.data();
+  const uint16_t type = le16(d), offset8 = le16(d + 2), len8 = le16(d + 4), flags = le16(d + 6);
+  if (uint64_t{len8} * 8 > bytes.size()) return RingError::kPacketLargerThanAvailable;
+  if (uint64_t{len8} * 8 < bytes.size()) return RingError::kPacketLengthTooSmall;
+  if (offset8 < kDescriptorSize / 8) return RingError::kDataOffsetTooSmall;
+  if (offset8 > len8) return RingError::kDataOffsetBeyondLength;
+  if (!allowed_type(type)) return RingError::kUnknownPacketType;
+  if (flags & ~kFlagCompletionRequested) return RingError::kUnknownFlags;
+  out.bytes.assign(bytes.begin(), bytes.end());
+  out.type = static_cast<PacketType>(type);
+  out.flags = flags;
+  out.transaction_id = le64(d + 8);
+  out.payload_offset = uint32_t{offset8} * 8;
+  return parse_type_header(out);
+}
+
 RingError RingReader::parse_type_header(Packet& out) {
   out.transfer_ranges.clear();
   out.gpa_ranges.clear();

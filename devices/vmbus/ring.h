@@ -164,6 +164,9 @@ class RingReader {
   /// Reads the next packet into `out` and moves the private read position past it (and its
   /// trailer). kEmpty if there is none; any other error leaves the position where it was.
   RingError read(Packet& out);
+  /// Fills `out` from a whole packet's bytes (descriptor to padding, len8 * 8 of them) with
+  /// the checks and fields of read(); checkpoints rebuild a saved packet with it.
+  static RingError parse(std::span<const uint8_t> bytes, Packet& out);
   /// Bytes the producer has written and this reader has not read yet (reads write_index once;
   /// 0 and the error in *err if it is bad).
   uint32_t available(RingError* err = nullptr);
@@ -193,7 +196,7 @@ class RingReader {
   RingError read_one(Packet& out);
   RingError read_u32(uint64_t off, uint32_t& v);
   RingError copy_out(uint32_t pos, void* out, uint32_t n);
-  RingError parse_type_header(Packet& out);
+  static RingError parse_type_header(Packet& out);
 
   RingMemory& mem_;
   uint32_t data_size_ = 0;

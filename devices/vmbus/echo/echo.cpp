@@ -17,14 +17,18 @@ const char* to_string(EchoChannel::State s) {
   return "?";
 }
 
-EchoChannel::EchoChannel(Server& s, uint32_t relid) : server_(s), relid_(relid) {
+EchoChannel::EchoChannel(Server& s, uint32_t relid) : EchoChannel(s, relid, true) {}
+
+EchoChannel::EchoChannel(Server& s, uint32_t relid, bool bind)
+    : server_(s), relid_(relid), bound_(bind) {
+  if (!bind) return;
   server_.set_signal_handler(relid_, [this] { on_signal(); });
   server_.set_open_handler(relid_, [this](bool open) { opened(open); });
 }
 
 EchoChannel::~EchoChannel() {
   // Why the check: a rescinded channel is gone from the server with its handlers.
-  if (server_.channels().count(relid_)) {
+  if (bound_ && server_.channels().count(relid_)) {
     server_.set_signal_handler(relid_, {});
     server_.set_open_handler(relid_, {});
   }

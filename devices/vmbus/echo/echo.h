@@ -17,7 +17,9 @@
 
 namespace hvsim {
 class InspectNode;
-}
+class StateReader;
+class StateWriter;
+}  // namespace hvsim
 
 namespace hvsim::vmbus {
 
@@ -48,11 +50,21 @@ class EchoChannel {
   /// True while a read request waits for room in the inbound ring.
   bool waiting() const { return waiting_; }
   void inspect(InspectNode& n) const;
+  /// Checkpoints (echo_checkpoint.cpp): the relid, whether the channel's handlers are bound,
+  /// the state, counters and reasons, the private ring positions while attached, and the
+  /// packet waiting for room. restore() needs `s` restored first (its ring views); it checks
+  /// every value against the server (InputError naming `section`) and binds the handlers
+  /// once.
+  void save(StateWriter& w, const std::string& section) const;
+  static std::unique_ptr<EchoChannel> restore(Server& s, StateReader& r,
+                                              const std::string& section);
 
   /// Packets handled per drain before the host commits and signals (the batch size).
   static constexpr unsigned kBatch = 64;
 
  private:
+  /// `bind`: set the channel's handlers (not for a restored echo whose channel is gone).
+  EchoChannel(Server& s, uint32_t relid, bool bind);
   void opened(bool open);
   void on_signal();
   /// Answers `packet_`; false if the inbound ring is full (the packet is kept) or failed.
@@ -61,6 +73,7 @@ class EchoChannel {
 
   Server& server_;
   uint32_t relid_;
+  bool bound_;  ///< this echo set the channel's handlers
   State state_ = State::kClosed;
   std::unique_ptr<RingReader> reader_;
   std::unique_ptr<RingWriter> writer_;
