@@ -280,7 +280,19 @@ uint32_t Machine::add_vmbus_echo(const std::string& name) {
   if (!s) throw InputError("vmbus: partition '" + name + "' has no VMBus server");
   uint32_t id = hv_->find_partition(name)->id;
   auto& mine = echoes_[id];
-  auto echo = vmbus::EchoChannel::offer(*s, static_cast<uint32_t>(mine.size()));
+  // Echoes whose channel is gone (rescinded and released) go first: the server hands their
+  // relid out again, and the old echo must not clear the new channel's handlers.
+  for (auto it = mine.begin(); it != mine.end();)
+    it = s->channels().count(it->first) ? std::next(it) : mine.erase(it);
+  // The instance number: one past the live echoes' (read back from their offers' instance
+  // GUIDs, so that it needs no state of its own), unique among the live ones.
+  uint32_t index = 0;
+  for (const auto& [relid, e] : mine) {
+    const uint8_t* b = s->channels().at(relid).offer.instance.b;
+    uint32_t used = uint32_t{b[12]} << 24 | uint32_t{b[13]} << 16 | uint32_t{b[14]} << 8 | b[15];
+    index = std::max(index, used + 1);
+  }
+  auto echo = vmbus::EchoChannel::offer(*s, index);
   uint32_t relid = echo->relid();
   mine[relid] = std::move(echo);
   return relid;

@@ -167,3 +167,17 @@ def test_echo_needs_a_server(guest):
     m.enable_vmbus("child")
     assert m.add_vmbus_echo("child") == 1 and m.add_vmbus_echo("child") == 2
     assert echo_channel(m, relid=2)["echo"]["state"] == "closed"
+
+
+def test_a_released_relid_reused_by_a_new_echo_works(guest):
+    # Echo 1 is rescinded before the guest saw it (gone at once, relid 1 free again); the
+    # next echo gets relid 1 with a new instance, and it answers: the old echo did not take
+    # its handlers with it.
+    m = machine(guest, "requests=20 size=64")
+    assert m.add_vmbus_echo("child") == 2
+    m.rescind_vmbus_offer(1)
+    assert m.add_vmbus_echo("child") == 1
+    channels = m.vmbus()["channels"]
+    assert channels["1"]["instance"] != channels["2"]["instance"]
+    run_ok(m)
+    assert echo_channel(m, relid=1)["echo"]["replies"] == 20
