@@ -5,30 +5,10 @@
 #include "kit/hypercall.h"
 #include "kit/intr.h"
 #include "kit/kit.h"
+#include "kit/spec/hyperv.h"
 
-#define HV_MSR_GUEST_OS_ID 0x40000000u
-#define HV_MSR_HYPERCALL 0x40000001u
-#define HV_MSR_SCONTROL 0x40000080u
-#define HV_MSR_SIEFP 0x40000082u
-#define HV_MSR_SIMP 0x40000083u
-#define HV_MSR_EOM 0x40000084u
-#define HV_MSR_SINT2 0x40000092u
-#define SINT_AUTO_EOI (1ull << 17)
-#define HV_CALL_POST_MESSAGE 0x005C
-#define HV_CALL_SIGNAL_EVENT 0x005D
-#define HV_INPUT_FAST (1ull << 16)
-#define HV_STATUS_INSUFFICIENT_BUFFERS 0x13
 #define VMBUS_VECTOR 0xF3
 #define VMBUS_SINT 2
-
-struct hv_message {
-  uint32_t type;
-  uint8_t size;
-  uint8_t flags;
-  uint16_t reserved;
-  uint64_t sender;
-  uint8_t payload[240];
-};
 
 static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
 static volatile struct hv_message sim[16] __attribute__((aligned(4096)));
@@ -68,7 +48,7 @@ void vmbus_synic_init(void) {
   intr_set_handler(VMBUS_VECTOR, on_vmbus);
   wrmsr(HV_MSR_SIMP, (uint64_t)(uintptr_t)sim | 1);
   wrmsr(HV_MSR_SIEFP, (uint64_t)(uintptr_t)sief | 1);
-  wrmsr(HV_MSR_SINT2, VMBUS_VECTOR | SINT_AUTO_EOI);
+  wrmsr(HV_MSR_SINT(VMBUS_SINT), VMBUS_VECTOR | SINT_AUTO_EOI);
   wrmsr(HV_MSR_SCONTROL, 1);
 }
 
@@ -108,8 +88,8 @@ uint32_t vmbus_recv(struct vmbus* vb, void* buf, uint32_t* size) {
   while (slot->type == 0) __asm__ volatile("sti; hlt; cli" ::: "memory");
   uint8_t local[VMBUS_MSG_MAX];
   uint32_t n = slot->size > VMBUS_MSG_MAX ? VMBUS_MSG_MAX : slot->size;
-  for (uint32_t k = 0; k < n; ++k) local[k] = slot->payload[k];
-  uint8_t pending = slot->flags & 1;
+  for (uint32_t k = 0; k < n; ++k) local[k] = slot->payload.bytes[k];
+  uint8_t pending = slot->flags & HV_MESSAGE_FLAG_PENDING;
   slot->type = 0;
   if (pending) wrmsr(HV_MSR_EOM, 0);
   ++vb->messages;
