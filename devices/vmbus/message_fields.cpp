@@ -47,8 +47,10 @@ class Decoder {
     static const struct {
       const spec::Guid* guid;
       const char* name;
-    } kNames[] = {{&spec::kHeartbeatIc, "heartbeat"},   {&spec::kShutdownIc, "shutdown"},
-                  {&spec::kTimeSyncIc, "timesync"},     {&spec::kSyntheticScsi, "scsi"},
+    } kNames[] = {{&spec::kHeartbeatIc, "heartbeat"},
+                  {&spec::kShutdownIc, "shutdown"},
+                  {&spec::kTimeSyncIc, "timesync"},
+                  {&spec::kSyntheticScsi, "scsi"},
                   {&spec::kSyntheticNetwork, "network"}};
     for (const auto& n : kNames)
       if (std::memcmp(n.guid->b, g.b, 16) == 0) return n.name;
@@ -77,8 +79,8 @@ std::vector<MessageField> message_fields(const uint8_t* m, uint32_t size) {
       namespace ic = s::initiate_contact;
       d.version("requested", ic::kVersionRequested);
       d.u("target_vcpu", ic::kTargetVcpu, 4);
-      bool v5 = d.has(ic::kVersionRequested, 4) &&
-                d.get(ic::kVersionRequested, 4) >= s::kVersionWin10V5;
+      bool v5 =
+          d.has(ic::kVersionRequested, 4) && d.get(ic::kVersionRequested, 4) >= s::kVersionWin10V5;
       if (v5)
         d.u("msg_sint", ic::kMsgSint, 1);
       else

@@ -10,30 +10,13 @@
 
 #include "core/error.h"
 #include "core/state.h"
+#include "devices/vmbus/ring_checkpoint.h"
 #include "devices/vmbus/server.h"
 
 namespace hvsim::vmbus {
 
 namespace {
 constexpr uint32_t kVersion = 1;
-
-void save_ring_stats(StateWriter& w, const std::string& n, const RingStats& s) {
-  w.u64(n + ".packets", s.packets);
-  w.u64(n + ".bytes", s.bytes);
-  w.u64(n + ".signals", s.signals);
-  w.u64(n + ".full", s.full);
-  w.u64(n + ".errors", s.errors);
-}
-
-RingStats restore_ring_stats(StateReader& r, const std::string& n) {
-  RingStats s;
-  s.packets = r.u64(n + ".packets");
-  s.bytes = r.u64(n + ".bytes");
-  s.signals = r.u64(n + ".signals");
-  s.full = r.u64(n + ".full");
-  s.errors = r.u64(n + ".errors");
-  return s;
-}
 }  // namespace
 
 void Server::save(StateWriter& w, const std::string& section) const {

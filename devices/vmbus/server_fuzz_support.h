@@ -84,10 +84,7 @@ inline std::vector<uint8_t> message(Rng& rng) {
     switch (type) {
       case 14: {
         uint64_t v = rng.below(3);
-        put32(m, 8,
-              v == 0   ? 0x00050003
-              : v == 1 ? 0x00060000
-                       : static_cast<uint32_t>(rng.next()));
+        put32(m, 8, v == 0 ? 0x00050003 : v == 1 ? 0x00060000 : static_cast<uint32_t>(rng.next()));
         put32(m, 12, static_cast<uint32_t>(rng.below(3)));
         if (m.size() > 16) m[16] = static_cast<uint8_t>(rng.below(3) ? 2 : rng.below(20));
         put32(m, 20, rng.below(2) ? 0 : static_cast<uint32_t>(rng.next()));  // 6.0 features

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/state.h"
 #include "devices/vmbus/echo/echo.h"
+#include "devices/vmbus/ring_checkpoint.h"
 #include "devices/vmbus/server.h"
 
 namespace hvsim::vmbus {
@@ -19,32 +20,6 @@ constexpr uint32_t kMaxReasons = 64;
 
 [[noreturn]] void bad(const std::string& section, const std::string& what) {
   throw InputError("checkpoint section " + section + ": " + what);
-}
-
-void save_end(StateWriter& w, const std::string& p, const RingEndState& s) {
-  w.u32(p + ".data_size", s.data_size);
-  w.u32(p + ".position", s.position);
-  w.u32(p + ".published", s.published);
-  w.boolean(p + ".pending_set", s.pending_set);
-  w.u64(p + ".packets", s.stats.packets);
-  w.u64(p + ".bytes", s.stats.bytes);
-  w.u64(p + ".signals", s.stats.signals);
-  w.u64(p + ".full", s.stats.full);
-  w.u64(p + ".errors", s.stats.errors);
-}
-
-RingEndState restore_end(StateReader& r, const std::string& p) {
-  RingEndState s;
-  s.data_size = r.u32(p + ".data_size");
-  s.position = r.u32(p + ".position");
-  s.published = r.u32(p + ".published");
-  s.pending_set = r.boolean(p + ".pending_set");
-  s.stats.packets = r.u64(p + ".packets");
-  s.stats.bytes = r.u64(p + ".bytes");
-  s.stats.signals = r.u64(p + ".signals");
-  s.stats.full = r.u64(p + ".full");
-  s.stats.errors = r.u64(p + ".errors");
-  return s;
 }
 
 void save_reasons(StateWriter& w, const std::string& p,
@@ -91,8 +66,8 @@ void EchoChannel::save(StateWriter& w, const std::string& section) const {
   w.u8("state", static_cast<uint8_t>(state_));
   w.boolean("attached", reader_ != nullptr);
   if (reader_) {
-    save_end(w, "reader", reader_->saved());
-    save_end(w, "writer", writer_->saved());
+    save_ring_end(w, "reader", reader_->saved());
+    save_ring_end(w, "writer", writer_->saved());
   }
   w.boolean("waiting", waiting_);
   if (waiting_) w.bytes("packet", packet_.bytes.data(), packet_.bytes.size());
@@ -133,7 +108,7 @@ std::unique_ptr<EchoChannel> EchoChannel::restore(Server& s, StateReader& r,
   bool open = bound && ch->second.state == Server::ChannelState::kOpen;
   if (attached != open) bad(section, "attached: does not match the server's channel state");
   if (attached) {
-    RingEndState rs = restore_end(r, "reader"), ws = restore_end(r, "writer");
+    RingEndState rs = restore_ring_end(r, "reader"), ws = restore_ring_end(r, "writer");
     e->reader_ =
         std::make_unique<RingReader>(*ch->second.outbound, s.host_ring_stats(relid, false));
     e->writer_ = std::make_unique<RingWriter>(*ch->second.inbound, s.host_ring_stats(relid, true));

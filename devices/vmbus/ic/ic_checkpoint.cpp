@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/state.h"
 #include "devices/vmbus/ic/services.h"
+#include "devices/vmbus/ring_checkpoint.h"
 #include "devices/vmbus/server.h"
 
 namespace hvsim::vmbus::ic {
@@ -20,33 +21,6 @@ const Version kFrameworks[] = {{3, 0}, {1, 0}};
 
 [[noreturn]] void bad(const std::string& section, const std::string& what) {
   throw InputError("checkpoint section " + section + ": " + what);
-}
-
-void save_end(StateWriter& w, const std::string& p, const RingEndState& s) {
-  w.u32(p + ".data_size", s.data_size);
-  w.u32(p + ".position", s.position);
-  w.u32(p + ".published", s.published);
-  w.boolean(p + ".pending_set", s.pending_set);
-  const RingStats& t = s.stats;
-  w.u64(p + ".packets", t.packets);
-  w.u64(p + ".bytes", t.bytes);
-  w.u64(p + ".signals", t.signals);
-  w.u64(p + ".full", t.full);
-  w.u64(p + ".errors", t.errors);
-}
-
-RingEndState restore_end(StateReader& r, const std::string& p) {
-  RingEndState s;
-  s.data_size = r.u32(p + ".data_size");
-  s.position = r.u32(p + ".position");
-  s.published = r.u32(p + ".published");
-  s.pending_set = r.boolean(p + ".pending_set");
-  s.stats.packets = r.u64(p + ".packets");
-  s.stats.bytes = r.u64(p + ".bytes");
-  s.stats.signals = r.u64(p + ".signals");
-  s.stats.full = r.u64(p + ".full");
-  s.stats.errors = r.u64(p + ".errors");
-  return s;
 }
 
 Version read_version(StateReader& r, const std::string& field) {
@@ -69,8 +43,8 @@ void IcChannel::save(StateWriter& w, const std::string& section) const {
   write_version(w, "message_version", msg_version_);
   w.boolean("attached", reader_ != nullptr);
   if (reader_) {
-    save_end(w, "reader", reader_->saved());
-    save_end(w, "writer", writer_->saved());
+    save_ring_end(w, "reader", reader_->saved());
+    save_ring_end(w, "writer", writer_->saved());
   }
   w.boolean("outstanding", outstanding_);
   w.u32("outstanding_type", outstanding_type_);
@@ -117,7 +91,7 @@ void IcChannel::restore(StateReader& r, const std::string& section) {
   bool open = bound && ch->second.state == Server::ChannelState::kOpen;
   if (attached != open) bad(section, "attached: does not match the server's channel state");
   if (attached) {
-    RingEndState rs = restore_end(r, "reader"), ws = restore_end(r, "writer");
+    RingEndState rs = restore_ring_end(r, "reader"), ws = restore_ring_end(r, "writer");
     reader_ =
         std::make_unique<RingReader>(*ch->second.outbound, server_.host_ring_stats(relid_, false));
     writer_ =
