@@ -8,13 +8,14 @@
 
 #include "core/hash.h"
 #include "core/rng.h"
+#include "devices/vmbus/memory_transport_test.h"
 #include "devices/vmbus/server.h"
 
 namespace hvsim::vmbus::fuzz {
 
-struct Fake : Transport {
+struct Fake : test_support::MemoryTransport {
+  Fake() : MemoryTransport(2, 256) {}
   uint64_t reply_hash = 0;  ///< of every post accepted, in order
-  std::vector<uint8_t> mem = std::vector<uint8_t>(256 * 4096);
   uint64_t posts = 0, refused = 0, bad_replies = 0, k = 0;
   bool post(uint32_t vp, unsigned sint, const uint8_t* m, uint32_t n) override {
     if (vp >= 2 || sint >= 16 || n < 8 || n > 240) ++bad_replies;
@@ -31,21 +32,6 @@ struct Fake : Transport {
     h.u64(reply_hash);
     h.bytes(m, n);
     reply_hash = h.digest();
-    return true;
-  }
-  bool signal(uint32_t, unsigned, unsigned) override { return true; }
-  void connect_event(uint32_t) override {}
-  void disconnect_event(uint32_t) override {}
-  uint32_t vp_count() const override { return 2; }
-  uint64_t memory_size() const override { return mem.size(); }
-  bool read_guest(uint64_t gpa, void* out, uint64_t n) const override {
-    if (gpa >= mem.size() || n > mem.size() - gpa) return false;
-    std::memcpy(out, mem.data() + gpa, n);
-    return true;
-  }
-  bool write_guest(uint64_t gpa, const void* in, uint64_t n) override {
-    if (gpa >= mem.size() || n > mem.size() - gpa) return false;
-    std::memcpy(mem.data() + gpa, in, n);
     return true;
   }
 };

@@ -10,6 +10,8 @@
 #include "core/inspect.h"
 #include "devices/vmbus/server.h"
 
+#include "devices/vmbus/memory_transport_test.h"
+
 namespace hvsim::vmbus {
 namespace {
 
@@ -18,27 +20,11 @@ namespace mp = spec::monitor_page;
 
 constexpr uint64_t kPage1 = 0x3000, kPage2 = 0x5000;  // inside the 64-page fake memory
 
-struct Fake : Transport {
+struct Fake : test_support::MemoryTransport {
+  Fake() : MemoryTransport(2) {}
   std::vector<std::vector<uint8_t>> posted;
-  std::vector<uint8_t> mem = std::vector<uint8_t>(64 * 4096);
-  uint64_t reads = 0, writes = 0;
   bool post(uint32_t, unsigned, const uint8_t* m, uint32_t n) override {
     posted.emplace_back(m, m + n);
-    return true;
-  }
-  bool signal(uint32_t, unsigned, unsigned) override { return true; }
-  void connect_event(uint32_t) override {}
-  void disconnect_event(uint32_t) override {}
-  uint32_t vp_count() const override { return 2; }
-  uint64_t memory_size() const override { return mem.size(); }
-  bool read_guest(uint64_t gpa, void* out, uint64_t n) const override {
-    if (gpa >= mem.size() || n > mem.size() - gpa) return false;
-    std::memcpy(out, mem.data() + gpa, n);
-    return true;
-  }
-  bool write_guest(uint64_t gpa, const void* in, uint64_t n) override {
-    if (gpa >= mem.size() || n > mem.size() - gpa) return false;
-    std::memcpy(mem.data() + gpa, in, n);
     return true;
   }
   uint32_t u32(uint64_t gpa) const {

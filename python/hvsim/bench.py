@@ -292,61 +292,42 @@ def main(args):
               % (name, row["instructions"], row["host_seconds"], row["mips"], extra, repeats,
                  what))
 
-    print("  side by side with Unicorn 2.0.1 (same flat 64-bit code, one process):")
-    for u in unicorn_rows(quick):
-        results.append(dict(u, kind="unicorn"))
-        if "error" in u:
-            print("    %-14s not measured: %s" % (u["workload"], u["error"]))
-        elif u.get("hvsim_gbps"):
-            print("    %-14s hvsim %7.2f GB/s  unicorn %7.3f GB/s  ratio %8.2f"
-                  % (u["workload"], u["hvsim_gbps"], u["unicorn_gbps"], u["ratio"]))
-        else:
-            print("    %-14s hvsim %7.1f MIPS  unicorn %7.1f MIPS  ratio %8.2f"
-                  % (u["workload"], u["hvsim_mips"], u["unicorn_mips"], u["ratio"]))
+    def section(title, rows, kind, width, line):
+        """Prints a titled group of rows: `line(row)` for each measured one."""
+        print("  " + title)
+        for r in rows:
+            results.append(dict(r, kind=kind))
+            if "error" in r:
+                print("    %-*s not measured: %s" % (width, r["workload"], r["error"]))
+            elif "not_yet" in r:
+                print("    %-*s not yet: %s" % (width, r["workload"], r["not_yet"]))
+            else:
+                print("    %-*s %s" % (width, r["workload"], line(r)))
 
-    print("  VM-exit round trips (CPUID or EPT-violation exit, or a hypercall, handled, resumed;"
-          " target <= 1000 ns):")
-    for v in vmx_rows(quick):
-        results.append(dict(v, kind="vmx"))
-        if "error" in v:
-            print("    %-24s not measured: %s" % (v["workload"], v["error"]))
-        elif "not_yet" in v:
-            print("    %-24s not yet: %s" % (v["workload"], v["not_yet"]))
-        else:
-            print("    %-24s %8d round trips %8.1f ns each %7.1f cycles each"
-                  % (v["workload"], v["round_trips"], v["ns_per_round_trip"],
-                     v["cycles_per_round_trip"]))
-
-    print("  VMBus ring, host writer -> host reader (in-band packets, 64 KiB ring):")
-    for r in ring_rows(quick):
-        results.append(dict(r, kind="ring"))
-        if "error" in r:
-            print("    %-18s not measured: %s" % (r["workload"], r["error"]))
-        else:
-            print("    %-18s %9d packets %7.3f s %7.2f M packets/s %6.2f GB/s payload"
-                  % (r["workload"], r["packets"], r["host_seconds"], r["packets_per_s"] / 1e6,
-                     r["gb_per_s"]))
-
-    print("  VMBus request/response through the echo VSP (guest vmbus_echo in a child partition):")
-    for r in vmbus_echo_rows(quick):
-        results.append(dict(r, kind="vmbus_echo"))
-        if "error" in r:
-            print("    %-24s not measured: %s" % (r["workload"], r["error"]))
-        else:
-            print("    %-24s %6d round trips %8.1f cycles %8.1f sim ns %7.1f guest insns "
-                  "%8.1f host ns each" % (r["workload"], r["round_trips"], r["cycles_per_rr"],
-                                          r["sim_ns_per_rr"], r["guest_instructions_per_rr"],
-                                          r["host_ns_per_rr"]))
-
-    print("  memory: peak RSS vs 64 MiB + 1.05 x guest RAM touched (ratio <= 1 meets it):")
-    for r in memory_rows(quick):
-        results.append(dict(r, kind="memory"))
-        if "error" in r:
-            print("    %-14s not measured: %s" % (r["workload"], r["error"]))
-        else:
-            print("    %-14s RSS %6.1f MiB vs %6.1f MiB (touched %6.1f MiB): ratio %.2f"
-                  % (r["workload"], r["peak_rss_mib"], r["allowance_mib"], r["touched_mib"],
-                     r["ratio"]))
+    section("side by side with Unicorn 2.0.1 (same flat 64-bit code, one process):",
+            unicorn_rows(quick), "unicorn", 14,
+            lambda u: ("hvsim %7.2f GB/s  unicorn %7.3f GB/s  ratio %8.2f"
+                       % (u["hvsim_gbps"], u["unicorn_gbps"], u["ratio"]))
+            if u.get("hvsim_gbps") else
+            ("hvsim %7.1f MIPS  unicorn %7.1f MIPS  ratio %8.2f"
+             % (u["hvsim_mips"], u["unicorn_mips"], u["ratio"])))
+    section("VM-exit round trips (CPUID or EPT-violation exit, or a hypercall, handled, resumed;"
+            " target <= 1000 ns):", vmx_rows(quick), "vmx", 24,
+            lambda v: "%8d round trips %8.1f ns each %7.1f cycles each"
+            % (v["round_trips"], v["ns_per_round_trip"], v["cycles_per_round_trip"]))
+    section("VMBus ring, host writer -> host reader (in-band packets, 64 KiB ring):",
+            ring_rows(quick), "ring", 18,
+            lambda r: "%9d packets %7.3f s %7.2f M packets/s %6.2f GB/s payload"
+            % (r["packets"], r["host_seconds"], r["packets_per_s"] / 1e6, r["gb_per_s"]))
+    section("VMBus request/response through the echo VSP (guest vmbus_echo in a child "
+            "partition):", vmbus_echo_rows(quick), "vmbus_echo", 24,
+            lambda r: "%6d round trips %8.1f cycles %8.1f sim ns %7.1f guest insns "
+            "%8.1f host ns each" % (r["round_trips"], r["cycles_per_rr"], r["sim_ns_per_rr"],
+                                     r["guest_instructions_per_rr"], r["host_ns_per_rr"]))
+    section("memory: peak RSS vs 64 MiB + 1.05 x guest RAM touched (ratio <= 1 meets it):",
+            memory_rows(quick), "memory", 14,
+            lambda r: "RSS %6.1f MiB vs %6.1f MiB (touched %6.1f MiB): ratio %.2f"
+            % (r["peak_rss_mib"], r["allowance_mib"], r["touched_mib"], r["ratio"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -13,6 +13,7 @@
 #include "core/inspect.h"
 #include "core/state.h"
 #include "devices/vmbus/echo/echo.h"
+#include "devices/vmbus/memory_transport_test.h"
 #include "devices/vmbus/server.h"
 
 extern "C" {
@@ -21,29 +22,7 @@ extern "C" {
 
 namespace hvsim::vmbus::echo_testing {
 
-struct FakeTransport : Transport {
-  std::vector<uint8_t> mem = std::vector<uint8_t>(64 * 4096);
-  uint64_t signals = 0;
-  bool post(uint32_t, unsigned, const uint8_t*, uint32_t) override { return true; }
-  bool signal(uint32_t, unsigned, unsigned) override {
-    ++signals;
-    return true;
-  }
-  void connect_event(uint32_t) override {}
-  void disconnect_event(uint32_t) override {}
-  uint32_t vp_count() const override { return 1; }
-  uint64_t memory_size() const override { return mem.size(); }
-  bool read_guest(uint64_t gpa, void* out, uint64_t n) const override {
-    if (gpa + n > mem.size()) return false;
-    std::memcpy(out, mem.data() + gpa, n);
-    return true;
-  }
-  bool write_guest(uint64_t gpa, const void* in, uint64_t n) override {
-    if (gpa + n > mem.size()) return false;
-    std::memcpy(mem.data() + gpa, in, n);
-    return true;
-  }
-};
+using FakeTransport = test_support::MemoryTransport;
 
 inline const InspectNode::Entry* entry(const InspectNode& root, const std::string& path,
                                        const std::string& name) {
